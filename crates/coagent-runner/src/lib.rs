@@ -1,0 +1,25 @@
+//! The DO runner: the edge of CoAgent that actually executes a chat-written script on the
+//! user's machine, after the user has consented (`coagent do run`).
+//!
+//! It owns: finding an interpreter ([`lang`]), running the script in its own process group
+//! with a timeout and cancellation, streaming its output live while keeping a bounded log
+//! ([`run`], [`log`]), reading the `# ARTIFACT:` lines a script declares ([`artifact`]),
+//! the risk hints shown by `do show` ([`risk`]), and the work-tree diff a DO leaves behind
+//! and its undo ([`worktree`]).
+//!
+//! It never decides whether a script may run (consent, approval and hash pinning belong to
+//! the core), never prints (output goes to the writer it is given), never touches the
+//! user's git index, stash or HEAD, and never blocks a script because of a risk hint.
+
+pub mod artifact;
+pub mod lang;
+pub mod log;
+pub mod risk;
+pub mod run;
+pub mod worktree;
+
+pub use artifact::artifact_lines;
+pub use lang::{Lang, ParseLangError, find_interpreter, find_interpreter_in};
+pub use log::BoundedLog;
+pub use risk::{RiskHint, risk_hints};
+pub use run::{Cancel, RunError, RunOutcome, RunSpec, RunStatus, run};

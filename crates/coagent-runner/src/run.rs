@@ -1,0 +1,500 @@
+//! Running one DO script: interpreter, working directory, timeout, cancellation, live
+//! output and a bounded log.
+//!
+//! This module owns the script's process group from spawn to the last reaped child: the
+//! script and everything it starts share one group, and that group is killed as a whole
+//! on timeout, on cancellation (what Ctrl-C triggers), when the script leaves background
+//! processes behind, and if the runner itself unwinds. It never reads stdin on the
+//! script's behalf (the script gets an empty stdin), never prints (live output goes to
+//! the writer it is handed) and never keeps more output in memory than the log bounds.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use process_wrap::std::{ChildWrapper, CommandWrap};
+use serde::{Deserialize, Serialize};
+
+use crate::lang::{Lang, find_interpreter};
+use crate::log::{BoundedLog, LogBuilder};
+
+/// Bytes asked for per read of the output pipe.
+const READ_CHUNK: usize = 64 * 1024;
+/// Chunks in flight between the pipe reader and the runner; with [`READ_CHUNK`] this caps
+/// the memory held in transit at 1 MiB whatever the script prints.
+const CHANNEL_DEPTH: usize = 16;
+/// How often cancellation and the deadline are looked at while the script is quiet.
+const POLL: Duration = Duration::from_millis(20);
+/// Time the group gets between SIGTERM and SIGKILL on timeout or cancellation.
+pub const KILL_GRACE: Duration = Duration::from_secs(1);
+/// How long output is still collected after the script is gone. Only a process that left
+/// the group (e.g. `setsid`) and kept the output pipe open makes this wait this long.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+
+/// What to run and how.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// The script's language.
+    pub lang: Lang,
+    /// The script text, run as it is.
+    pub script: String,
+    /// Working directory: the project root.
+    pub cwd: PathBuf,
+    /// The group is killed when the script runs longer than this.
+    pub timeout: Duration,
+    /// Extra environment variables (e.g. `COAGENT_DO_ID`), on top of the inherited ones.
+    pub env: Vec<(String, String)>,
+    /// Bytes kept from the start of the output.
+    pub log_head_bytes: usize,
+    /// Bytes kept from the end of the output.
+    pub log_tail_bytes: usize,
+    /// A directory the runner may write the script file into (created if missing).
+    pub scratch_dir: PathBuf,
+}
+
+impl RunSpec {
+    /// The default timeout (SPEC §7).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+    /// The default head and tail sizes of the log.
+    pub const DEFAULT_LOG_BYTES: usize = 256 * 1024;
+
+    /// A spec with the default timeout and log sizes, no extra environment, and the
+    /// scratch directory in the system's temp dir.
+    pub fn new(lang: Lang, script: impl Into<String>, cwd: impl Into<PathBuf>) -> Self {
+        RunSpec {
+            lang,
+            script: script.into(),
+            cwd: cwd.into(),
+            timeout: Self::DEFAULT_TIMEOUT,
+            env: Vec::new(),
+            log_head_bytes: Self::DEFAULT_LOG_BYTES,
+            log_tail_bytes: Self::DEFAULT_LOG_BYTES,
+            scratch_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// A cancellation switch shared between the runner and whoever handles Ctrl-C.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A switch that is off.
+    pub fn new() -> Self {
+        Cancel::default()
+    }
+
+    /// Asks the run to stop: the script's group is terminated and the outcome is `Killed`.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Exit code 0.
+    Succeeded,
+    /// A non-zero exit code, or killed by a signal CoAgent did not send.
+    Failed,
+    /// Killed by CoAgent when the timeout passed.
+    TimedOut,
+    /// Killed by CoAgent on cancellation (Ctrl-C).
+    Killed,
+}
+
+impl RunStatus {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Killed => "killed",
+        }
+    }
+}
+
+/// Everything recorded about a finished run.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// How it ended.
+    pub status: RunStatus,
+    /// The script's exit code, when it exited rather than being killed by a signal.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the script, when one did (Unix).
+    pub signal: Option<i32>,
+    /// Wall-clock time just before the interpreter was started.
+    pub started_at: SystemTime,
+    /// Wall-clock time when the group was gone and output collected.
+    pub ended_at: SystemTime,
+    /// Monotonic time between the two.
+    pub duration: Duration,
+    /// The merged stdout and stderr, bounded.
+    pub log: BoundedLog,
+}
+
+/// Why a run could not happen or could not be watched to its end.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// No interpreter for the DO's language on `PATH`.
+    #[error("no {lang} interpreter found on PATH (tried: {}); hint: {}", tried.join(", "), lang.install_hint())]
+    MissingInterpreter {
+        /// The language asked for.
+        lang: Lang,
+        /// Program names looked for.
+        tried: Vec<String>,
+    },
+    /// The working directory is not a directory.
+    #[error("cannot run in {}: not a directory", path.display())]
+    Cwd {
+        /// The directory asked for.
+        path: PathBuf,
+    },
+    /// The script file could not be written.
+    #[error("cannot write the script into {}", path.display())]
+    Scratch {
+        /// The scratch directory.
+        path: PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: io::Error,
+    },
+    /// The interpreter could not be started.
+    #[error("cannot start {}", program.display())]
+    Spawn {
+        /// The interpreter.
+        program: PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: io::Error,
+    },
+    /// Waiting for the script or reading its output failed.
+    #[error("lost track of the running script")]
+    Watch(#[source] io::Error),
+}
+
+impl RunError {
+    /// A next step for the user, when there is one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            RunError::MissingInterpreter { lang, .. } => Some(lang.install_hint()),
+            _ => None,
+        }
+    }
+}
+
+/// Why CoAgent ended the script early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Timeout,
+    Cancel,
+}
+
+/// Runs the script; streams stdout and stderr (merged into one pipe, so in the order the
+/// script wrote them) live into `live`, and keeps a bounded log.
+///
+/// A `live` that fails (e.g. a closed pipe) is dropped for the rest of the run; the script
+/// keeps running and the log keeps filling. A `cancel` that is already set runs nothing.
+pub fn run(spec: &RunSpec, live: &mut dyn Write, cancel: &Cancel) -> Result<RunOutcome, RunError> {
+    let interpreter = find_interpreter(spec.lang)?;
+    if !spec.cwd.is_dir() {
+        return Err(RunError::Cwd {
+            path: spec.cwd.clone(),
+        });
+    }
+    let script_path = write_script(spec)?;
+
+    let started_at = SystemTime::now();
+    let t0 = Instant::now();
+    if cancel.is_cancelled() {
+        return Ok(RunOutcome {
+            status: RunStatus::Killed,
+            exit_code: None,
+            signal: None,
+            started_at,
+            ended_at: started_at,
+            duration: Duration::ZERO,
+            log: BoundedLog::default(),
+        });
+    }
+
+    let (reader, writer) = io::pipe().map_err(RunError::Watch)?;
+    let mut command = Command::new(&interpreter);
+    command
+        .args(spec.lang.interpreter_args())
+        .arg(&script_path)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().map_err(RunError::Watch)?)
+        .stderr(writer);
+    let mut wrapped = CommandWrap::from(command);
+    group::configure(&mut wrapped);
+    let child = wrapped.spawn().map_err(|source| RunError::Spawn {
+        program: interpreter.clone(),
+        source,
+    })?;
+    // The command holds our copies of the pipe's write end; they must be closed for the
+    // reader to see end-of-file when the script's side closes.
+    drop(wrapped);
+    let mut group = group::Group::new(child);
+
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(CHANNEL_DEPTH);
+    let pump = thread::Builder::new()
+        .name("coagent-do-output".into())
+        .spawn(move || pump(reader, tx))
+        .map_err(RunError::Watch)?;
+
+    let mut log = LogBuilder::new(spec.log_head_bytes, spec.log_tail_bytes);
+    let mut live_ok = true;
+    let mut deliver = |chunk: &[u8], log: &mut LogBuilder| {
+        log.push(chunk);
+        if live_ok && live.write_all(chunk).and_then(|()| live.flush()).is_err() {
+            live_ok = false;
+        }
+    };
+
+    let deadline = t0.checked_add(spec.timeout);
+    let mut stop: Option<(Stop, Instant)> = None;
+    let mut hard_killed = false;
+    let mut output_open = true;
+    let mut idle = Duration::from_micros(100);
+    let status: ExitStatus = loop {
+        if let Some(status) = group.try_wait().map_err(RunError::Watch)? {
+            break status;
+        }
+        let now = Instant::now();
+        match stop {
+            None => {
+                let why = if cancel.is_cancelled() {
+                    Some(Stop::Cancel)
+                } else if deadline.is_some_and(|d| now >= d) {
+                    Some(Stop::Timeout)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    group.terminate();
+                    stop = Some((why, now));
+                }
+            }
+            Some((_, since)) if !hard_killed && now.duration_since(since) >= KILL_GRACE => {
+                group.kill();
+                hard_killed = true;
+            }
+            Some(_) => {}
+        }
+        let mut wait = POLL;
+        if let (None, Some(d)) = (stop, deadline) {
+            wait = wait.min(d.saturating_duration_since(now));
+        }
+        if output_open {
+            match rx.recv_timeout(wait) {
+                Ok(chunk) => deliver(&chunk, &mut log),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => output_open = false,
+            }
+        } else {
+            // The script closed its output but has not been reaped yet; usually it is
+            // exiting right now, so start with a very short nap.
+            thread::sleep(idle.min(wait));
+            idle = (idle * 2).min(POLL);
+        }
+    };
+
+    // Whatever the script left behind in its group dies with it.
+    group.kill_leftovers();
+
+    if output_open {
+        let drain_until = Instant::now() + DRAIN_GRACE;
+        loop {
+            match rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
+                Ok(chunk) => deliver(&chunk, &mut log),
+                Err(RecvTimeoutError::Disconnected) => {
+                    output_open = false;
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+            }
+        }
+    }
+    drop(rx);
+    if !output_open {
+        // A read error after the script is gone changes nothing the user can act on.
+        let _ = pump.join();
+    }
+    group.finish();
+    drop(script_path);
+
+    let duration = t0.elapsed();
+    let ended_at = started_at + duration;
+    let (exit_code, signal) = decode(status);
+    let status = match stop {
+        Some((Stop::Cancel, _)) => RunStatus::Killed,
+        Some((Stop::Timeout, _)) => RunStatus::TimedOut,
+        None if exit_code == Some(0) => RunStatus::Succeeded,
+        None => RunStatus::Failed,
+    };
+    Ok(RunOutcome {
+        status,
+        exit_code,
+        signal,
+        started_at,
+        ended_at,
+        duration,
+        log: log.finish(),
+    })
+}
+
+/// Writes the script into the scratch dir; the file is removed when the path is dropped.
+fn write_script(spec: &RunSpec) -> Result<tempfile::TempPath, RunError> {
+    let err = |source| RunError::Scratch {
+        path: spec.scratch_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&spec.scratch_dir).map_err(err)?;
+    let mut file = tempfile::Builder::new()
+        .prefix("coagent-do-")
+        .suffix(&format!(".{}", spec.lang.extension()))
+        .tempfile_in(&spec.scratch_dir)
+        .map_err(err)?;
+    file.write_all(spec.script.as_bytes()).map_err(err)?;
+    file.flush().map_err(err)?;
+    Ok(file.into_temp_path())
+}
+
+/// Moves output from the pipe to the runner in chunks of at most [`READ_CHUNK`].
+fn pump(mut reader: io::PipeReader, tx: SyncSender<Vec<u8>>) -> io::Result<()> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    // The runner stopped listening (the script is gone): stop reading.
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn decode(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+    use std::os::unix::process::ExitStatusExt;
+    (status.code(), status.signal())
+}
+
+#[cfg(not(unix))]
+fn decode(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+    (status.code(), None)
+}
+
+/// The script's process group (a job object on Windows) and how it is ended.
+mod group {
+    use std::process::ExitStatus;
+
+    use process_wrap::std::{ChildWrapper, CommandWrap};
+
+    /// Kills the whole group if the runner leaves before the script is accounted for.
+    pub(super) struct Group {
+        child: Box<dyn ChildWrapper>,
+        done: bool,
+    }
+
+    impl Group {
+        pub(super) fn new(child: Box<dyn ChildWrapper>) -> Self {
+            Group { child, done: false }
+        }
+
+        pub(super) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+            self.child.try_wait()
+        }
+
+        /// Marks the group as accounted for.
+        pub(super) fn finish(&mut self) {
+            self.done = true;
+        }
+    }
+
+    impl Drop for Group {
+        fn drop(&mut self) {
+            if !self.done {
+                let _ = self.child.start_kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    pub(super) fn configure(command: &mut CommandWrap) {
+        command.wrap(process_wrap::std::ProcessGroup::leader());
+    }
+
+    #[cfg(windows)]
+    pub(super) fn configure(command: &mut CommandWrap) {
+        command.wrap(process_wrap::std::JobObject);
+    }
+
+    #[cfg(unix)]
+    impl Group {
+        fn pgid(&self) -> nix::unistd::Pid {
+            // The script is its group's leader, so the group id is its pid.
+            nix::unistd::Pid::from_raw(self.child.id() as i32)
+        }
+
+        /// SIGTERM to the whole group: the polite first step.
+        pub(super) fn terminate(&mut self) {
+            // ESRCH only means everybody is already gone.
+            let _ = nix::sys::signal::killpg(self.pgid(), nix::sys::signal::Signal::SIGTERM);
+        }
+
+        /// SIGKILL to the whole group.
+        pub(super) fn kill(&mut self) {
+            let _ = nix::sys::signal::killpg(self.pgid(), nix::sys::signal::Signal::SIGKILL);
+        }
+
+        /// After the script itself ended: SIGKILL whatever is left in its group
+        /// (background jobs it did not wait for, children still exiting after SIGTERM).
+        pub(super) fn kill_leftovers(&mut self) {
+            let pgid = self.pgid();
+            if nix::sys::signal::killpg(pgid, None).is_ok() {
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+
+    #[cfg(windows)]
+    impl Group {
+        pub(super) fn terminate(&mut self) {
+            let _ = self.child.start_kill();
+        }
+
+        pub(super) fn kill(&mut self) {
+            let _ = self.child.start_kill();
+        }
+
+        pub(super) fn kill_leftovers(&mut self) {
+            let _ = self.child.start_kill();
+        }
+    }
+}
+
+// Keeps the trait in scope for `Box<dyn ChildWrapper>` method calls in this module.
+#[allow(unused_imports)]
+use ChildWrapper as _;
