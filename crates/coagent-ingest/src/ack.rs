@@ -1,0 +1,269 @@
+//! ACK lines: `ACK <id> [<ref> …]` (SPEC §5).
+//!
+//! Owns: recognising a line as an ACK, splitting its id and refs, and the
+//! canonical text of a ref. Must never judge a ref (a path outside the project,
+//! an unknown commit): refs are kept exactly as given so the core can reject
+//! them with a reason.
+
+use serde::Serialize;
+
+/// One artifact reference of an ACK line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AckRef {
+    /// `PR #123`
+    Pr { number: u64 },
+    /// `pr:owner/repo#123`
+    PrFull {
+        owner: String,
+        repo: String,
+        number: u64,
+    },
+    /// `commit:<sha>` (4–64 hex digits, as written)
+    Commit { sha: String },
+    /// `artifact:A-…`
+    Artifact { id: String },
+    /// `http://…` or `https://…`
+    Url { url: String },
+    /// Anything path-like (contains `/`, `\` or `.`, or starts with `~`), kept
+    /// as given, hostile or not.
+    Path { path: String },
+}
+
+impl AckRef {
+    /// The canonical text form: `PR #12`, `pr:o/r#12`, `commit:abc`,
+    /// `artifact:A-…`, the URL, the path.
+    pub fn as_str(&self) -> String {
+        match self {
+            AckRef::Pr { number } => format!("PR #{number}"),
+            AckRef::PrFull {
+                owner,
+                repo,
+                number,
+            } => format!("pr:{owner}/{repo}#{number}"),
+            AckRef::Commit { sha } => format!("commit:{sha}"),
+            AckRef::Artifact { id } => format!("artifact:{id}"),
+            AckRef::Url { url } => url.clone(),
+            AckRef::Path { path } => path.clone(),
+        }
+    }
+}
+
+/// A recognised ACK line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AckLine {
+    /// `DO-…`, `BC-…` or `W-…`.
+    pub id: String,
+    pub refs: Vec<AckRef>,
+    /// 1-based line in [`crate::Reply::text`].
+    pub line: usize,
+    /// The line as it stood in the normalised text, trimmed.
+    pub raw: String,
+}
+
+pub(crate) enum AckParse {
+    /// Not an ACK line at all (prose, or no `ACK` at the start).
+    No,
+    /// Starts like an ACK but is not one; the reason goes to the warnings.
+    Malformed(String),
+    Yes { id: String, refs: Vec<AckRef> },
+}
+
+/// Characters that may trail a token without belonging to it.
+fn trim_token(t: &str) -> &str {
+    t.trim_matches(|c: char| matches!(c, '`' | '*' | '"' | '“' | '”' | '‘' | '’' | '\'' | '«' | '»'))
+        .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+        .trim_matches(|c: char| matches!(c, '`' | '*' | '"' | '“' | '”' | '‘' | '’' | '\''))
+}
+
+/// `<prefix>-<[0-9A-Z]{1,26}>`.
+fn valid_id(id: &str, prefixes: &[&str]) -> bool {
+    let Some((p, rest)) = id.split_once('-') else {
+        return false;
+    };
+    prefixes.contains(&p)
+        && (1..=26).contains(&rest.len())
+        && rest
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+}
+
+fn is_hex(s: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+fn pr_number(s: &str) -> Option<u64> {
+    let d = s.strip_prefix('#')?;
+    if d.is_empty() || d.len() > 12 || !d.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    d.parse().ok()
+}
+
+fn pr_full(s: &str) -> Option<AckRef> {
+    let r = s.strip_prefix("pr:").or_else(|| s.strip_prefix("PR:"))?;
+    let (path, num) = r.rsplit_once('#')?;
+    let (owner, repo) = path.split_once('/')?;
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    };
+    if !ok(owner) || !ok(repo) {
+        return None;
+    }
+    Some(AckRef::PrFull {
+        owner: owner.to_string(),
+        repo: repo.to_string(),
+        number: pr_number(&format!("#{num}"))?,
+    })
+}
+
+/// One ref token (the `PR #12` pair is handled by the caller).
+fn single_ref(t: &str) -> Option<AckRef> {
+    if let Some(r) = pr_full(t) {
+        return Some(r);
+    }
+    if let Some(sha) = t.strip_prefix("commit:") {
+        return is_hex(sha, 4, 64).then(|| AckRef::Commit {
+            sha: sha.to_string(),
+        });
+    }
+    if let Some(id) = t.strip_prefix("artifact:") {
+        return valid_id(id, &["A"]).then(|| AckRef::Artifact { id: id.to_string() });
+    }
+    if t.starts_with("https://") || t.starts_with("http://") {
+        let url = t.trim_end_matches([')', ']', '>']);
+        return Some(AckRef::Url {
+            url: url.to_string(),
+        });
+    }
+    if let Some(n) = t.strip_prefix("PR#").and_then(|r| pr_number(&format!("#{r}"))) {
+        return Some(AckRef::Pr { number: n });
+    }
+    if t.contains(['/', '\\', '.']) || t.starts_with('~') {
+        return Some(AckRef::Path {
+            path: t.to_string(),
+        });
+    }
+    None
+}
+
+/// Tokens after which the rest of the line is a free comment.
+fn is_comment_separator(t: &str) -> bool {
+    matches!(t, "—" | "–" | "-" | "--" | "|" | "//" | "#")
+}
+
+/// Parses the decoration-stripped core of a line.
+pub(crate) fn parse(core: &str) -> AckParse {
+    let Some(rest) = core.strip_prefix("ACK") else {
+        return AckParse::No;
+    };
+    let rest = rest.strip_prefix(':').unwrap_or(rest);
+    if !rest.starts_with([' ', '\t']) {
+        return AckParse::No;
+    }
+    let mut toks = rest.split_whitespace();
+    let Some(id_tok) = toks.next() else {
+        return AckParse::No;
+    };
+    let id = trim_token(id_tok);
+    if !valid_id(id, &["DO", "BC", "W"]) {
+        if valid_id(id, &["S", "A", "T"]) {
+            return AckParse::Malformed(format!(
+                "`ACK {id}`: only DO-, BC- and W- ids can be acknowledged"
+            ));
+        }
+        // "ACK <id>" placeholders and prose such as "ACK means…".
+        return AckParse::No;
+    }
+    let mut refs = Vec::new();
+    let toks: Vec<&str> = toks.collect();
+    let mut i = 0;
+    while i < toks.len() {
+        let raw = toks[i];
+        if is_comment_separator(raw) {
+            break;
+        }
+        let t = trim_token(raw);
+        if t.is_empty() {
+            i += 1;
+            continue;
+        }
+        if t.eq_ignore_ascii_case("pr") {
+            if let Some(n) = toks.get(i + 1).and_then(|n| pr_number(trim_token(n))) {
+                refs.push(AckRef::Pr { number: n });
+                i += 2;
+                continue;
+            }
+        }
+        match single_ref(t) {
+            Some(r) => refs.push(r),
+            None => {
+                return AckParse::Malformed(format!(
+                    "`{}` starts like an ACK but `{t}` is not a ref (PR #N, pr:owner/repo#N, commit:SHA, artifact:A-…, a URL or a path); not recorded",
+                    core.chars().take(120).collect::<String>()
+                ));
+            }
+        }
+        i += 1;
+    }
+    AckParse::Yes {
+        id: id.to_string(),
+        refs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lines;
+
+    fn parse_line(line: &str) -> AckParse {
+        parse(lines::core(line).text)
+    }
+
+    fn refs(line: &str) -> Vec<String> {
+        match parse_line(line) {
+            AckParse::Yes { refs, .. } => refs.iter().map(AckRef::as_str).collect(),
+            AckParse::No => vec!["<no>".into()],
+            AckParse::Malformed(m) => vec![format!("<malformed {m}>")],
+        }
+    }
+
+    #[test]
+    fn every_ref_kind() {
+        assert_eq!(
+            refs("ACK DO-7K3M PR #12 pr:acme/web#3 commit:abc1234 artifact:A-01HX https://x.test/a, docs/out.log ../../etc/passwd /etc/passwd"),
+            vec![
+                "PR #12",
+                "pr:acme/web#3",
+                "commit:abc1234",
+                "artifact:A-01HX",
+                "https://x.test/a",
+                "docs/out.log",
+                "../../etc/passwd",
+                "/etc/passwd"
+            ]
+        );
+    }
+
+    #[test]
+    fn decorations_and_comments() {
+        assert_eq!(refs("- **ACK `DO-7` `PR #4`**."), vec!["PR #4"]);
+        assert_eq!(refs("ACK BC-7 — thanks, merged"), Vec::<String>::new());
+        assert_eq!(refs("ACK W-AB12 PR#9"), vec!["PR #9"]);
+    }
+
+    #[test]
+    fn prose_is_not_an_ack() {
+        assert!(matches!(parse_line("I will ACK DO-1 later"), AckParse::No));
+        assert!(matches!(parse_line("ACK <id> <ref>"), AckParse::No));
+        assert!(matches!(parse_line("ACKNOWLEDGED DO-1"), AckParse::No));
+        assert!(matches!(
+            parse_line("ACK DO-7 is what I send"),
+            AckParse::Malformed(_)
+        ));
+        assert!(matches!(parse_line("ack DO-7 x.log"), AckParse::No));
+    }
+}

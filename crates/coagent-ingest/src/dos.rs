@@ -1,0 +1,109 @@
+//! DO proposals (SPEC §5): the records, the script's language when no tag or
+//! label names it, and the script hash.
+//!
+//! Owns: what a DO is once its lines are known. Must never run, approve or
+//! judge a script.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// A complete DO found in a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoProposal {
+    pub title: String,
+    /// `bash`, `sh`, `python` or `pwsh`.
+    pub lang: String,
+    /// From the `# DO:` line through the `# END DO` line inclusive, lines
+    /// joined with `\n`, ending with `\n`.
+    pub script: String,
+    /// Lower-case hex sha256 of `script`'s bytes.
+    pub sha256: String,
+    /// 1-based line of `# DO:` in [`crate::Reply::text`].
+    pub line: usize,
+}
+
+/// A `# DO:` that cannot be recorded (no `# END DO`, no title, a language
+/// CoAgent does not run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncompleteDo {
+    pub title: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let d = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in d.iter() {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Guesses the language of an untagged, unlabelled script from its shebang,
+/// then its content; `bash` when nothing tells (bash runs plain sh too).
+/// Works on the script only, so both copies of a reply agree.
+pub(crate) fn infer_lang(script: &str) -> &'static str {
+    for l in script.lines().take(40) {
+        let t = l.trim_start();
+        if let Some(sb) = t.strip_prefix("#!") {
+            if sb.contains("python") {
+                return "python";
+            }
+            if sb.contains("pwsh") || sb.contains("powershell") {
+                return "pwsh";
+            }
+            if sb.contains("bash") {
+                return "bash";
+            }
+            if sb.ends_with("/sh") || sb.ends_with(" sh") {
+                return "sh";
+            }
+        }
+    }
+    for l in script.lines().take(200) {
+        let t = l.trim_start();
+        if t.starts_with("import ")
+            || (t.starts_with("from ") && t.contains(" import "))
+            || t.starts_with("def ")
+            || t.starts_with("print(")
+            || t.starts_with("if __name__")
+        {
+            return "python";
+        }
+        if t.starts_with("Write-Host")
+            || t.starts_with("Write-Output")
+            || t.starts_with("$env:")
+            || t.starts_with("Get-ChildItem")
+            || t.starts_with("Set-Location")
+            || t.starts_with("param(")
+            || t.starts_with("$ErrorActionPreference")
+        {
+            return "pwsh";
+        }
+    }
+    "bash"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_hex_of_bytes() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn inference() {
+        assert_eq!(infer_lang("# DO: x\n#!/usr/bin/env python3\n# END DO\n"), "python");
+        assert_eq!(infer_lang("# DO: x\nimport os\n# END DO\n"), "python");
+        assert_eq!(infer_lang("# DO: x\nWrite-Host hi\n# END DO\n"), "pwsh");
+        assert_eq!(infer_lang("# DO: x\nls -la\n# END DO\n"), "bash");
+    }
+}

@@ -1,0 +1,212 @@
+//! The reply parser of CoAgent: the inbound side of the paste gate (SPEC §3
+//! step 4, §5).
+//!
+//! A person copies a chat's reply in one of two ways: with the chat's copy
+//! button (markdown kept) or by selecting the rendered page (fences gone, UI
+//! words such as `bash`, `Copy code`, `Edit`, `Use code with caution.` mixed
+//! in, non-breaking and zero-width characters added, CRLF from Windows).
+//! [`parse_reply`] reads both and reports what is there — the policy echo,
+//! DO proposals, ACK lines, BackchatMessage JSON, a `NEXT k/n` answer, and
+//! whether the text is one of CoAgent's own payloads pasted back. It never
+//! panics, never fails, and never invents: when in doubt a thing is left out
+//! and a warning says why.
+//!
+//! This crate owns parsing only. It must never touch the store, the
+//! filesystem, git or the clipboard, and never judge what it found: the core
+//! verifies the echo against the capsule, validates ACK refs and message
+//! schemas, and decides what to record.
+//!
+//! # Decisions
+//!
+//! **Normalisation** (applied to the whole text, scripts included, so both
+//! copies give byte-identical scripts): invalid UTF-8 is replaced by U+FFFD
+//! and reported; CRLF and lone CR become LF; NBSP, narrow NBSP and the other
+//! typographic spaces become a plain space; U+200B/C/D, U+2060, U+FEFF and
+//! soft hyphens are removed; U+2028/U+2029 become LF; trailing spaces and tabs
+//! are removed from every line (browsers add and drop them at will). Smart
+//! quotes are kept everywhere: chat UIs do not smart-quote code, so changing
+//! them could only break a script; protocol lines accept them as decoration.
+//!
+//! **DO script**: every line from `# DO: <title>` through `# END DO`
+//! inclusive, joined with `\n`, ending with `\n`; in a fence, the fence's own
+//! indentation is removed from each line, as CommonMark does. In the copy
+//! form the DO sits in a fence (any length of backticks or tildes; an inner
+//! fence shorter than or different from the outer one is content); in the
+//! rendered form the `# DO:` line simply starts a line, and the label lines
+//! above it are not part of the script. A `# DO:` with no `# END DO` (the
+//! fence closed first, another `# DO:` began, the reply ended) is reported in
+//! `incomplete_dos` and its lines are then read as ordinary lines, as the
+//! other copy form would read them.
+//!
+//! **Language**: the fence tag; in the rendered form the label line just
+//! above (`bash`, `Bash`, `bashCopy code`, `PowerShell`, UI words skipped);
+//! a DO that follows another one with only blank lines and fence marks
+//! between shares its block's language; otherwise a guess from a shebang or
+//! the content (python imports, PowerShell cmdlets), `bash` by default, with
+//! a warning. Normalised: `shell`/`zsh`→`sh`, `powershell`/`ps1`→`pwsh`,
+//! `py`/`python3`→`python`. Any other language makes the DO incomplete.
+//!
+//! **Examples are not proposals.** Nothing is recorded from: a fence tagged
+//! `text`, `plaintext`, `txt`, `markdown` or `md` (rendered: the lines after
+//! such a label, up to a blank line); a markdown blockquote (`>`); a DO whose
+//! title is a placeholder (`<title>`, `…`); anything right after a lead-in
+//! line such as "For example:" or "It looks like this:" (until the next line
+//! of prose); a mention inside a sentence. A rendered selection loses the
+//! `>` of a blockquote, so a quoted example with no lead-in may be read from
+//! a rendered copy; the core still rejects its unknown ids, and a DO still
+//! needs the human's approval.
+//!
+//! **ACK line**: a line that starts, after decorations (list bullets, `>`,
+//! bold/italic marks, backticks, quote marks), with `ACK <id>` where id is
+//! `DO-`, `BC-` or `W-` and 1–26 of `[0-9A-Z]`, followed only by refs (and
+//! optionally a comment after ` — `). A line with a token that is not a ref
+//! is prose (with a warning). Refs are kept as given, hostile paths included.
+//!
+//! **Echo**: a line that is `Policy vX.Y[.Z] loaded` with an optional `.` and
+//! `(hash)`; more text may follow on the same line only after a sentence end.
+//! "I'll reply Policy v1.2 loaded. when ready" is not an echo. The first echo
+//! is kept; a later different one is a warning.
+//!
+//! **BackchatMessage**: a JSON object in a fence tagged `coagent` (rendered:
+//! after a `coagent` label), or in an untagged fence or bare text when it
+//! holds `"coagent.backchat.v1"`; it ends where its braces balance (strings
+//! respected). The text is reported as written plus a canonical
+//! re-serialisation. A `json`-tagged block is not a message.
+//!
+//! **NEXT k/n**: taken only when the reply is essentially that line (at most
+//! three lines of content).
+//!
+//! **Own payloads**: a header `<!-- coagent v1 id=… kind=… -->` among the first
+//! three non-blank lines sets `own_payload`; [`matches_payload`] tells a
+//! pasted-back payload without its header by its content.
+
+mod ack;
+mod backchat;
+mod dos;
+mod echo;
+mod lines;
+mod normalize;
+mod payload;
+mod scan;
+
+use serde::Serialize;
+
+pub use ack::{AckLine, AckRef};
+pub use backchat::{MessageBlock, SCHEMA as BACKCHAT_SCHEMA};
+pub use dos::{DoProposal, IncompleteDo};
+pub use echo::{Echo, NextPart};
+pub use payload::{OwnPayload, matches_payload};
+
+/// Everything found in one pasted reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    /// The normalised text that was parsed; `line` fields index into it (1-based).
+    pub text: String,
+    /// The input had invalid UTF-8 (replaced by U+FFFD; see `warnings`).
+    pub lossy_utf8: bool,
+    /// The text is one of CoAgent's own payloads pasted back.
+    pub own_payload: Option<OwnPayload>,
+    pub echo: Option<Echo>,
+    pub dos: Vec<DoProposal>,
+    pub incomplete_dos: Vec<IncompleteDo>,
+    pub acks: Vec<AckLine>,
+    pub messages: Vec<MessageBlock>,
+    pub next: Option<NextPart>,
+    /// Things a user may want to know: lossy input, ignored examples,
+    /// inferred languages, lines that look like ACKs but are not.
+    pub warnings: Vec<String>,
+}
+
+/// What a reply says, without where it says it: equal for the copy-button
+/// and the rendered-selection copy of the same reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Records {
+    pub own_payload: Option<OwnPayload>,
+    /// `(version, hash)`
+    pub echo: Option<(String, Option<String>)>,
+    /// `(title, lang, sha256)`
+    pub dos: Vec<(String, String, String)>,
+    /// Titles of incomplete DOs.
+    pub incomplete_dos: Vec<String>,
+    /// `(id, refs in canonical text form)`
+    pub acks: Vec<(String, Vec<String>)>,
+    /// Canonical JSON when valid, else the text.
+    pub messages: Vec<String>,
+    pub next: Option<NextPart>,
+}
+
+impl Reply {
+    /// The records of this reply, independent of how it was copied.
+    pub fn records(&self) -> Records {
+        Records {
+            own_payload: self.own_payload.clone(),
+            echo: self
+                .echo
+                .as_ref()
+                .map(|e| (e.version.clone(), e.hash.clone())),
+            dos: self
+                .dos
+                .iter()
+                .map(|d| (d.title.clone(), d.lang.clone(), d.sha256.clone()))
+                .collect(),
+            incomplete_dos: self.incomplete_dos.iter().map(|d| d.title.clone()).collect(),
+            acks: self
+                .acks
+                .iter()
+                .map(|a| (a.id.clone(), a.refs.iter().map(AckRef::as_str).collect()))
+                .collect(),
+            messages: self
+                .messages
+                .iter()
+                .map(|m| m.canonical.clone().unwrap_or_else(|| m.json.clone()))
+                .collect(),
+            next: self.next,
+        }
+    }
+
+    /// Hex sha256 of [`Reply::records`]: the same reply ingested twice, copied
+    /// either way, has the same fingerprint (for the core's duplicate check).
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_string(&self.records()).unwrap_or_default();
+        dos::sha256_hex(json.as_bytes())
+    }
+
+    /// True when nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.own_payload.is_none()
+            && self.echo.is_none()
+            && self.dos.is_empty()
+            && self.incomplete_dos.is_empty()
+            && self.acks.is_empty()
+            && self.messages.is_empty()
+            && self.next.is_none()
+    }
+}
+
+/// Parses a pasted reply. Never panics and never fails: invalid UTF-8 is read
+/// lossily and reported in `warnings`.
+pub fn parse_reply(input: &[u8]) -> Reply {
+    let decoded = normalize::decode(input);
+    let text = normalize::normalize(&decoded.text);
+    let found = scan::scan(&text);
+    let mut warnings = Vec::new();
+    if decoded.invalid_sequences > 0 {
+        warnings.push(format!(
+            "the input is not valid UTF-8: {} invalid sequence(s) replaced with U+FFFD",
+            decoded.invalid_sequences
+        ));
+    }
+    warnings.extend(found.warnings);
+    Reply {
+        text,
+        lossy_utf8: decoded.invalid_sequences > 0,
+        own_payload: found.own_payload,
+        echo: found.echo,
+        dos: found.dos,
+        incomplete_dos: found.incomplete,
+        acks: found.acks,
+        messages: found.messages,
+        next: found.next,
+        warnings,
+    }
+}

@@ -1,0 +1,151 @@
+//! Text normalisation: turns the bytes a person copied into the one text every
+//! other module parses.
+//!
+//! Owns: UTF-8 decoding (lossy, counted), line endings, browser-added invisible
+//! characters, odd spaces and trailing whitespace. Must never touch visible
+//! characters such as smart quotes: real chat UIs never smart-quote code, so
+//! keeping them means a script reads the same whichever way it was copied.
+
+use std::borrow::Cow;
+
+/// What the decoder had to do to the input.
+pub(crate) struct Decoded<'a> {
+    pub text: Cow<'a, str>,
+    /// Number of invalid UTF-8 sequences that were replaced by U+FFFD.
+    pub invalid_sequences: usize,
+}
+
+/// Decodes bytes as UTF-8, replacing invalid sequences and counting them.
+pub(crate) fn decode(input: &[u8]) -> Decoded<'_> {
+    match std::str::from_utf8(input) {
+        Ok(s) => Decoded {
+            text: Cow::Borrowed(s),
+            invalid_sequences: 0,
+        },
+        Err(_) => {
+            let mut out = String::with_capacity(input.len() + 16);
+            let mut invalid = 0;
+            for chunk in input.utf8_chunks() {
+                out.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    invalid += 1;
+                    out.push(char::REPLACEMENT_CHARACTER);
+                }
+            }
+            Decoded {
+                text: Cow::Owned(out),
+                invalid_sequences: invalid,
+            }
+        }
+    }
+}
+
+enum Class {
+    Keep,
+    Space,
+    Drop,
+    Newline,
+}
+
+fn classify(c: char) -> Class {
+    match c {
+        // NBSP, en/em/thin/hair and other typographic spaces, narrow NBSP,
+        // medium mathematical space, ideographic space.
+        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => {
+            Class::Space
+        }
+        // Zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen.
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => Class::Drop,
+        // Line and paragraph separators some rich-text copies produce.
+        '\u{2028}' | '\u{2029}' | '\u{0085}' => Class::Newline,
+        _ => Class::Keep,
+    }
+}
+
+fn end_line(out: &mut String) {
+    let kept = out.trim_end_matches([' ', '\t']).len();
+    out.truncate(kept);
+    out.push('\n');
+}
+
+/// Normalises copied text: CRLF and CR become LF, typographic and non-breaking
+/// spaces become a plain space, zero-width characters vanish, and trailing
+/// spaces and tabs are removed from every line.
+///
+/// Trailing whitespace is removed because browsers add and drop it
+/// unpredictably at the end of selected lines; it carries no meaning in the
+/// script languages CoAgent runs.
+pub(crate) fn normalize(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut run = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c < 0x80 {
+            if c == b'\n' || c == b'\r' {
+                out.push_str(&s[run..i]);
+                end_line(&mut out);
+                i += if c == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                run = i;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        // `i` is always on a char boundary: we only advance by whole chars.
+        let Some(ch) = s[i..].chars().next() else {
+            break;
+        };
+        let len = ch.len_utf8();
+        match classify(ch) {
+            Class::Keep => {}
+            Class::Space => {
+                out.push_str(&s[run..i]);
+                out.push(' ');
+                run = i + len;
+            }
+            Class::Drop => {
+                out.push_str(&s[run..i]);
+                run = i + len;
+            }
+            Class::Newline => {
+                out.push_str(&s[run..i]);
+                end_line(&mut out);
+                run = i + len;
+            }
+        }
+        i += len;
+    }
+    out.push_str(&s[run..]);
+    let kept = out.trim_end_matches([' ', '\t']).len();
+    out.truncate(kept);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings_spaces_and_invisibles() {
+        let s = "a\r\nb\rc\u{00A0}d\u{200B}e  \n\u{FEFF}f\t";
+        assert_eq!(normalize(s), "a\nb\nc de\nf");
+    }
+
+    #[test]
+    fn smart_quotes_survive() {
+        assert_eq!(normalize("“x” ‘y’"), "“x” ‘y’");
+    }
+
+    #[test]
+    fn invalid_utf8_is_counted() {
+        let d = decode(b"ok \xff\xfe then \xc3");
+        assert_eq!(d.invalid_sequences, 3);
+        assert!(d.text.contains('\u{FFFD}'));
+    }
+}

@@ -1,0 +1,666 @@
+//! The line scanner: one pass over the normalised text that finds DO blocks,
+//! protocol lines and BackchatMessage blocks, in either copy form.
+//!
+//! Owns: the state that spans lines (open fence, open DO, example region,
+//! the last prose line). Must never decide anything from a line alone that a
+//! rendered copy of the same reply would decide differently: every rule here
+//! is written so that the fence-kept and the fence-lost copies agree.
+
+use crate::ack::{self, AckLine, AckParse};
+use crate::backchat::{self, Braces, MessageBlock};
+use crate::dos::{self, DoProposal, IncompleteDo};
+use crate::echo::{self, Echo, NextPart};
+use crate::lines::{self, Chrome, Fence};
+use crate::payload::{self, OwnPayload};
+
+/// What the scan found; [`crate::parse_reply`] wraps it into a `Reply`.
+#[derive(Default)]
+pub(crate) struct Found {
+    pub echo: Option<Echo>,
+    pub dos: Vec<DoProposal>,
+    pub incomplete: Vec<IncompleteDo>,
+    pub acks: Vec<AckLine>,
+    pub messages: Vec<MessageBlock>,
+    pub next: Option<NextPart>,
+    pub own_payload: Option<OwnPayload>,
+    pub warnings: Vec<String>,
+}
+
+/// How a DO's language is decided.
+enum LangFrom {
+    /// A fence tag or a rendered label, not yet normalised.
+    Named(String),
+    /// Same code block as the DO just before it.
+    Inherited(&'static str),
+    /// Nothing names it: guess from the script.
+    Infer,
+}
+
+struct Capture {
+    title: String,
+    /// 0-based line of `# DO:`.
+    start: usize,
+    lang: LangFrom,
+    /// An example (template, quoted, labelled `text`/`markdown`, announced by
+    /// "for example:"): consumed so its lines are not read as records, then
+    /// dropped.
+    example: bool,
+    script: String,
+    /// Lines inside the capture, with the indent to strip; read as ordinary
+    /// lines if the DO turns out incomplete, as the other copy form would.
+    pending: Vec<(usize, usize)>,
+}
+
+struct OpenFence {
+    f: Fence,
+    open_line: usize,
+    example: bool,
+    /// Label found before an untagged fence (a line such as `bash`).
+    label: Option<String>,
+    seen_text: bool,
+}
+
+/// A rendered code block labelled `text`/`markdown`: runs until a blank line
+/// (blank lines inside a fence within it do not count).
+struct Region {
+    inner: Option<Fence>,
+    seen_text: bool,
+}
+
+struct Scanner<'t> {
+    lines: Vec<&'t str>,
+    found: Found,
+    fence: Option<OpenFence>,
+    capture: Option<Capture>,
+    region: Option<Region>,
+    /// Last line read as plain prose (or plain code); decides lead-ins.
+    last_prose: Option<usize>,
+    /// Line of the last complete `# END DO` and its DO's language.
+    last_end: Option<(usize, &'static str)>,
+    /// Last line index holding `# END DO` anywhere in the text.
+    last_end_line: Option<usize>,
+    /// Lines holding the BackchatMessage schema name.
+    schema_lines: Vec<usize>,
+    /// JSON starts before this line are not tried again (keeps scans linear).
+    json_watermark: usize,
+    content_lines: usize,
+    nonblank_seen: usize,
+    next_candidates: Vec<(usize, NextPart)>,
+}
+
+pub(crate) fn scan(text: &str) -> Found {
+    let mut lines = Vec::with_capacity(text.len() / 40 + 1);
+    let mut starts = Vec::with_capacity(text.len() / 40 + 1);
+    let mut pos = 0;
+    for l in text.split('\n') {
+        lines.push(l);
+        starts.push(pos);
+        pos += l.len() + 1;
+    }
+    let schema_lines = memchr::memmem::find_iter(text.as_bytes(), backchat::SCHEMA)
+        .map(|off| starts.partition_point(|&s| s <= off).saturating_sub(1))
+        .collect();
+    let last_end_line = lines.iter().rposition(|l| lines::is_do_end(l));
+    let mut s = Scanner {
+        lines,
+        found: Found::default(),
+        fence: None,
+        capture: None,
+        region: None,
+        last_prose: None,
+        last_end: None,
+        last_end_line,
+        schema_lines,
+        json_watermark: 0,
+        content_lines: 0,
+        nonblank_seen: 0,
+        next_candidates: Vec::new(),
+    };
+    let mut i = 0;
+    while i < s.lines.len() {
+        i = s.step(i);
+    }
+    s.finish();
+    s.found
+}
+
+impl<'t> Scanner<'t> {
+    fn warn(&mut self, w: String) {
+        self.found.warnings.push(w);
+    }
+
+    fn step(&mut self, i: usize) -> usize {
+        let line = self.lines[i];
+        if !line.trim().is_empty() {
+            self.nonblank_seen += 1;
+        }
+        if self.fence.is_some() {
+            return self.fenced_line(i, line);
+        }
+        if self.capture.is_some() {
+            if lines::is_do_end(line) {
+                self.finish_do(i, line);
+                return i + 1;
+            }
+            if lines::do_start(line).is_none() {
+                self.count(line);
+                if let Some(c) = &mut self.capture {
+                    c.script.push_str(line);
+                    c.script.push('\n');
+                    c.pending.push((i, 0));
+                }
+                return i + 1;
+            }
+            self.abandon_do("a new `# DO:` began before `# END DO`");
+        }
+        if self.region.is_some() {
+            return self.region_line(i, line);
+        }
+        self.plain_line(i, line)
+    }
+
+    fn count(&mut self, content: &str) {
+        if !content.trim().is_empty() {
+            self.content_lines += 1;
+        }
+    }
+
+    /// A line outside any fence, DO or example region.
+    fn plain_line(&mut self, i: usize, line: &str) -> usize {
+        let t = line.trim_start();
+        let Some(&first) = t.as_bytes().first() else {
+            return i + 1;
+        };
+        if (first == b'`' || first == b'~')
+            && let Some(f) = lines::fence_open(line)
+        {
+            let example = lines::is_example_lang(&f.tag);
+            let label = if f.tag.is_empty() {
+                self.lookback_label(i)
+            } else {
+                None
+            };
+            let example = example || label.as_deref().is_some_and(lines::is_example_lang);
+            self.fence = Some(OpenFence {
+                f,
+                open_line: i,
+                example,
+                label,
+                seen_text: false,
+            });
+            return i + 1;
+        }
+        if first == b'#'
+            && let Some(title) = lines::do_start(line)
+        {
+            self.count(line);
+            let (lang, example) = match self.lookback_label(i) {
+                Some(l) => {
+                    let ex = lines::is_example_lang(&l);
+                    (LangFrom::Named(l), ex)
+                }
+                None => (self.inherit_or_infer(i), false),
+            };
+            self.start_do(i, title, lang, example, false, line);
+            return i + 1;
+        }
+        if first == b'{' {
+            let ctx = self.lookback_label(i).unwrap_or_default();
+            if let Some(next) = self.try_json(i, &ctx, None) {
+                return next;
+            }
+        }
+        match lines::chrome(line) {
+            Some(Chrome::Ui) => return i + 1,
+            Some(Chrome::Lang(l)) => {
+                if lines::is_example_lang(&l) {
+                    self.region = Some(Region {
+                        inner: None,
+                        seen_text: false,
+                    });
+                }
+                return i + 1;
+            }
+            None => {}
+        }
+        self.count(line);
+        self.prose_line(i, line);
+        i + 1
+    }
+
+    fn fenced_line(&mut self, i: usize, line: &str) -> usize {
+        let Some(of) = &mut self.fence else {
+            return i + 1;
+        };
+        if lines::fence_closes(line, &of.f) {
+            self.fence = None;
+            if self.capture.is_some() {
+                self.abandon_do("its code block closed before `# END DO`");
+            }
+            return i + 1;
+        }
+        let content = lines::strip_indent(line, of.f.indent);
+        let first_text = !of.seen_text && !content.trim().is_empty();
+        if first_text {
+            of.seen_text = true;
+        }
+        if of.example {
+            self.count(content);
+            return i + 1;
+        }
+        let indent = of.f.indent;
+        if self.capture.is_some() {
+            if lines::is_do_end(content) {
+                self.finish_do(i, content);
+                return i + 1;
+            }
+            if lines::do_start(content).is_none() {
+                self.count(content);
+                if let Some(c) = &mut self.capture {
+                    c.script.push_str(content);
+                    c.script.push('\n');
+                    c.pending.push((i, indent));
+                }
+                return i + 1;
+            }
+            self.abandon_do("a new `# DO:` began before `# END DO`");
+        }
+        self.count(content);
+        let Some(of) = &self.fence else {
+            return i + 1;
+        };
+        if let Some(title) = lines::do_start(content) {
+            let (tag, open_line, label) = (of.f.tag.clone(), of.open_line, of.label.clone());
+            let (lang, example) = if !tag.is_empty() {
+                (LangFrom::Named(tag), false)
+            } else if !first_text {
+                (LangFrom::Infer, false)
+            } else if let Some(l) = label {
+                let ex = lines::is_example_lang(&l);
+                (LangFrom::Named(l), ex)
+            } else {
+                (self.inherit_or_infer(open_line), false)
+            };
+            self.start_do(i, title, lang, example, true, content);
+            return i + 1;
+        }
+        if content.trim_start().starts_with('{') {
+            let ctx = if of.f.tag.is_empty() {
+                of.label.clone().unwrap_or_default()
+            } else {
+                of.f.tag.clone()
+            };
+            let f = of.f.clone();
+            if let Some(next) = self.try_json(i, &ctx, Some(&f)) {
+                return next;
+            }
+        }
+        self.prose_line(i, content);
+        i + 1
+    }
+
+    fn region_line(&mut self, i: usize, line: &str) -> usize {
+        let Some(r) = &mut self.region else {
+            return i + 1;
+        };
+        if let Some(inner) = &r.inner {
+            if lines::fence_closes(line, inner) {
+                r.inner = None;
+            }
+            self.count(line);
+            return i + 1;
+        }
+        if line.trim().is_empty() {
+            if r.seen_text {
+                self.region = None;
+            }
+            return i + 1;
+        }
+        r.seen_text = true;
+        if let Some(f) = lines::fence_open(line) {
+            r.inner = Some(f);
+        } else if let Some(title) = lines::do_start(line) {
+            self.start_do(i, title, LangFrom::Infer, true, false, line);
+        }
+        self.count(line);
+        i + 1
+    }
+
+    /// The language label a rendered copy shows just above line `i`:
+    /// skips blank lines and UI words, stops at the first other line.
+    fn lookback_label(&self, i: usize) -> Option<String> {
+        let mut j = i;
+        let mut steps = 0;
+        while j > 0 && steps < 6 {
+            j -= 1;
+            steps += 1;
+            let l = self.lines[j];
+            if l.trim().is_empty() {
+                continue;
+            }
+            match lines::chrome(l) {
+                Some(Chrome::Ui) => continue,
+                Some(Chrome::Lang(lang)) => return Some(lang),
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// A DO with no tag or label right after another DO (only blank lines
+    /// and fence marks between) shares its code block, hence its language.
+    fn inherit_or_infer(&self, upto: usize) -> LangFrom {
+        if let Some((end, lang)) = self.last_end
+            && end < upto
+            && self.lines[end + 1..upto].iter().all(|l| {
+                let t = l.trim();
+                t.is_empty() || t.starts_with("```") || t.starts_with("~~~")
+            })
+        {
+            return LangFrom::Inherited(lang);
+        }
+        LangFrom::Infer
+    }
+
+    fn lead_in_active(&self) -> bool {
+        self.last_prose
+            .is_some_and(|j| lines::is_lead_in(self.lines[j]))
+    }
+
+    fn start_do(
+        &mut self,
+        i: usize,
+        title: &str,
+        lang: LangFrom,
+        example: bool,
+        fenced: bool,
+        first_line: &str,
+    ) {
+        let example = example || lines::is_placeholder_title(title) || self.lead_in_active();
+        if !fenced && self.last_end_line.is_none_or(|e| e <= i) {
+            // No `# END DO` anywhere below: nothing to capture, and the lines
+            // below are read normally, as the fenced copy would read them.
+            if !example {
+                self.found.incomplete.push(IncompleteDo {
+                    title: title.to_string(),
+                    line: i + 1,
+                    reason: "no `# END DO` follows".into(),
+                });
+            }
+            return;
+        }
+        let mut script = String::with_capacity(256);
+        script.push_str(first_line);
+        script.push('\n');
+        self.capture = Some(Capture {
+            title: title.to_string(),
+            start: i,
+            lang,
+            example,
+            script,
+            pending: Vec::new(),
+        });
+    }
+
+    fn abandon_do(&mut self, reason: &str) {
+        let Some(c) = self.capture.take() else {
+            return;
+        };
+        self.last_end = None;
+        if c.example {
+            return;
+        }
+        self.found.incomplete.push(IncompleteDo {
+            title: c.title,
+            line: c.start + 1,
+            reason: reason.to_string(),
+        });
+        for (j, indent) in c.pending {
+            let content = lines::strip_indent(self.lines[j], indent);
+            self.prose_line(j, content);
+        }
+    }
+
+    fn finish_do(&mut self, i: usize, end_line: &str) {
+        let Some(mut c) = self.capture.take() else {
+            return;
+        };
+        self.count(end_line);
+        c.script.push_str(end_line);
+        c.script.push('\n');
+        self.last_end = None;
+        if c.example {
+            self.warn(format!(
+                "line {}: example DO `{}` (a template or quoted example) not recorded",
+                c.start + 1,
+                c.title
+            ));
+            return;
+        }
+        let incomplete = |reason: String| IncompleteDo {
+            title: c.title.clone(),
+            line: c.start + 1,
+            reason,
+        };
+        if c.title.is_empty() {
+            self.found
+                .incomplete
+                .push(incomplete("the `# DO:` line has no title".into()));
+            return;
+        }
+        let lang = match &c.lang {
+            LangFrom::Named(n) => match lines::runnable_lang(n) {
+                Some(l) => l,
+                None => {
+                    self.found.incomplete.push(incomplete(format!(
+                        "unsupported language `{n}` (CoAgent runs bash, sh, python and pwsh)"
+                    )));
+                    return;
+                }
+            },
+            LangFrom::Inherited(l) => l,
+            LangFrom::Infer => {
+                let l = dos::infer_lang(&c.script);
+                self.warn(format!(
+                    "line {}: DO `{}` names no language; inferred {l} from its content",
+                    c.start + 1,
+                    c.title
+                ));
+                l
+            }
+        };
+        if c.script.contains('\u{FFFD}') {
+            self.warn(format!(
+                "line {}: DO `{}` contains bytes that were not valid UTF-8 (shown as U+FFFD)",
+                c.start + 1,
+                c.title
+            ));
+        }
+        self.last_end = Some((i, lang));
+        let sha256 = dos::sha256_hex(c.script.as_bytes());
+        self.found.dos.push(DoProposal {
+            title: c.title,
+            lang: lang.to_string(),
+            script: c.script,
+            sha256,
+            line: c.start + 1,
+        });
+    }
+
+    /// Tries a BackchatMessage JSON object starting on line `i`. Returns the
+    /// line to continue from when the object was consumed.
+    fn try_json(&mut self, i: usize, ctx: &str, fence: Option<&Fence>) -> Option<usize> {
+        if i < self.json_watermark {
+            return None;
+        }
+        let tagged = ctx == "coagent";
+        if !tagged && (!ctx.is_empty() || !self.schema_lines.iter().any(|&l| l >= i)) {
+            return None;
+        }
+        let indent = fence.map_or(0, |f| f.indent);
+        let mut braces = Braces::default();
+        let mut end = None;
+        let mut last = i;
+        for j in i..self.lines.len() {
+            let raw = self.lines[j];
+            if j > i && fence.is_some_and(|f| lines::fence_closes(raw, f)) {
+                break;
+            }
+            last = j;
+            let content = lines::strip_indent(raw, indent);
+            let from = if j == i {
+                content.find('{').unwrap_or(0)
+            } else {
+                0
+            };
+            if let Some(off) = braces.feed(&content[from..]) {
+                end = Some((j, from + off));
+                break;
+            }
+        }
+        let Some((e, off)) = end else {
+            self.json_watermark = last + 1;
+            if tagged {
+                self.warn(format!(
+                    "line {}: the braces of a `coagent` block never balance; not recorded",
+                    i + 1
+                ));
+            }
+            return None;
+        };
+        let mut json = String::new();
+        for j in i..=e {
+            let content = lines::strip_indent(self.lines[j], indent);
+            let from = if j == i {
+                content.find('{').unwrap_or(0)
+            } else {
+                0
+            };
+            let to = if j == e { off } else { content.len() };
+            json.push_str(content.get(from..to).unwrap_or(""));
+            if j != e {
+                json.push('\n');
+            }
+        }
+        if !tagged && !json.contains(backchat::SCHEMA) {
+            self.json_watermark = e + 1;
+            return None;
+        }
+        for j in i..=e {
+            let l = self.lines[j];
+            self.count(l);
+        }
+        if self.lead_in_active() {
+            self.warn(format!(
+                "line {}: example BackchatMessage not recorded",
+                i + 1
+            ));
+            return Some(e + 1);
+        }
+        let canonical = backchat::canonical(&json);
+        self.found.messages.push(MessageBlock {
+            json,
+            canonical,
+            line: i + 1,
+            fenced: fence.is_some(),
+        });
+        Some(e + 1)
+    }
+
+    /// A line of prose (or of an ordinary code block): protocol lines live here.
+    fn prose_line(&mut self, i: usize, line: &str) {
+        let c = lines::core(line);
+        let Some(&first) = c.text.as_bytes().first() else {
+            return;
+        };
+        let example = c.quoted || self.lead_in_active();
+        match first {
+            b'A' => match ack::parse(c.text) {
+                AckParse::Yes { id, refs } => {
+                    if !example {
+                        self.found.acks.push(AckLine {
+                            id,
+                            refs,
+                            line: i + 1,
+                            raw: line.trim().to_string(),
+                        });
+                    }
+                    return;
+                }
+                AckParse::Malformed(m) => {
+                    if !example {
+                        self.warn(format!("line {}: {m}", i + 1));
+                    }
+                    return;
+                }
+                AckParse::No => {}
+            },
+            b'P' | b'p' => {
+                if let Some((version, hash)) = echo::parse_echo(c.text) {
+                    if !example {
+                        self.record_echo(i, version, hash);
+                    }
+                    return;
+                }
+            }
+            b'N' => {
+                if let Some(n) = echo::parse_next(c.text) {
+                    if !example {
+                        self.next_candidates.push((i, n));
+                    }
+                    return;
+                }
+            }
+            b'<' | b'c' if self.nonblank_seen <= 3 && self.found.own_payload.is_none() => {
+                if let Some(p) = payload::parse_header(c.text) {
+                    self.found.own_payload = Some(p);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.last_prose = Some(i);
+    }
+
+    fn record_echo(&mut self, i: usize, version: String, hash: Option<String>) {
+        match &self.found.echo {
+            None => {
+                self.found.echo = Some(Echo {
+                    version,
+                    hash,
+                    line: i + 1,
+                });
+            }
+            Some(e) if e.version != version => {
+                let w = format!(
+                    "line {}: a second echo says v{version}; the first (line {}, v{}) is kept",
+                    i + 1,
+                    e.line,
+                    e.version
+                );
+                self.warn(w);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.capture.is_some() {
+            self.abandon_do("the reply ended before `# END DO`");
+        }
+        if let Some(&(i, n)) = self.next_candidates.first() {
+            // A NEXT answer is the whole reply; in a longer reply it is a
+            // mention, not an answer.
+            if self.content_lines <= 3 {
+                self.found.next = Some(n);
+            } else {
+                self.warn(format!(
+                    "line {}: `NEXT {}/{}` inside a longer reply is not taken as a split-payload answer",
+                    i + 1,
+                    n.k,
+                    n.n
+                ));
+            }
+        }
+    }
+}
