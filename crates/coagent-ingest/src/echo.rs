@@ -75,7 +75,7 @@ pub(crate) fn parse_echo(core: &str) -> Option<(String, Option<String>)> {
             r = x;
             sentence_end = true;
         }
-        let t = r.trim_start();
+        let t = r.trim_start_matches(['*', '_', '`']).trim_start();
         if h.is_none()
             && let Some((hx, x)) = hash(t)
         {
@@ -130,6 +130,10 @@ mod tests {
             Some(("1.2".into(), None))
         );
         assert_eq!(echo("Policy v1.2 loaded"), Some(("1.2".into(), None)));
+        assert_eq!(
+            echo("**Policy v1.2.3 loaded.** (sha256:9f86d081)"),
+            Some(("1.2.3".into(), Some("9f86d081".into())))
+        );
     }
 
     #[test]

@@ -85,11 +85,34 @@ pub(crate) fn is_do_end(line: &str) -> bool {
 /// A title that is a placeholder (`<title>`, `…`) marks a template, not a proposal.
 pub(crate) fn is_placeholder_title(t: &str) -> bool {
     let t = t.trim();
-    (t.starts_with('<') && t.ends_with('>'))
+    has_angle_placeholder(t)
         || (t.starts_with('{') && t.ends_with('}'))
         || (t.starts_with('[') && t.ends_with(']'))
         || (!t.is_empty() && t.chars().all(|c| matches!(c, '.' | '…' | '_' | ' ')))
         || t.eq_ignore_ascii_case("title")
+}
+
+/// `<title>`, `<what it does>` anywhere: a template, also when the rendered
+/// copy glued the rest of a sentence to it.
+fn has_angle_placeholder(t: &str) -> bool {
+    let mut rest = t;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        match after.find('>') {
+            Some(close)
+                if close > 0
+                    && !after[..close].starts_with(' ')
+                    && !after[..close].ends_with(' ')
+                    && after[..close]
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '…')) =>
+            {
+                return true;
+            }
+            _ => rest = after,
+        }
+    }
+    false
 }
 
 /// Words a chat UI puts around a code block that a rendered selection copies.
@@ -232,6 +255,13 @@ pub(crate) fn chrome(line: &str) -> Option<Chrome> {
         .then_some(Chrome::Lang(lower))
 }
 
+/// A line holding UI words ("Copy code", "bashCopy code", "Use code with
+/// caution."): in a rendered copy it marks the edge of a code block.
+pub(crate) fn is_ui_marker(line: &str) -> bool {
+    let t = line.trim();
+    UI_WORDS.iter().any(|w| t.ends_with(w)) && chrome(t).is_some()
+}
+
 /// Fence tags and labels that mark an example rather than something to run.
 pub(crate) fn is_example_lang(l: &str) -> bool {
     matches!(
@@ -352,6 +382,15 @@ mod tests {
         assert!(is_do_end("# END DO"));
         assert!(is_do_end("# END DO: x"));
         assert!(!is_do_end("# END DOCKER"));
+    }
+
+    #[test]
+    fn placeholders() {
+        assert!(is_placeholder_title("<title>"));
+        assert!(is_placeholder_title("<title> must be the first line"));
+        assert!(is_placeholder_title("…"));
+        assert!(!is_placeholder_title("compare a < b and c > d"));
+        assert!(!is_placeholder_title("List files"));
     }
 
     #[test]

@@ -142,7 +142,11 @@ impl<'t> Scanner<'t> {
                 self.finish_do(i, line);
                 return i + 1;
             }
-            if lines::do_start(line).is_none() {
+            if lines::is_ui_marker(line) {
+                // The rendered code block ended (its UI words follow it)
+                // before `# END DO`: the fenced copy would say the same.
+                self.abandon_do("its code block ended before `# END DO`");
+            } else if lines::do_start(line).is_none() {
                 self.count(line);
                 if let Some(c) = &mut self.capture {
                     c.script.push_str(line);
@@ -150,8 +154,9 @@ impl<'t> Scanner<'t> {
                     c.pending.push((i, 0));
                 }
                 return i + 1;
+            } else {
+                self.abandon_do("a new `# DO:` began before `# END DO`");
             }
-            self.abandon_do("a new `# DO:` began before `# END DO`");
         }
         if self.region.is_some() {
             return self.region_line(i, line);
