@@ -118,7 +118,9 @@ impl Guard {
         let mut specific = Vec::new();
         let mut generic = Vec::new();
         for b in BUILTINS {
-            if config.disabled.iter().any(|d| d == b.id) || config.rules.iter().any(|u| u.id == b.id) {
+            if config.disabled.iter().any(|d| d == b.id)
+                || config.rules.iter().any(|u| u.id == b.id)
+            {
                 continue;
             }
             let regex = compile(&regex_of(b)).map_err(|e| GuardError::Rule {
@@ -390,7 +392,11 @@ impl Guard {
             let Some(m) = rule.regex.captures_read_at(locs, sub, pos) else {
                 break;
             };
-            pos = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+            pos = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            };
             let Some((ss, se)) = secret_span(locs, rule.secret_group) else {
                 continue;
             };
@@ -407,7 +413,13 @@ impl Guard {
 
     /// The checks after a regex match: randomness, placeholders, documented examples,
     /// allowlists. True when the candidate is a finding.
-    fn accept(&self, rule: &Rule, hay: &[u8], secret: (usize, usize), matched: (usize, usize)) -> bool {
+    fn accept(
+        &self,
+        rule: &Rule,
+        hay: &[u8],
+        secret: (usize, usize),
+        matched: (usize, usize),
+    ) -> bool {
         let value = &hay[secret.0..secret.1];
         let ok = match rule.check {
             None => true,
@@ -525,8 +537,22 @@ fn line_around(hay: &[u8], start: usize, end: usize) -> &[u8] {
 /// Passwords in URLs that documentation and local development use as stand-ins.
 fn is_url_placeholder(value: &[u8]) -> bool {
     const DEFAULTS: &[&[u8]] = &[
-        b"pass", b"passwd", b"pwd", b"pw", b"secret", b"admin", b"root", b"guest", b"test",
-        b"user", b"username", b"postgres", b"mysql", b"redis", b"default", b"token",
+        b"pass",
+        b"passwd",
+        b"pwd",
+        b"pw",
+        b"secret",
+        b"admin",
+        b"root",
+        b"guest",
+        b"test",
+        b"user",
+        b"username",
+        b"postgres",
+        b"mysql",
+        b"redis",
+        b"default",
+        b"token",
     ];
     let lower = value.to_ascii_lowercase();
     is_placeholder(value)
@@ -543,7 +569,10 @@ fn preview(secret: &[u8], prefix: usize) -> String {
     if shown == 0 {
         format!("[{hidden} chars]")
     } else {
-        format!("{}…[{hidden} chars]", String::from_utf8_lossy(&secret[..shown]))
+        format!(
+            "{}…[{hidden} chars]",
+            String::from_utf8_lossy(&secret[..shown])
+        )
     }
 }
 

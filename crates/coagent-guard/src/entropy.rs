@@ -28,7 +28,7 @@ pub fn shannon_entropy(bytes: &[u8]) -> f32 {
 }
 
 /// True when the value contains a placeholder marker (`example`, `xxxxxx`, `<…>`, `${`…)
-/// or a run of six ascending characters (`123456`, `abcdef`), which documentation uses to
+/// or a run of eight ascending characters (`12345678`, `abcdefgh`), which documentation uses to
 /// fill the shape of a token.
 pub fn is_placeholder(value: &[u8]) -> bool {
     let lower: Vec<u8> = value.to_ascii_lowercase();
@@ -42,7 +42,7 @@ pub fn is_placeholder(value: &[u8]) -> bool {
     for pair in value.windows(2) {
         if pair[0].is_ascii_alphanumeric() && pair[1] == pair[0].wrapping_add(1) {
             run += 1;
-            if run >= 6 {
+            if run >= 8 {
                 return true;
             }
         } else {
@@ -64,8 +64,8 @@ pub fn looks_random(value: &[u8]) -> bool {
     if len < 10 || is_placeholder(value) {
         return false;
     }
-    if matches!(value[0], b'$' | b'%' | b'&' | b'*' | b'.' | b'/') {
-        // Shell or template variable, pointer, path: a reference, not a value.
+    if matches!(value[0], b'$' | b'%' | b'&' | b'*' | b'.') || is_path(value) {
+        // Shell or template variable, pointer, file path: a reference, not a value.
         return false;
     }
     let (mut lower, mut upper, mut digit) = (0usize, 0usize, 0usize);
@@ -105,12 +105,19 @@ pub fn looks_random(value: &[u8]) -> bool {
     shannon_entropy(value) >= 0.75 * ceiling
 }
 
+/// `/run/secrets/db`, `~/.config/app/token`: a path (random base64 may start with `/` too,
+/// but then it has upper-case letters).
+fn is_path(value: &[u8]) -> bool {
+    (value.starts_with(b"/") || value.starts_with(b"~/"))
+        && !value.iter().any(u8::is_ascii_uppercase)
+}
+
 /// `self.token`, `settings.SECRET_KEY`, `os.environ`: dotted identifiers without digits.
 fn is_identifier_path(value: &[u8]) -> bool {
     value.contains(&b'.')
-        && value.split(|&b| b == b'.').all(|seg| {
-            !seg.is_empty() && seg.iter().all(|&b| b.is_ascii_alphabetic() || b == b'_')
-        })
+        && value
+            .split(|&b| b == b'.')
+            .all(|seg| !seg.is_empty() && seg.iter().all(|&b| b.is_ascii_alphabetic() || b == b'_'))
 }
 
 #[cfg(test)]

@@ -358,7 +358,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         id: "azure-ad-client-secret",
         description: "Azure AD (Entra ID) client secret",
-        regex: r"(?:^|[^A-Za-z0-9_~.\-])([A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:[^A-Za-z0-9_~.\-]|$)",
+        regex: r"(?m)(?:^|[^A-Za-z0-9_~.\-])([A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:[^A-Za-z0-9_~.\-]|$)",
         keywords: &["Q~"],
         ..BASE
     },
@@ -447,7 +447,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         id: "telegram-bot-token",
         description: "Telegram bot token",
-        regex: r"\b([0-9]{8,10}:AA[A-Za-z0-9_\-]{33})(?:[^A-Za-z0-9_\-]|$)",
+        regex: r"(?m)(?:^|[^0-9])([0-9]{8,10}:AA[A-Za-z0-9_\-]{33})(?:[^A-Za-z0-9_\-]|$)",
         keywords: &[":AA"],
         ..BASE
     },
@@ -510,7 +510,9 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         id: "private-key",
         description: "Private key block (PEM, OpenSSH, PGP), also with escaped newlines",
-        regex: r"(-----BEGIN[ A-Z0-9_\-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?s:.){64,}?-----END[ A-Z0-9_\-]{0,100}PRIVATE KEY(?: BLOCK)?-----)",
+        // The body may not contain `-----`, so a short placeholder block cannot reach the END
+        // line of another block further down.
+        regex: r"(-----BEGIN[ A-Z0-9_\-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:[^\-]|-{1,4}[^\-]){64,}?-----END[ A-Z0-9_\-]{0,100}PRIVATE KEY(?: BLOCK)?-----)",
         keywords: &["-----BEGIN"],
         check: Check::Entropy(4.0),
         after: 32 * 1024,
@@ -527,7 +529,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         id: "url-password",
         description: "Password in a URL or connection string (scheme://user:password@host)",
-        regex: r#"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@"'<>\\]{1,64}:([^\s/?#@"'<>\\]{3,128})@[A-Za-z0-9\[]"#,
+        regex: r#"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@"'<>\\\[\]]{0,64}:([^\s/?#@"'<>\\]{3,128})@[A-Za-z0-9\[]"#,
         keywords: &["://"],
         check: Check::NotPlaceholder,
         generic: true,

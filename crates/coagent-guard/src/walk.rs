@@ -88,7 +88,11 @@ impl Totals {
 /// entries found while walking are counted as skipped files instead.
 pub fn scan_paths(guard: &Guard, paths: &[PathBuf]) -> Result<ScanReport, GuardError> {
     let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
     let totals = Totals::default();
     let mut roots: Vec<&Path> = Vec::new();
     for p in paths {
