@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use process_wrap::std::{ChildWrapper, CommandWrap};
+use process_wrap::std::CommandWrap;
 use serde::{Deserialize, Serialize};
 
 use crate::lang::{Lang, find_interpreter};
@@ -494,7 +494,3 @@ mod group {
         }
     }
 }
-
-// Keeps the trait in scope for `Box<dyn ChildWrapper>` method calls in this module.
-#[allow(unused_imports)]
-use ChildWrapper as _;

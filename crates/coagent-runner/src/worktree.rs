@@ -71,25 +71,7 @@ pub fn is_git_repo(root: &Path) -> bool {
 /// Takes a snapshot of the work tree under `root` (tracked and untracked files, honouring
 /// `.gitignore`), leaving out the `exclude` paths (relative to `root`, e.g. `.coagent`).
 pub fn snapshot(root: &Path, exclude: &[&str]) -> Result<Snapshot, WorktreeError> {
-    let out = run_git(
-        root,
-        &["rev-parse", "--is-inside-work-tree", "--git-path", "index"],
-        None,
-    )
-    .map_err(|e| match e {
-        WorktreeError::Git { .. } => WorktreeError::NotARepo {
-            root: root.to_owned(),
-        },
-        other => other,
-    })?;
-    let text = String::from_utf8_lossy(&out);
-    let mut lines = text.lines();
-    if lines.next() != Some("true") {
-        return Err(WorktreeError::NotARepo {
-            root: root.to_owned(),
-        });
-    }
-    let user_index = root.join(lines.next().unwrap_or_default());
+    let user_index = user_index(root)?;
 
     let temp = tempfile::Builder::new()
         .prefix("coagent-snapshot-")
@@ -116,6 +98,61 @@ pub fn snapshot(root: &Path, exclude: &[&str]) -> Result<Snapshot, WorktreeError
         tree,
         exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
     })
+}
+
+/// The user's index file, found without starting a process when the layout is the usual
+/// one (a `.git` folder or a `.git` file pointing at one); git itself is asked when the
+/// environment redirects it.
+fn user_index(root: &Path) -> Result<PathBuf, WorktreeError> {
+    let redirected = [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_COMMON_DIR",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
+    if !redirected && let Some(git_dir) = find_git_dir(root) {
+        return Ok(git_dir.join("index"));
+    }
+    let out = run_git(
+        root,
+        &["rev-parse", "--is-inside-work-tree", "--git-path", "index"],
+        None,
+    )
+    .map_err(|e| match e {
+        WorktreeError::Git { .. } => WorktreeError::NotARepo {
+            root: root.to_owned(),
+        },
+        other => other,
+    })?;
+    let text = String::from_utf8_lossy(&out);
+    let mut lines = text.lines();
+    if lines.next() != Some("true") {
+        return Err(WorktreeError::NotARepo {
+            root: root.to_owned(),
+        });
+    }
+    Ok(root.join(lines.next().unwrap_or_default()))
+}
+
+/// The git directory of the work tree containing `root`, by walking up.
+fn find_git_dir(root: &Path) -> Option<PathBuf> {
+    let start = root.canonicalize().ok()?;
+    for dir in start.ancestors() {
+        let dot_git = dir.join(".git");
+        let Ok(meta) = std::fs::metadata(&dot_git) else {
+            continue;
+        };
+        if meta.is_dir() {
+            return Some(dot_git);
+        }
+        // Linked work trees and submodules: `.git` is a file saying `gitdir: <path>`.
+        let text = std::fs::read_to_string(&dot_git).ok()?;
+        let target = text.strip_prefix("gitdir:")?.trim();
+        return Some(dir.join(target));
+    }
+    None
 }
 
 /// The change between two snapshots as `git diff --binary`, applicable with `git apply`
