@@ -1,0 +1,196 @@
+//! The command surface (SPEC §4): every command takes `--hub`, `--json`, `--no-clipboard`
+//! and `--yes`; each has `--help` with examples.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str =
+    "CoAgent: web chats as stateless, replaceable orchestrators behind a human paste gate.";
+
+const AFTER: &str = "\
+The loop:
+  coagent init                                  create the hub (.coagent/) in your project
+  coagent todo add \"Write the parser tests\"      queue work
+  coagent start --vendor claude --goal \"…\"      boot a chat: paste the payload it copies
+  coagent ingest                                read the chat's reply from the clipboard
+  coagent do show DO-…  /  coagent do run DO-…  review and run a proposed DO
+  coagent status                                where everything stands
+
+Environment: COAGENT_HUB (like --hub), COAGENT_NO_CLIPBOARD=1, NO_COLOR,
+COAGENT_CLIPBOARD=system|osc52|none|file:PATH, COAGENT_NOW and COAGENT_SEED (reproducible runs).";
+
+#[derive(Debug, Parser)]
+#[command(name = "coagent", version, about = ABOUT, after_help = AFTER, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The hub to use: a project root or its .coagent/ folder (default: found from the
+    /// current folder upwards, like .git).
+    #[arg(long, global = true, env = "COAGENT_HUB", value_name = "DIR")]
+    pub hub: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Write payloads to the outbox only; never touch the clipboard.
+    #[arg(long, global = true, env = "COAGENT_NO_CLIPBOARD", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_clipboard: bool,
+    /// Answer yes to every question (questions are never asked without a terminal).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the hub (.coagent/) in the current folder.
+    #[command(
+        after_help = "Examples:\n  coagent init\n  coagent init --hub ~/work/api   # create it elsewhere"
+    )]
+    Init,
+    /// The CoProfile: public preferences (go into capsules) and private fields (masked).
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// The Policy Capsule every session starts with.
+    #[command(subcommand)]
+    Capsule(CapsuleCmd),
+    /// The hub's TODOs; a handoff carries the open ones, top 3 first.
+    #[command(subcommand)]
+    Todo(TodoCmd),
+    /// Open a session and write its boot payload (capsule + BPOE contract + handoff).
+    #[command(
+        after_help = "Examples:\n  coagent start --vendor claude --goal \"Ship the CSV importer\"\n  coagent start --vendor chatgpt --no-clipboard   # outbox only\n  coagent start --from-wrap W-7K3M9Q2XAB          # continue a wrapped session"
+    )]
+    Start(StartArgs),
+    /// Where things stand: the hub, the capsule, the sessions and every bloat signal.
+    #[command(after_help = "Examples:\n  coagent status\n  coagent status --json | jq .level")]
+    Status(StatusArgs),
+    /// One-line status for shell prompts and status bars.
+    #[command(
+        after_help = "Examples:\n  coagent ticker\n  coagent ticker --format tmux   # for status-right\n  coagent ticker --format json"
+    )]
+    Ticker(TickerArgs),
+    /// The vendor profiles in force (built-in, with config.toml's overrides).
+    Vendors,
+    /// The secret guard on its own.
+    #[command(subcommand)]
+    Guard(GuardCmd),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  coagent completions bash > ~/.local/share/bash-completion/completions/coagent\n  coagent completions zsh > ~/.zfunc/_coagent"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  coagent man > ~/.local/share/man/man1/coagent.1")]
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Show the profile; private values are masked.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CapsuleCmd {
+    /// Render the capsule as it is pasted.
+    Show,
+    /// Fail (exit 1) when policy.md changed without a bump.
+    #[command(after_help = "Example:\n  coagent capsule check || coagent capsule diff")]
+    Check,
+    /// Lock policy.md's content under a new version.
+    #[command(
+        after_help = "Examples:\n  coagent capsule bump minor   # new rules\n  coagent capsule bump patch   # wording only"
+    )]
+    Bump { level: BumpLevel },
+    /// Diff two versions (default: the locked version against policy.md).
+    #[command(after_help = "Examples:\n  coagent capsule diff\n  coagent capsule diff 1.0.0 1.1.0")]
+    Diff {
+        a: Option<String>,
+        b: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BumpLevel {
+    Major,
+    Minor,
+    Patch,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TodoCmd {
+    /// Add a TODO (at the end, or first with --top).
+    #[command(
+        after_help = "Examples:\n  coagent todo add \"Write the parser tests\"\n  coagent todo add \"Fix CI\" --top --acceptance \"CI green on main\""
+    )]
+    Add {
+        title: String,
+        /// What "done" means, for the chat.
+        #[arg(long, default_value = "")]
+        acceptance: String,
+        /// Put it ahead of every open TODO.
+        #[arg(long)]
+        top: bool,
+    },
+    /// List open TODOs in handoff order (--all: done ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Mark a TODO done (any unique prefix of its id).
+    Done { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// claude, chatgpt, gemini, copilot, generic, or one from config.toml.
+    #[arg(long, default_value = "generic")]
+    pub vendor: String,
+    /// What this session is for.
+    #[arg(long, default_value = "")]
+    pub goal: String,
+    /// Boot from a wrap's handoff (a W-… id or an archive path).
+    #[arg(long, value_name = "W")]
+    pub from_wrap: Option<String>,
+    /// Mask secret-guard findings as [REDACTED:<rule>] instead of refusing.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How many closed sessions to list after the open ones.
+    #[arg(long, default_value_t = 5)]
+    pub recent: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TickerArgs {
+    #[arg(long, value_enum, default_value_t = TickerFormat::Plain)]
+    pub format: TickerFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TickerFormat {
+    Plain,
+    Tmux,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardCmd {
+    /// Scan files, folders (recursively, honouring .gitignore) or stdin (`-`); exit 1 on findings.
+    #[command(
+        after_help = "Examples:\n  coagent guard scan .\n  git diff | coagent guard scan -\n  coagent guard scan --json src/ > findings.json"
+    )]
+    Scan {
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+    },
+}

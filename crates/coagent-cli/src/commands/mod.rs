@@ -1,0 +1,34 @@
+//! One file per subcommand; [`run`] dispatches.
+
+use std::process::ExitCode;
+
+use crate::app::App;
+use crate::cli::{Cli, Command};
+
+mod capsule;
+mod guard;
+mod init;
+mod meta;
+mod profile;
+mod start;
+mod status;
+mod ticker;
+mod todo;
+mod vendors;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let app = App::new(cli.global)?;
+    match cli.command {
+        Command::Init => init::run(&app),
+        Command::Profile(c) => profile::run(&app, c),
+        Command::Capsule(c) => capsule::run(&app, c),
+        Command::Todo(c) => todo::run(&app, c),
+        Command::Start(a) => start::run(&app, a),
+        Command::Status(a) => status::run(&app, a),
+        Command::Ticker(a) => ticker::run(&app, a),
+        Command::Vendors => vendors::run(&app),
+        Command::Guard(c) => guard::run(&app, c),
+        Command::Completions { shell } => meta::completions(shell),
+        Command::Man => meta::man(),
+    }
+}

@@ -1,0 +1,25 @@
+//! The command line of CoAgent: argument parsing ([`cli`]), one file per subcommand under
+//! [`commands`], the terminal-side adapters (clipboard, output). Commands are thin: they
+//! read input, call the `coagent` library, and render what it returns as text or `--json`.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod clip;
+pub mod commands;
+pub mod out;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs the command line; returns the process exit code (0 ok, 1 user error, 2 internal).
+pub fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let json = args.global.json;
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(e) => out::report_error(&e, json),
+    }
+}

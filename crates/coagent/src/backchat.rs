@@ -1,0 +1,275 @@
+//! BackchatMessage: the one message format between sessions and the human (SPEC §5).
+//!
+//! The Rust types here are the source of truth; `schemas/BackchatMessage.schema.json` in the
+//! repository is generated from them (JSON Schema 2020-12) and a test fails when the two
+//! drift. Incoming messages are validated against that committed schema, offline, with the
+//! `jsonschema` crate, and each error is reported with its JSON pointer.
+
+use std::sync::OnceLock;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The committed schema, embedded so that validation never needs the network or the repo.
+pub const SCHEMA_JSON: &str = include_str!("../../../schemas/BackchatMessage.schema.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SchemaTag {
+    #[serde(rename = "coagent.backchat.v1")]
+    V1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Handoff,
+    Todo,
+    Request,
+    Result,
+    Ack,
+    Note,
+    Wrap,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Handoff => "handoff",
+            MessageKind::Todo => "todo",
+            MessageKind::Request => "request",
+            MessageKind::Result => "result",
+            MessageKind::Ack => "ack",
+            MessageKind::Note => "note",
+            MessageKind::Wrap => "wrap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).ok()
+    }
+}
+
+/// The capsule a message was written under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapsuleRef {
+    /// Semver of the Policy Capsule.
+    #[schemars(pattern(r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub version: String,
+    /// sha256 (hex) of the capsule's canonical content.
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TodoItem {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub acceptance: String,
+    pub status: TodoStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TodoStatus {
+    Open,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactKind {
+    File,
+    Diff,
+    Log,
+    Commit,
+    Pr,
+    Url,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactRef {
+    /// `artifact:A-…`, `commit:<sha>`, `PR #12`, a URL or a project path.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub kind: ArtifactKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
+    pub sha256: Option<String>,
+}
+
+/// One message between sessions and the human, rendered paste-ready in a ```` ```coagent ````
+/// block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "BackchatMessage")]
+pub struct BackchatMessage {
+    pub schema: SchemaTag,
+    #[schemars(pattern(r"^BC-[0-9A-HJKMNP-TV-Z]{26}$"))]
+    pub id: String,
+    pub kind: MessageKind,
+    /// Session id, vendor name, `human` or `coagent`.
+    #[schemars(length(min = 1))]
+    pub from: String,
+    /// Session id, vendor name, or `ANY`.
+    #[schemars(length(min = 1))]
+    pub to: String,
+    /// RFC 3339, UTC.
+    #[schemars(extend("format" = "date-time"))]
+    pub created_at: String,
+    pub capsule: CapsuleRef,
+    pub subject: String,
+    /// Markdown.
+    pub body: String,
+    #[serde(default)]
+    pub todos: Vec<TodoItem>,
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub requires_ack: bool,
+}
+
+impl BackchatMessage {
+    /// Pretty JSON, as pasted in a `coagent` block.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// The schema generated from the types (what `schemas/BackchatMessage.schema.json` must hold).
+pub fn generated_schema() -> String {
+    let schema = schemars::schema_for!(BackchatMessage);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// One schema violation: where (JSON pointer) and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaError {
+    pub pointer: String,
+    pub message: String,
+}
+
+fn validator() -> Result<&'static jsonschema::Validator> {
+    static V: OnceLock<std::result::Result<jsonschema::Validator, String>> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: serde_json::Value =
+            serde_json::from_str(SCHEMA_JSON).map_err(|e| e.to_string())?;
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| {
+        Error::Internal(format!(
+            "the committed BackchatMessage schema is broken: {e}"
+        ))
+    })
+}
+
+/// Validates JSON text against the committed schema. `Ok(errors)`: empty when valid.
+pub fn validate_text(text: &str) -> Result<Vec<SchemaError>> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => validate_value(&v),
+        Err(e) => Ok(vec![SchemaError {
+            pointer: String::new(),
+            message: format!("not JSON: {e} (line {}, column {})", e.line(), e.column()),
+        }]),
+    }
+}
+
+pub fn validate_value(v: &serde_json::Value) -> Result<Vec<SchemaError>> {
+    let mut out: Vec<SchemaError> = validator()?
+        .iter_errors(v)
+        .map(|e| SchemaError {
+            pointer: e.instance_path().to_string(),
+            message: e.to_string(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BackchatMessage {
+        BackchatMessage {
+            schema: SchemaTag::V1,
+            id: "BC-01JDQ0000000000000000000AB".to_string(),
+            kind: MessageKind::Handoff,
+            from: "coagent".into(),
+            to: "ANY".into(),
+            created_at: "2026-11-24T06:00:00Z".into(),
+            capsule: CapsuleRef {
+                version: "1.0.0".into(),
+                sha256: "0".repeat(64),
+            },
+            subject: "Boot".into(),
+            body: "Hello".into(),
+            todos: vec![TodoItem {
+                id: "T-1".into(),
+                title: "x".into(),
+                acceptance: String::new(),
+                status: TodoStatus::Open,
+            }],
+            artifacts: vec![ArtifactRef {
+                reference: "artifact:A-1".into(),
+                kind: ArtifactKind::Log,
+                sha256: None,
+            }],
+            reply_to: None,
+            requires_ack: true,
+        }
+    }
+
+    /// The committed schema is what the types generate. Regenerate with
+    /// `COAGENT_BLESS=1 cargo test -p coagent committed_schema`.
+    #[test]
+    fn committed_schema_matches_types() {
+        let generated = generated_schema();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/BackchatMessage.schema.json"
+        );
+        if std::env::var_os("COAGENT_BLESS").is_some() {
+            std::fs::write(path, &generated).expect("write schema");
+            return;
+        }
+        assert_eq!(
+            SCHEMA_JSON, generated,
+            "schemas/BackchatMessage.schema.json drifted from the Rust types; run COAGENT_BLESS=1 cargo test -p coagent committed_schema"
+        );
+    }
+
+    #[test]
+    fn a_well_formed_message_is_valid_and_round_trips() {
+        let m = sample();
+        assert_eq!(validate_text(&m.to_json()).expect("validate"), vec![]);
+        let back: BackchatMessage = serde_json::from_str(&m.to_json()).expect("parse");
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn errors_carry_json_pointers() {
+        let mut v = serde_json::to_value(sample()).expect("value");
+        v["kind"] = "gossip".into();
+        v["capsule"]["sha256"] = "xyz".into();
+        v["created_at"] = "yesterday".into();
+        let errs = validate_value(&v).expect("validate");
+        let pointers: Vec<_> = errs.iter().map(|e| e.pointer.as_str()).collect();
+        assert!(pointers.contains(&"/kind"), "{errs:?}");
+        assert!(pointers.contains(&"/capsule/sha256"), "{errs:?}");
+        assert!(pointers.contains(&"/created_at"), "{errs:?}");
+        assert_eq!(validate_text("{not json").expect("v")[0].pointer, "");
+    }
+}

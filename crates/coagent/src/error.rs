@@ -1,0 +1,153 @@
+//! The library's one error type. Every variant a user can cause carries a hint that names
+//! the command or edit that fixes it; the binary prints the message, the hint, and maps
+//! [`Error::is_user`] to exit code 1 (user error) or 2 (internal error).
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("no CoAgent hub here or in any parent of {}", start.display())]
+    NoHub { start: PathBuf },
+    #[error("a CoAgent hub already exists at {}", path.display())]
+    HubExists { path: PathBuf },
+    #[error("{} is not valid: {message}", file.display())]
+    Config { file: PathBuf, message: String },
+    #[error("policy.md changed since capsule v{version} was locked (sha256 {locked} → {current})")]
+    CapsuleChanged {
+        version: String,
+        locked: String,
+        current: String,
+    },
+    #[error("no {kind} matches `{id}`")]
+    NotFound { kind: &'static str, id: String },
+    #[error("`{id}` matches several {kind}s: {}", candidates.join(", "))]
+    Ambiguous {
+        kind: &'static str,
+        id: String,
+        candidates: Vec<String>,
+    },
+    #[error("unknown vendor `{name}`")]
+    UnknownVendor { name: String, known: Vec<String> },
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("the payload was refused by the secret guard: {count} finding(s)\n{report}")]
+    GuardRefused { count: usize, report: String },
+    #[error("the hub's store is busy (another coagent process holds it)")]
+    StoreBusy,
+    #[error("the hub at {} is read-only", path.display())]
+    ReadOnly { path: PathBuf },
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the hub's store failed")]
+    Store(#[source] rusqlite::Error),
+    #[error("template `{name}` failed to render")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A user error with an optional hint.
+    pub fn invalid(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
+        Error::Invalid {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// `true` when the user can fix it (exit code 1); `false` for internal failures (2).
+    pub fn is_user(&self) -> bool {
+        !matches!(
+            self,
+            Error::Store(_) | Error::Template { .. } | Error::Internal(_)
+        ) && !matches!(self, Error::Io { source, .. } if source.kind() != std::io::ErrorKind::PermissionDenied && source.kind() != std::io::ErrorKind::NotFound)
+    }
+
+    /// What the user should do next, naming the command when there is one.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NoHub { .. } => {
+                "run `coagent init` in your project's root, or pass `--hub DIR` / set COAGENT_HUB"
+                    .into()
+            }
+            Error::HubExists { .. } => {
+                "the existing hub is kept as it is; use it, or remove that folder yourself first"
+                    .into()
+            }
+            Error::Config { .. } => "fix the file at the line named above, then run the command again".into(),
+            Error::CapsuleChanged { .. } => {
+                "run `coagent capsule bump minor` (or `patch`/`major`) to lock the new content, or undo the edit; `coagent capsule diff` shows what changed".into()
+            }
+            Error::NotFound { kind, .. } => format!("`coagent {} list` shows the known ids", kind_command(kind)),
+            Error::Ambiguous { .. } => "type more characters of the id".into(),
+            Error::UnknownVendor { known, .. } => {
+                format!("known vendors: {} (`coagent vendors` shows them)", known.join(", "))
+            }
+            Error::Invalid { hint, .. } => return hint.clone(),
+            Error::GuardRefused { .. } => {
+                "pass `--redact` to mask each finding as [REDACTED:<rule>], or add an allowlist entry to .coagent/guard.toml".into()
+            }
+            Error::StoreBusy => "wait for the other coagent command to finish, then try again".into(),
+            Error::ReadOnly { .. } => "make the hub writable (chmod u+w) or run as its owner".into(),
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                "check the permissions of the hub and the project folder".into()
+            }
+            _ => return None,
+        })
+    }
+}
+
+fn kind_command(kind: &str) -> &str {
+    match kind {
+        "session" => "status",
+        "DO" => "do",
+        "message" => "backchat",
+        "wrap" => "wraps",
+        other => other,
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Error::StoreBusy
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ReadOnly
+                    || f.code == rusqlite::ErrorCode::CannotOpen =>
+            {
+                Error::ReadOnly {
+                    path: PathBuf::from(".coagent"),
+                }
+            }
+            _ => Error::Store(e),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The hub: the `.coagent/` folder at a project's root, found from any subfolder by walking
+//! up like `.git`. It owns the layout of that folder, creates it (`init`) and opens it with
+//! its store, clock and id source. It never deletes anything the user made.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::clock::{Clock, Millis};
+use crate::id::{IdGen, Kind};
+use crate::store::Store;
+use crate::{Error, Result, capsule, config, fsx, profile, template};
+
+pub const HUB_DIR: &str = ".coagent";
+
+#[derive(Debug)]
+pub struct Hub {
+    /// The project root: the folder that holds `.coagent/`. DOs run here.
+    pub root: PathBuf,
+    /// The `.coagent/` folder.
+    pub dir: PathBuf,
+    pub store: Store,
+    pub clock: Clock,
+    ids: IdGen,
+}
+
+/// What `init` made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InitReport {
+    pub hub: PathBuf,
+    pub root: PathBuf,
+    pub capsule_version: String,
+    pub capsule_sha256: String,
+    pub files: Vec<String>,
+}
+
+impl Hub {
+    /// The hub folder for this invocation: `explicit` (`--hub` / `COAGENT_HUB`, either the
+    /// project root or its `.coagent/`), else the first `.coagent/` walking up from `cwd`.
+    pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf> {
+        if let Some(dir) = explicit {
+            let dir = if dir.is_absolute() {
+                dir.to_path_buf()
+            } else {
+                cwd.join(dir)
+            };
+            if is_hub_dir(&dir) {
+                return Ok(dir);
+            }
+            if is_hub_dir(&dir.join(HUB_DIR)) {
+                return Ok(dir.join(HUB_DIR));
+            }
+            return Err(Error::NoHub { start: dir });
+        }
+        find_upwards(cwd).ok_or_else(|| Error::NoHub {
+            start: cwd.to_path_buf(),
+        })
+    }
+
+    /// Creates a hub in `root` (`root/.coagent/`). Refuses when one exists there, or when
+    /// `root` is already inside another hub's project and `nested_ok` is false. The folder
+    /// is assembled under a temporary name and renamed into place, so a failed `init`
+    /// leaves nothing behind.
+    pub fn init(root: &Path, nested_ok: bool, clock: Clock) -> Result<InitReport> {
+        let root = fs::canonicalize(root)
+            .map_err(|e| Error::io(format!("cannot open {}", root.display()), e))?;
+        let dir = root.join(HUB_DIR);
+        if dir.exists() {
+            return Err(Error::HubExists { path: dir });
+        }
+        if !nested_ok && let Some(parent) = root.parent().and_then(find_upwards) {
+            return Err(Error::invalid(
+                    format!("{} is inside the project of the hub at {}", root.display(), parent.display()),
+                    Some("use that hub (commands find it from here), or pass `--hub .` to make a separate hub for this folder".to_string()),
+                ));
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(".coagent-init-")
+            .tempdir_in(&root)
+            .map_err(|e| Error::io(format!("cannot create a hub in {}", root.display()), e))?;
+        let s = staging.path();
+        let now = clock.now_ms();
+        let mut files = Vec::new();
+        let mut put = |rel: &str, text: &str| -> Result<()> {
+            fsx::write_atomic(&s.join(rel), text.as_bytes())?;
+            files.push(rel.to_string());
+            Ok(())
+        };
+        // `*` ignores the hub and this file itself: the hub never shows in `git status`.
+        put(
+            ".gitignore",
+            "# CoAgent's hub stays out of the project's git history.\n*\n",
+        )?;
+        put(profile::FILE, profile::DEFAULT)?;
+        put(capsule::POLICY_FILE, capsule::DEFAULT_POLICY)?;
+        put(config::FILE, config::DEFAULT)?;
+        put(crate::guard::CONFIG_FILE, crate::guard::DEFAULT_CONFIG)?;
+        put("templates/README.md", &template::readme())?;
+        let lock = capsule::lock_initial(s, now)?;
+        files.push(capsule::LOCK_FILE.to_string());
+        for d in [
+            "temps/inbox",
+            "temps/outbox",
+            "temps/status",
+            "cache/wraps",
+            "transcripts",
+            "artifacts",
+        ] {
+            fs::create_dir_all(s.join(d))
+                .map_err(|e| Error::io(format!("cannot create {d}"), e))?;
+        }
+        fsx::write_atomic(
+            &s.join("temps/status/SESSION_IDLE.txt"),
+            b"IDLE: no live session\n",
+        )?;
+        let mut store = Store::open(&s.join("store.db"), true)?;
+        store.tx(|tx| {
+            crate::store::event(
+                tx,
+                now,
+                None,
+                "hub.init",
+                &serde_json::json!({"capsule": lock.version}),
+            )
+        })?;
+        drop(store);
+        let staged = staging.keep();
+        fs::rename(&staged, &dir).map_err(|e| {
+            let _ = fs::remove_dir_all(&staged);
+            Error::io(format!("cannot create {}", dir.display()), e)
+        })?;
+        fsx::sync_dir(&root)?;
+        files.push("store.db".to_string());
+        files.sort();
+        Ok(InitReport {
+            hub: dir,
+            root,
+            capsule_version: lock.version,
+            capsule_sha256: lock.sha256,
+            files,
+        })
+    }
+
+    /// Opens the hub folder `dir` (from [`Hub::locate`]).
+    pub fn open(dir: &Path) -> Result<Hub> {
+        let dir = fs::canonicalize(dir)
+            .map_err(|e| Error::io(format!("cannot open {}", dir.display()), e))?;
+        let root = dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.clone());
+        let mut store = Store::open(&dir.join("store.db"), false)?;
+        let clock = Clock::from_env()?;
+        let ids = if IdGen::seeded() {
+            let n = store.bump_counter("seed_mix")?;
+            IdGen::from_env(|| n)
+        } else {
+            IdGen::new(None)
+        };
+        Ok(Hub {
+            root,
+            dir,
+            store,
+            clock,
+            ids,
+        })
+    }
+
+    pub fn now_ms(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    pub fn new_id(&mut self, kind: Kind) -> String {
+        let now = self.now_ms();
+        self.ids.next(kind, now)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.join("temps/outbox")
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.dir.join("temps/inbox")
+    }
+
+    pub fn status_dir(&self) -> PathBuf {
+        self.dir.join("temps/status")
+    }
+
+    pub fn wraps_dir(&self) -> PathBuf {
+        self.dir.join("cache/wraps")
+    }
+
+    pub fn transcripts_dir(&self) -> PathBuf {
+        self.dir.join("transcripts")
+    }
+
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.dir.join("artifacts")
+    }
+
+    /// A path relative to the hub for storing in records (portable across machines).
+    pub fn rel(&self, p: &Path) -> String {
+        p.strip_prefix(&self.dir)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    }
+
+    pub fn config(&self) -> Result<config::Config> {
+        config::Config::load(&self.dir.join(config::FILE))
+    }
+
+    pub fn profile(&self) -> Result<profile::Profile> {
+        profile::Profile::load(&self.dir.join(profile::FILE))
+    }
+}
+
+fn is_hub_dir(p: &Path) -> bool {
+    p.join("store.db").is_file()
+}
+
+fn find_upwards(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|a| a.join(HUB_DIR))
+        .find(|d| is_hub_dir(d))
+}

@@ -1,0 +1,333 @@
+//! Payloads: what the human carries from CoAgent into a chat. This module is the ONE way out
+//! of the machine: [`send`] puts text through the secret guard (refuse, or redact when asked),
+//! fits it to the vendor's paste limit (parts `k/n`, split between blocks and never inside a
+//! code block), writes each part to `temps/outbox/` under its header line, keeps the whole in
+//! the session's transcript, records it in the store, and copies part 1 to the clipboard.
+//! Nothing else in CoAgent writes to the outbox or the clipboard.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::clipboard::{ClipOutcome, Clipboard};
+use crate::clock::file_stamp;
+use crate::hub::Hub;
+use crate::vendor::{Tokens, Vendor};
+use crate::{Result, fsx, guard, store};
+
+/// Room kept in every part for its header and its `NEXT k/n` footer.
+const PART_OVERHEAD: usize = 400;
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub session: Option<String>,
+    /// `boot`, `respawn`, `result`, `message`.
+    pub kind: String,
+    /// File stem under the outbox, e.g. `S-…-boot` (SPEC: `<session>-<kind>`).
+    pub stem: String,
+    /// The BackchatMessage id the payload carries (its header's `id=`).
+    pub id: String,
+    /// Rendered markdown, without the header line.
+    pub text: String,
+}
+
+/// What was sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sent {
+    pub id: String,
+    pub kind: String,
+    pub paths: Vec<PathBuf>,
+    pub parts: usize,
+    pub chars: usize,
+    pub tokens: Tokens,
+    pub redactions: usize,
+    pub clipboard: ClipOutcome,
+    pub warnings: Vec<String>,
+}
+
+/// The header line of a payload part.
+pub fn header(id: &str, kind: &str, k: usize, n: usize, body: &str) -> String {
+    format!(
+        "<!-- coagent v1 id={id} kind={kind} part={k}/{n} sha256={} -->",
+        fsx::sha256_hex(body.as_bytes())
+    )
+}
+
+/// Puts `out` through the guard, the vendor's limits, the outbox, the transcript, the store
+/// and the clipboard. With `redact`, each guard finding is masked; without, any finding
+/// refuses the whole payload and nothing is written.
+pub fn send(
+    hub: &mut Hub,
+    vendor: &Vendor,
+    out: Outgoing,
+    redact: bool,
+    clip: &mut dyn Clipboard,
+) -> Result<Sent> {
+    let screened = guard::screen(
+        hub,
+        &out.text,
+        redact,
+        &format!("the {} payload", out.kind),
+        out.session.as_deref(),
+    )?;
+    let text = screened.text;
+    let budget = vendor.paste_chars.saturating_sub(PART_OVERHEAD).max(500);
+    let (chunks, mut warnings) = split(&text, budget);
+    let n = chunks.len();
+    let now = hub.now_ms();
+    let mut paths = Vec::with_capacity(n);
+    let mut files = Vec::with_capacity(n);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let k = i + 1;
+        let mut body = chunk.clone();
+        if n > 1 {
+            body.push_str(&format!("\n---\n*Part {k}/{n} of a CoAgent payload.*"));
+            if k < n {
+                body.push_str(&format!(
+                    " Reply with exactly `NEXT {k}/{n}` and nothing else; the next part follows.\n"
+                ));
+            } else {
+                body.push_str(" This is the last part: now follow all parts together.\n");
+            }
+        }
+        let file = format!(
+            "{}{}\n{}",
+            header(&out.id, &out.kind, k, n, &body),
+            "",
+            body
+        );
+        let name = if n > 1 {
+            format!("{}-{k}-of-{n}.paste.md", out.stem)
+        } else {
+            format!("{}.paste.md", out.stem)
+        };
+        let path = hub.outbox().join(name);
+        fsx::write_atomic(&path, file.as_bytes())?;
+        if file.chars().count() > vendor.paste_chars {
+            warnings.push(format!(
+                "part {k}/{n} is {} characters, over {}'s paste limit of {}: a code block longer than the limit is never split",
+                file.chars().count(),
+                vendor.name,
+                vendor.paste_chars
+            ));
+        }
+        paths.push(path);
+        files.push(file);
+    }
+    let whole: String = files.join("\n");
+    let tokens = vendor.count_cheap(&whole);
+    if let Some(s) = &out.session {
+        let dir = hub.transcripts_dir().join(s);
+        fsx::write_atomic(
+            &dir.join(format!(
+                "{}-out-{}-{}.md",
+                file_stamp(now),
+                out.kind,
+                out.id
+            )),
+            whole.as_bytes(),
+        )?;
+    }
+    let rel: Vec<String> = paths.iter().map(|p| hub.rel(p)).collect();
+    let redactions = screened.findings;
+    hub.store.tx(|tx| {
+        for (i, file) in files.iter().enumerate() {
+            tx.execute(
+                "INSERT OR REPLACE INTO payloads (id, session, kind, part, parts, path, sha256, chars, tokens, tokens_exact, redactions, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11)",
+                rusqlite::params![
+                    out.id, out.session, out.kind, (i + 1) as i64, n as i64, rel[i],
+                    fsx::sha256_hex(file.as_bytes()), file.chars().count() as i64,
+                    vendor.count_cheap(file).count as i64, if i == 0 { redactions as i64 } else { 0 }, now
+                ],
+            )?;
+        }
+        if let Some(s) = &out.session {
+            let pending = if n > 1 { Some(serde_json::to_string(&rel).unwrap_or_default()) } else { None };
+            tx.execute("UPDATE sessions SET pending_next = ?2 WHERE id = ?1", rusqlite::params![s, pending])?;
+        }
+        store::event(
+            tx,
+            now,
+            out.session.as_deref(),
+            "payload.sent",
+            &serde_json::json!({"id": out.id, "kind": out.kind, "parts": n, "chars": whole.chars().count(), "redactions": redactions}),
+        )
+    })?;
+    let clipboard = clip.copy(&files[0]);
+    Ok(Sent {
+        id: out.id,
+        kind: out.kind,
+        paths,
+        parts: n,
+        chars: whole.chars().count(),
+        tokens,
+        redactions,
+        clipboard,
+        warnings,
+    })
+}
+
+/// Splits markdown into chunks of at most `budget` characters, cutting only between blocks
+/// (paragraphs, lists, fenced code blocks); a fenced block is never cut, even when it alone
+/// is over the budget. A paragraph over the budget is cut between lines, then between chars.
+pub fn split(text: &str, budget: usize) -> (Vec<String>, Vec<String>) {
+    if text.chars().count() <= budget {
+        return (vec![text.to_string()], Vec::new());
+    }
+    let mut chunks: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut cur_len = 0usize;
+    let warnings = Vec::new();
+    for block in blocks(text) {
+        let blen = block.chars().count();
+        if cur_len + blen > budget && cur_len > 0 {
+            chunks.push(std::mem::take(&mut cur));
+            cur_len = 0;
+        }
+        if blen > budget
+            && !block.trim_start().starts_with("```")
+            && !block.trim_start().starts_with("~~~")
+        {
+            for piece in cut_long(&block, budget) {
+                let plen = piece.chars().count();
+                if cur_len + plen > budget && cur_len > 0 {
+                    chunks.push(std::mem::take(&mut cur));
+                    cur_len = 0;
+                }
+                cur.push_str(&piece);
+                cur_len += plen;
+            }
+            continue;
+        }
+        cur.push_str(&block);
+        cur_len += blen;
+    }
+    if !cur.is_empty() {
+        chunks.push(cur);
+    }
+    (chunks, warnings)
+}
+
+/// Blocks of markdown, each with its trailing blank lines: a fenced code block (``` or ~~~,
+/// any length, closed by the same fence) is one block.
+fn blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut fence: Option<String> = None;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        match &fence {
+            Some(f) => {
+                cur.push_str(line);
+                if t.trim_end().starts_with(f.as_str())
+                    && t.trim_end()
+                        .chars()
+                        .all(|c| c == f.chars().next().unwrap_or('`'))
+                {
+                    fence = None;
+                }
+            }
+            None => {
+                let mark = t.chars().next().filter(|c| *c == '`' || *c == '~');
+                if let Some(c) = mark {
+                    let run: String = t.chars().take_while(|x| *x == c).collect();
+                    if run.len() >= 3 {
+                        if !cur.trim().is_empty() {
+                            out.push(std::mem::take(&mut cur));
+                        }
+                        fence = Some(run);
+                        cur.push_str(line);
+                        continue;
+                    }
+                }
+                cur.push_str(line);
+                if line.trim().is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn cut_long(block: &str, budget: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in block.split_inclusive('\n') {
+        if line.chars().count() > budget {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            let chars: Vec<char> = line.chars().collect();
+            out.extend(chars.chunks(budget).map(|c| c.iter().collect::<String>()));
+            continue;
+        }
+        if cur.chars().count() + line.chars().count() > budget {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push_str(line);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_text_is_one_part() {
+        let (c, _) = split("hello\n", 100);
+        assert_eq!(c, vec!["hello\n"]);
+    }
+
+    #[test]
+    fn never_cuts_inside_a_code_block() {
+        let code = format!("```bash\n{}```\n\n", "echo line\n".repeat(30));
+        let text = format!(
+            "{}{}{}",
+            "para one\n\n".repeat(20),
+            code,
+            "para two\n\n".repeat(20)
+        );
+        let (chunks, _) = split(&text, 200);
+        assert!(chunks.len() > 2);
+        assert_eq!(chunks.concat(), text, "nothing lost or added");
+        let with_code: Vec<_> = chunks.iter().filter(|c| c.contains("```bash")).collect();
+        assert_eq!(with_code.len(), 1);
+        assert!(with_code[0].contains(&code), "the block stays whole");
+        for c in &chunks {
+            assert_eq!(
+                c.matches("```").count() % 2,
+                0,
+                "every part has balanced fences"
+            );
+        }
+    }
+
+    #[test]
+    fn tilde_and_long_fences_are_blocks() {
+        let text = "a\n\n````md\n```bash\nx\n```\n\ny\n````\n\nb\n";
+        let b = blocks(text);
+        assert!(
+            b.iter()
+                .any(|x| x.starts_with("````md") && x.contains("\ny\n````")),
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn long_paragraphs_are_cut_between_lines() {
+        let text = "word word word\n".repeat(100);
+        let (chunks, _) = split(&text, 100);
+        assert!(chunks.iter().all(|c| c.chars().count() <= 100));
+        assert_eq!(chunks.concat(), text);
+    }
+}

@@ -1,0 +1,322 @@
+//! Sessions: one chat conversation with one vendor, `booting → live → wrapped` (or
+//! `abandoned`). `start` opens one and sends its boot payload: the Policy Capsule, the BPOE
+//! contract, and a `handoff` BackchatMessage with the goal and the open TODOs, top 3 first
+//! (or a wrap's handoff, for a respawn). Each session records the capsule it booted with.
+
+use std::path::PathBuf;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::backchat::{BackchatMessage, CapsuleRef, MessageKind, SchemaTag};
+use crate::capsule::{self, Capsule};
+use crate::clipboard::Clipboard;
+use crate::clock::rfc3339;
+use crate::hub::Hub;
+use crate::id::{self, Kind};
+use crate::payload::{self, Outgoing, Sent};
+use crate::template::Templates;
+use crate::vendor::{self, Vendor};
+use crate::{Error, Result, bpoe, store, todo};
+
+/// How many open TODOs a handoff lists (the top 3 come first; the rest give context).
+pub const HANDOFF_TODOS: usize = 12;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub vendor: String,
+    pub goal: String,
+    pub state: String,
+    pub capsule_version: String,
+    pub capsule_sha256: String,
+    pub echo: String,
+    pub created_at: i64,
+    pub live_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub from_wrap: Option<String>,
+    pub prev_session: Option<String>,
+    pub last_activity_at: Option<i64>,
+    pub breach_at: Option<i64>,
+    pub breach_signal: Option<String>,
+}
+
+impl Session {
+    pub fn is_open(&self) -> bool {
+        self.state == "booting" || self.state == "live"
+    }
+}
+
+const COLS: &str = "id, vendor, goal, state, capsule_version, capsule_sha256, echo, created_at, live_at, closed_at, from_wrap, prev_session, last_activity_at, breach_at, breach_signal";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(0)?,
+        vendor: r.get(1)?,
+        goal: r.get(2)?,
+        state: r.get(3)?,
+        capsule_version: r.get(4)?,
+        capsule_sha256: r.get(5)?,
+        echo: r.get(6)?,
+        created_at: r.get(7)?,
+        live_at: r.get(8)?,
+        closed_at: r.get(9)?,
+        from_wrap: r.get(10)?,
+        prev_session: r.get(11)?,
+        last_activity_at: r.get(12)?,
+        breach_at: r.get(13)?,
+        breach_signal: r.get(14)?,
+    })
+}
+
+pub fn get(hub: &Hub, typed: &str) -> Result<Session> {
+    let id = store::resolve_id(
+        hub.store.conn(),
+        "sessions",
+        "session",
+        &id::normalize(typed),
+    )?;
+    Ok(hub.store.conn().query_row(
+        &format!("SELECT {COLS} FROM sessions WHERE id = ?1"),
+        [id],
+        row,
+    )?)
+}
+
+/// Open sessions (booting or live), newest first.
+pub fn open(hub: &Hub) -> Result<Vec<Session>> {
+    let mut stmt = hub.store.conn().prepare_cached(&format!(
+        "SELECT {COLS} FROM sessions WHERE state IN ('live', 'booting') ORDER BY state = 'booting', created_at DESC"
+    ))?;
+    Ok(stmt
+        .query_map([], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The most recent sessions, open ones first.
+pub fn recent(hub: &Hub, limit: usize) -> Result<Vec<Session>> {
+    let mut stmt = hub.store.conn().prepare_cached(&format!(
+        "SELECT {COLS} FROM sessions ORDER BY state NOT IN ('live', 'booting'), created_at DESC LIMIT ?1"
+    ))?;
+    Ok(stmt
+        .query_map([limit as i64], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn count(hub: &Hub) -> Result<i64> {
+    Ok(hub
+        .store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
+}
+
+/// The session a command acts on: the one named, else the single open one, else the newest
+/// open one.
+pub fn resolve(hub: &Hub, typed: Option<&str>) -> Result<Session> {
+    if let Some(t) = typed {
+        return get(hub, t);
+    }
+    open(hub)?.into_iter().next().ok_or_else(|| {
+        Error::invalid(
+            "no open session",
+            Some("start one with `coagent start --vendor claude --goal \"…\"`".to_string()),
+        )
+    })
+}
+
+pub fn latest(hub: &Hub) -> Result<Option<Session>> {
+    Ok(hub
+        .store
+        .conn()
+        .query_row(
+            &format!("SELECT {COLS} FROM sessions ORDER BY created_at DESC LIMIT 1"),
+            [],
+            row,
+        )
+        .optional()?)
+}
+
+/// What a wrap hands to the session that continues it.
+#[derive(Debug, Clone)]
+pub struct Respawn {
+    pub wrap_id: String,
+    pub from_session: String,
+    /// The handoff text (markdown) from the wrap.
+    pub handoff: String,
+    pub message: BackchatMessage,
+    /// The capsule to boot with (the wrap's, or the newer locked one).
+    pub capsule: Capsule,
+}
+
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub vendor: String,
+    pub goal: String,
+    pub redact: bool,
+    pub respawn: Option<Respawn>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    pub session: String,
+    pub vendor: String,
+    pub capsule: CapsuleRef,
+    pub echo: String,
+    pub payloads: Vec<PathBuf>,
+    #[serde(flatten)]
+    pub sent: Sent,
+    pub from_wrap: Option<String>,
+}
+
+/// The capsule block of a boot payload: the policy and the profile's public entries.
+pub fn capsule_block(hub: &Hub, templates: &Templates, capsule: &Capsule) -> Result<String> {
+    let profile = hub.profile()?;
+    templates.render(
+        "capsule.md",
+        serde_json::json!({
+            "capsule": {"version": capsule.version, "sha256": capsule.sha256, "short": capsule.short_hash(), "policy": capsule.policy},
+            "profile": profile.public_entries(),
+        }),
+    )
+}
+
+/// Opens a session and sends its boot payload. A refused payload leaves no session behind.
+pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Result<Started> {
+    let cfg = hub.config()?;
+    let vendor: Vendor = vendor::find(&cfg, &opts.vendor)?;
+    let capsule = match &opts.respawn {
+        Some(r) => r.capsule.clone(),
+        None => capsule::current(&hub.dir)?,
+    };
+    let templates = Templates::load(Some(&hub.dir))?;
+    let session = hub.new_id(Kind::Session);
+    let msg_id = hub.new_id(Kind::Message);
+    let now = hub.now_ms();
+    let todos: Vec<_> = todo::list(hub, false)?
+        .into_iter()
+        .take(HANDOFF_TODOS)
+        .collect();
+    let capsule_ref = CapsuleRef {
+        version: capsule.version.clone(),
+        sha256: capsule.sha256.clone(),
+    };
+    let goal = opts.goal.trim().to_string();
+    let (kind, body, subject) = match &opts.respawn {
+        Some(r) => (
+            MessageKind::Handoff,
+            r.handoff.clone(),
+            format!("Continue {} ({})", r.from_session, r.wrap_id),
+        ),
+        None => (
+            MessageKind::Handoff,
+            if goal.is_empty() {
+                "Start the work on the open TODOs.".to_string()
+            } else {
+                goal.clone()
+            },
+            if goal.is_empty() {
+                "Session boot".to_string()
+            } else {
+                format!("Goal: {}", first_line(&goal, 80))
+            },
+        ),
+    };
+    let message = BackchatMessage {
+        schema: SchemaTag::V1,
+        id: msg_id.clone(),
+        kind,
+        from: "coagent".to_string(),
+        to: session.clone(),
+        created_at: rfc3339(now),
+        capsule: capsule_ref.clone(),
+        subject,
+        body,
+        todos: match &opts.respawn {
+            Some(r) => r.message.todos.clone(),
+            None => todos.iter().map(|t| t.item()).collect(),
+        },
+        artifacts: opts
+            .respawn
+            .as_ref()
+            .map(|r| r.message.artifacts.clone())
+            .unwrap_or_default(),
+        reply_to: opts.respawn.as_ref().map(|r| r.message.id.clone()),
+        requires_ack: false,
+    };
+    let message_json = message.to_json();
+    let echo = capsule.echo();
+    let ctx = serde_json::json!({
+        "session": session,
+        "vendor": vendor.display,
+        "capsule_block": capsule_block(hub, &templates, &capsule)?,
+        "bpoe": bpoe::render(&templates, &echo)?,
+        "goal": goal,
+        "handoff": opts.respawn.as_ref().map(|r| r.handoff.clone()).unwrap_or_default(),
+        "todos": todos,
+        "message_json": message_json,
+        "echo": echo,
+        "from_session": opts.respawn.as_ref().map(|r| r.from_session.clone()).unwrap_or_default(),
+        "wrap_id": opts.respawn.as_ref().map(|r| r.wrap_id.clone()).unwrap_or_default(),
+    });
+    let (template, kind_word) = if opts.respawn.is_some() {
+        ("respawn.md", "respawn")
+    } else {
+        ("boot.md", "boot")
+    };
+    let text = templates.render(template, ctx)?;
+    let from_wrap = opts.respawn.as_ref().map(|r| r.wrap_id.clone());
+    let prev = opts.respawn.as_ref().map(|r| r.from_session.clone());
+    hub.store.tx(|tx| {
+        tx.execute(
+            &format!("INSERT INTO sessions ({COLS}) VALUES (?1, ?2, ?3, 'booting', ?4, ?5, 'missing', ?6, NULL, NULL, ?7, ?8, ?6, NULL, NULL)"),
+            params![session, vendor.name, goal, capsule.version, capsule.sha256, now, from_wrap, prev],
+        )?;
+        tx.execute(
+            "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
+             VALUES (?1, ?2, 'out', ?3, ?4, ?5, ?6, 1, 0, ?7)",
+            params![msg_id, session, message.kind.as_str(), message.to, message.subject, message_json, now],
+        )?;
+        store::event(tx, now, Some(&session), "session.started", &serde_json::json!({"vendor": vendor.name, "capsule": capsule.version, "from_wrap": from_wrap}))
+    })?;
+    let out = Outgoing {
+        session: Some(session.clone()),
+        kind: kind_word.to_string(),
+        stem: format!("{session}-{kind_word}"),
+        id: msg_id,
+        text,
+    };
+    let sent = match payload::send(hub, &vendor, out, opts.redact, clip) {
+        Ok(s) => s,
+        Err(e) => {
+            // Nobody ever saw this session: take it back whole.
+            hub.store.tx(|tx| {
+                tx.execute("DELETE FROM messages WHERE session = ?1", [&session])?;
+                tx.execute(
+                    "DELETE FROM events WHERE session = ?1 AND kind = 'session.started'",
+                    [&session],
+                )?;
+                tx.execute("DELETE FROM sessions WHERE id = ?1", [&session])?;
+                Ok(())
+            })?;
+            return Err(e);
+        }
+    };
+    Ok(Started {
+        session,
+        vendor: vendor.name,
+        capsule: capsule_ref,
+        echo,
+        payloads: sent.paths.clone(),
+        sent,
+        from_wrap,
+    })
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    }
+}

@@ -1,0 +1,422 @@
+//! The hub's records — sessions, TODOs, messages, DOs, runs, artifacts, ACKs, wraps,
+//! payloads, replies, events — in one SQLite file (`.coagent/store.db`).
+//!
+//! WAL mode so that `coagent watch` and a CLI command can read and write the same hub at
+//! once; `synchronous=FULL` so that a change is on disk when the call returns; every change
+//! in an `IMMEDIATE` transaction, so two writers queue instead of deadlocking; a busy store
+//! is waited on for [`BUSY_WAIT`], then reported as [`Error::StoreBusy`]. The schema moves
+//! forward by numbered migrations recorded in `PRAGMA user_version`; a store written by a
+//! newer CoAgent is refused rather than guessed at.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::{Error, Result};
+
+pub const BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// Each entry moves the schema from version `i` to `i + 1`. Never edit a shipped entry.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        vendor TEXT NOT NULL,
+        goal TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,                -- booting | live | wrapped | abandoned
+        capsule_version TEXT NOT NULL,
+        capsule_sha256 TEXT NOT NULL,
+        echo TEXT NOT NULL DEFAULT 'missing', -- missing | stale | verified
+        created_at INTEGER NOT NULL,
+        live_at INTEGER,
+        closed_at INTEGER,
+        from_wrap TEXT,
+        prev_session TEXT,
+        last_activity_at INTEGER,
+        breach_at INTEGER,
+        breach_signal TEXT,
+        pending_next TEXT                   -- JSON: parts of a split payload still to paste
+    );
+    CREATE INDEX sessions_by_state ON sessions (state, created_at);
+    CREATE TABLE todos (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        acceptance TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,               -- open | done
+        rank INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX todos_by_status ON todos (status, rank);
+    CREATE TABLE payloads (
+        id TEXT NOT NULL,                   -- the BackchatMessage id it carries
+        session TEXT,
+        kind TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        parts INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        chars INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        tokens_exact INTEGER NOT NULL,
+        redactions INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (id, part)
+    );
+    CREATE INDEX payloads_by_session ON payloads (session, created_at);
+    CREATE TABLE replies (
+        id INTEGER PRIMARY KEY,
+        session TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        chars INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        tokens_exact INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (session, sha256)
+    );
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        session TEXT,
+        direction TEXT NOT NULL,            -- out | in
+        kind TEXT NOT NULL,
+        to_target TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        json TEXT NOT NULL,
+        valid INTEGER NOT NULL,
+        errors TEXT NOT NULL DEFAULT '[]',
+        requires_ack INTEGER NOT NULL DEFAULT 0,
+        acked_at INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX messages_by_session ON messages (session, created_at);
+    CREATE TABLE dos (
+        id TEXT PRIMARY KEY,
+        session TEXT NOT NULL,
+        title TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        script TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        state TEXT NOT NULL,                -- proposed | approved | running | succeeded | failed | timed_out | killed | acked
+        approved_sha256 TEXT,
+        proposed_at INTEGER NOT NULL,
+        approved_at INTEGER,
+        first_artifact_at INTEGER,
+        acked_at INTEGER,
+        UNIQUE (session, sha256)
+    );
+    CREATE INDEX dos_by_session ON dos (session, proposed_at);
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        do_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        signal INTEGER,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        duration_ms INTEGER
+    );
+    CREATE INDEX runs_by_do ON runs (do_id, started_at);
+    CREATE TABLE artifacts (
+        id TEXT PRIMARY KEY,
+        do_id TEXT,
+        run_id TEXT,
+        kind TEXT NOT NULL,                 -- log | diff | file
+        path TEXT NOT NULL,                 -- relative to the hub
+        source TEXT NOT NULL DEFAULT '',
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX artifacts_by_do ON artifacts (do_id);
+    CREATE TABLE acks (
+        id INTEGER PRIMARY KEY,
+        session TEXT,
+        target TEXT NOT NULL,
+        refs TEXT NOT NULL,                 -- JSON array of ref strings
+        status TEXT NOT NULL,               -- accepted | rejected
+        reason TEXT NOT NULL DEFAULT '',
+        reply INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX acks_by_target ON acks (target);
+    CREATE INDEX acks_by_session ON acks (session, created_at);
+    CREATE INDEX runs_by_end ON runs (do_id, ended_at);
+    CREATE TABLE wraps (
+        id TEXT PRIMARY KEY,
+        session TEXT NOT NULL,
+        to_target TEXT NOT NULL,
+        archive TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        consumed_at INTEGER,
+        consumed_by TEXT
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        session TEXT,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_by_session ON events (session, at);
+    CREATE INDEX events_by_kind ON events (kind, at);
+    "#,
+];
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating when `create`) the store and brings its schema up to date.
+    pub fn open(path: &Path, create: bool) -> Result<Store> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::CannotOpen => {
+                if path.exists() {
+                    Error::ReadOnly {
+                        path: path.to_path_buf(),
+                    }
+                } else {
+                    Error::invalid(
+                        format!("the hub's store {} is missing", path.display()),
+                        Some(
+                            "the hub is damaged; `coagent init` in an empty folder makes a new one"
+                                .to_string(),
+                        ),
+                    )
+                }
+            }
+            other => Error::from(other),
+        })?;
+        conn.busy_timeout(BUSY_WAIT)?;
+        // journal_mode answers with a row, so it goes through query_row.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Internal(format!(
+                "the store refused WAL mode ({mode})"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: usize =
+            self.conn
+                .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        if version > MIGRATIONS.len() {
+            return Err(Error::invalid(
+                format!(
+                    "this hub's store is at schema {version}, newer than this coagent knows ({})",
+                    MIGRATIONS.len()
+                ),
+                Some("install a newer coagent".to_string()),
+            ));
+        }
+        if version == MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        // Another process may have migrated while we waited for the lock.
+        let version: usize =
+            tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Read-only access for queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction: all of it is stored, or none of it.
+    pub fn tx<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn meta_get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Increments a counter in `meta` and returns its new value (used to vary the seeded id
+    /// source between commands, never to make ids).
+    pub fn bump_counter(&mut self, key: &str) -> Result<u64> {
+        self.tx(|tx| {
+            let v: Option<String> = tx
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?;
+            let n = v.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                rusqlite::params![key, n.to_string()],
+            )?;
+            Ok(n)
+        })
+    }
+}
+
+/// Records an event inside a transaction. `data` is a JSON object; it never holds secrets.
+pub fn event(
+    tx: &Transaction<'_>,
+    at: i64,
+    session: Option<&str>,
+    kind: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (at, session, kind, data) VALUES (?1, ?2, ?3, ?4)",
+        rusqlite::params![at, session, kind, data.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Finds the one id of `table` that starts with `typed` (already normalised).
+pub fn resolve_id(
+    conn: &Connection,
+    table: &str,
+    kind: &'static str,
+    typed: &str,
+) -> Result<String> {
+    let sql = format!("SELECT id FROM {table} WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6");
+    let upper = format!("{typed}\u{10FFFF}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let ids: Vec<String> = stmt
+        .query_map(rusqlite::params![typed, upper], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if ids.iter().any(|i| i == typed) {
+        return Ok(typed.to_string());
+    }
+    match ids.len() {
+        0 => Err(Error::NotFound {
+            kind,
+            id: typed.to_string(),
+        }),
+        1 => Ok(ids.into_iter().next().unwrap_or_default()),
+        _ => Err(Error::Ambiguous {
+            kind,
+            id: typed.to_string(),
+            candidates: ids,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_store_is_wal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("store.db");
+        let s = Store::open(&p, true).expect("open");
+        assert_eq!(s.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        drop(s);
+        let s = Store::open(&p, false).expect("reopen");
+        let mode: String = s
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("store.db");
+        let s = Store::open(&p, true).expect("open");
+        s.conn()
+            .pragma_update(None, "user_version", 99)
+            .expect("set");
+        drop(s);
+        let err = Store::open(&p, false).expect_err("must refuse");
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn prefixes_resolve_uniquely() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Store::open(&dir.path().join("store.db"), true).expect("open");
+        s.tx(|tx| {
+            for id in ["T-AAA1", "T-AAB2", "T-BBB3"] {
+                tx.execute(
+                    "INSERT INTO todos (id, title, status, rank, created_at) VALUES (?1, 'x', 'open', 0, 0)",
+                    [id],
+                )?;
+            }
+            Ok(())
+        })
+        .expect("insert");
+        assert_eq!(
+            resolve_id(s.conn(), "todos", "todo", "T-B").expect("one"),
+            "T-BBB3"
+        );
+        assert!(matches!(
+            resolve_id(s.conn(), "todos", "todo", "T-AA"),
+            Err(Error::Ambiguous { .. })
+        ));
+        assert!(matches!(
+            resolve_id(s.conn(), "todos", "todo", "T-Z"),
+            Err(Error::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn two_writers_never_lose_an_update() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("store.db");
+        drop(Store::open(&p, true).expect("create"));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    let mut s = Store::open(&p, false).expect("open");
+                    for _ in 0..50 {
+                        s.bump_counter("n").expect("bump");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("join");
+        }
+        let s = Store::open(&p, false).expect("open");
+        assert_eq!(s.meta_get("n").expect("get").as_deref(), Some("200"));
+    }
+}

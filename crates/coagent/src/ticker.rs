@@ -1,0 +1,107 @@
+//! CoTicker: the one-line status for shell prompts and status bars, and the files behind it.
+//! `temps/status/` holds exactly one of `SESSION_OK.txt`, `SESSION_WARN.txt`,
+//! `SESSION_FAIL.txt`, `SESSION_IDLE.txt` and `ticker.json`; they are rewritten only when
+//! their content changes, so a prompt that runs the ticker costs no disk writes.
+
+use serde::Serialize;
+
+use crate::bloat::{Level, Signal};
+use crate::hub::Hub;
+use crate::status::SessionStatus;
+use crate::{Result, fsx};
+
+const LEVEL_FILES: [(Level, &str); 4] = [
+    (Level::Ok, "SESSION_OK.txt"),
+    (Level::Warn, "SESSION_WARN.txt"),
+    (Level::Fail, "SESSION_FAIL.txt"),
+    (Level::Idle, "SESSION_IDLE.txt"),
+];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Ticker {
+    pub level: Level,
+    pub session: Option<String>,
+    pub signals: Vec<Signal>,
+    pub line: String,
+}
+
+fn signal<'a>(s: &'a SessionStatus, name: &str) -> Option<&'a Signal> {
+    s.signals.iter().find(|x| x.name == name)
+}
+
+/// `[OE:✔] claude S-01J… · policy v1.2 ✓ · DOs 3 (2.4/h) · ctx ~41% · stale 3m · wrap in 2`
+pub fn line(top: Option<&SessionStatus>) -> String {
+    let Some(s) = top else {
+        return format!("[OE:{}] idle · no live session", Level::Idle.symbol());
+    };
+    let echo = match s.session.echo.as_str() {
+        "verified" => "✓",
+        "stale" => "✗ stale echo",
+        _ => "… awaiting echo",
+    };
+    let version = crate::capsule::echo_line(&s.session.capsule_version);
+    let version = version
+        .trim_start_matches("Policy ")
+        .trim_end_matches(" loaded.");
+    let short: String = s.session.id.chars().take(8).collect();
+    let mut parts = vec![
+        format!("[OE:{}] {} {short}…", s.level.symbol(), s.session.vendor),
+        format!("policy {version} {echo}"),
+    ];
+    if let (Some(d), Some(r)) = (signal(s, "dos_completed"), signal(s, "dos_per_hour")) {
+        parts.push(format!("DOs {} ({})", d.value, r.shown));
+    }
+    if let Some(c) = signal(s, "context") {
+        parts.push(format!("ctx {}", c.shown));
+    }
+    if let Some(st) = signal(s, "stale_minutes") {
+        parts.push(format!("stale {}", st.shown));
+    }
+    match (s.level, s.wrap_in) {
+        (Level::Fail, _) => {
+            let which: Vec<&str> = s
+                .signals
+                .iter()
+                .filter(|x| x.level == Level::Fail)
+                .map(|x| x.name)
+                .collect();
+            parts.push(format!("WRAP NOW ({})", which.join(", ")));
+        }
+        (_, Some(n)) => parts.push(format!("wrap in {n}")),
+        _ => {}
+    }
+    parts.join(" · ")
+}
+
+pub fn ticker(top: Option<&SessionStatus>) -> Ticker {
+    Ticker {
+        level: top.map_or(Level::Idle, |s| s.level),
+        session: top.map(|s| s.session.id.clone()),
+        signals: top.map(|s| s.signals.clone()).unwrap_or_default(),
+        line: line(top),
+    }
+}
+
+/// Keeps exactly one `SESSION_<LEVEL>.txt` and `ticker.json` in `temps/status/`.
+pub fn write_status_files(hub: &Hub, top: Option<&SessionStatus>) -> Result<()> {
+    let dir = hub.status_dir();
+    let t = ticker(top);
+    let json = serde_json::to_string_pretty(&t).unwrap_or_default() + "\n";
+    let json_path = dir.join("ticker.json");
+    if std::fs::read_to_string(&json_path).ok().as_deref() != Some(json.as_str()) {
+        fsx::write_atomic(&json_path, json.as_bytes())?;
+    }
+    for (level, name) in LEVEL_FILES {
+        let p = dir.join(name);
+        if level == t.level {
+            let text = format!("{}\n", t.line);
+            if std::fs::read_to_string(&p).ok().as_deref() != Some(text.as_str()) {
+                fsx::write_atomic(&p, text.as_bytes())?;
+            }
+        } else if p.exists() {
+            std::fs::remove_file(&p)
+                .map_err(|e| crate::Error::io(format!("cannot remove {}", p.display()), e))?;
+        }
+    }
+    Ok(())
+}
