@@ -22,4 +22,4 @@ pub use artifact::artifact_lines;
 pub use lang::{Lang, ParseLangError, find_interpreter, find_interpreter_in};
 pub use log::BoundedLog;
 pub use risk::{RiskHint, risk_hints};
-pub use run::{Cancel, RunError, RunOutcome, RunSpec, RunStatus, run};
+pub use run::{Cancel, InterruptGuard, RunError, RunOutcome, RunSpec, RunStatus, run};

@@ -65,19 +65,34 @@ const DEVICES: &[&str] = &[
     "/dev/fd/",
 ];
 
+/// A shell command position: start of line, after a separator or pipe, inside `$(…)` or
+/// backticks, or after a keyword or wrapper that runs the next word as a command. Words in
+/// an `echo`ed sentence are not in command position.
+macro_rules! cmd {
+    () => {
+        r"(?:^\s*|[;&|(`]\s*|\$\(\s*|\b(?:then|do|else|xargs|exec|nohup|time|env|sudo|doas)\s+(?:-\S+\s+)*)"
+    };
+}
+
 const RULES: &[Rule] = &[
     // --- delete-outside ---
     Rule {
         code: "delete-outside",
         langs: Langs::Shell,
-        pattern: r#"(?:^|[;&|(\s])(?:sudo\s+)?(?:rm|rmdir|shred|unlink)\s(?:[^;&|#]*\s)?(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\}|\.\.(?:/|\s|$|["'])))"#,
+        pattern: concat!(
+            cmd!(),
+            r#"(?:rm|rmdir|shred|unlink)\s(?:[^;&|#]*\s)?(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\}|\.\.(?:/|\s|$|["'])))"#
+        ),
         message: "deletes files outside the project (an absolute path, `~` or `..`)",
         harmless_paths: &[],
     },
     Rule {
         code: "delete-outside",
         langs: Langs::Shell,
-        pattern: r"(?:^|[;&|(\s])find\s+(?P<path>/|~|\$HOME\b|\.\.)\S*\s.*-delete\b",
+        pattern: concat!(
+            cmd!(),
+            r"find\s+(?P<path>/|~|\$HOME\b|\.\.)\S*\s.*-delete\b"
+        ),
         message: "deletes files found outside the project",
         harmless_paths: &[],
     },
@@ -99,7 +114,7 @@ const RULES: &[Rule] = &[
     Rule {
         code: "sudo",
         langs: Langs::Shell,
-        pattern: r"(?:^|[;&|(`]|\$\(|\s)(?:sudo|doas|pkexec|su\s+-|su\s+root)(?:\s|$)",
+        pattern: concat!(cmd!(), r"(?:sudo|doas|pkexec|su\s+-|su\s+root)(?:\s|$)"),
         message: "runs a command as root (`sudo`/`doas`): it can change anything on the machine",
         harmless_paths: &[],
     },
@@ -150,7 +165,10 @@ const RULES: &[Rule] = &[
     Rule {
         code: "write-outside",
         langs: Langs::Shell,
-        pattern: r#"(?:^|[;&|(\s])(?:sudo\s+)?tee\s+(?:-\S+\s+)*(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\})[^\s;&|)]*)"#,
+        pattern: concat!(
+            cmd!(),
+            r#"tee\s+(?:-\S+\s+)*(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\})[^\s;&|)]*)"#
+        ),
         message: "writes to a file outside the project (`tee` to an absolute path or `~`)",
         harmless_paths: DEVICES,
     },
@@ -158,14 +176,20 @@ const RULES: &[Rule] = &[
         code: "write-outside",
         langs: Langs::Shell,
         // The destination of cp/mv/install/ln/rsync is the last argument.
-        pattern: r#"(?:^|[;&|(\s])(?:sudo\s+)?(?:cp|mv|install|ln|rsync)\s[^;&|#]*\s(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\}|\.\./)[^\s;&|]*)\s*(?:$|[;&|])"#,
+        pattern: concat!(
+            cmd!(),
+            r#"(?:cp|mv|install|ln|rsync)\s[^;&|#]*\s(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\}|\.\./)[^\s;&|]*)\s*(?:$|[;&|])"#
+        ),
         message: "copies or moves files to outside the project",
         harmless_paths: DEVICES,
     },
     Rule {
         code: "write-outside",
         langs: Langs::Shell,
-        pattern: r#"(?:^|[;&|(\s])(?:sudo\s+)?(?:chmod|chown|chgrp|touch|mkdir|truncate|sed\s+-i\S*)\s(?:[^;&|#]*\s)?(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\})[^\s;&|)]*)"#,
+        pattern: concat!(
+            cmd!(),
+            r#"(?:chmod|chown|chgrp|touch|mkdir|truncate|sed\s+-i\S*)\s(?:[^;&|#]*\s)?(?P<path>["']?(?:/|~|\$HOME\b|\$\{HOME\})[^\s;&|)]*)"#
+        ),
         message: "changes files or folders outside the project",
         harmless_paths: DEVICES,
     },
@@ -201,7 +225,10 @@ const RULES: &[Rule] = &[
     Rule {
         code: "network",
         langs: Langs::Shell,
-        pattern: r"(?:^|[;&|(`\s]|\$\()(?:curl|wget|ssh|scp|sftp|ftp|telnet|nc|ncat|netcat|socat)(?:\s|$)",
+        pattern: concat!(
+            cmd!(),
+            r"(?:curl|wget|ssh|scp|sftp|ftp|telnet|nc|ncat|netcat|socat)(?:\s|$)"
+        ),
         message: "uses the network",
         harmless_paths: &[],
     },
@@ -230,7 +257,7 @@ const RULES: &[Rule] = &[
     Rule {
         code: "credentials",
         langs: Langs::Any,
-        pattern: r#"(?i)(?:~|\$HOME|\$\{HOME\}|\$env:USERPROFILE|expanduser\(\s*["']~)?[/\\]?\.(?:ssh|aws|gnupg|kube|docker|azure|gcloud)(?:[/\\"'\s]|$)|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|(?:^|[\s"'/\\=(])\.env(?:\.[a-z]+)?(?:["'\s)]|$)|\.(?:netrc|npmrc|pypirc|pgpass|git-credentials)\b|/etc/(?:shadow|gshadow|sudoers)\b|\b(?:keychain|keyring|secret-tool|security\s+find-(?:generic|internet)-password|Get-StoredCredential|credential\s+manager|cmdkey)\b|\bcredentials(?:\.json)?\b"#,
+        pattern: r#"(?i)(?:~|\$HOME|\$\{HOME\}|\$env:USERPROFILE|expanduser\(\s*["']~)?[/\\]?\.(?:ssh|aws|gnupg|kube|docker|azure|gcloud)(?:[/\\"'\s]|$)|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|(?:^|[\s"'/\\=(])\.env(?:\.[a-z]+)?(?:["'\s)]|$)|\.(?:netrc|npmrc|pypirc|pgpass|git-credentials)\b|/etc/(?:shadow|gshadow|sudoers)\b|\b(?:keychain|keyring|secret-tool|security\s+find-(?:generic|internet)-password|Get-StoredCredential|credential\s+manager|cmdkey)\b|[/\\]credentials\b|\bcredentials\.json\b|\bgit\s+credential\b"#,
         message: "touches credentials (SSH or cloud keys, `.env`, password stores)",
         harmless_paths: &[],
     },
@@ -338,6 +365,9 @@ if [ "$a" -gt 3 ]; then echo big >&2; fi
 sed -i 's/foo/bar/' src/lib.rs
 git status --short
 git diff > out/changes.diff
+echo "check your credentials and use sudo only when asked" > out/notes.txt
+python3 -m venv .venv
+cmd 2>/dev/null; other &>/dev/null; x=$((3 > 2))
 # ARTIFACT: out/listing.txt
 "#;
         assert_eq!(risk_hints(script, Lang::Bash), Vec::new());
@@ -416,6 +446,10 @@ Write-Output "done" > out/done.txt
                 &["write-outside", "dotfiles"],
             ),
             ("security find-generic-password -s github", &["credentials"]),
+            ("ver=$(curl -s https://example.com/v)", &["network"]),
+            ("if true; then sudo ls; fi", &["sudo"]),
+            ("make && rm -rf ~/x", &["delete-outside"]),
+            ("ls | xargs rm -f /tmp/a", &["delete-outside"]),
         ];
         for (line, want) in cases {
             let got = codes(line, Lang::Bash);

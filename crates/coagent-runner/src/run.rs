@@ -98,6 +98,51 @@ impl Cancel {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Wires Ctrl-C (SIGINT, and on Unix SIGTERM and SIGHUP) to this switch for as long
+    /// as the returned guard lives.
+    ///
+    /// The script runs in its own process group, so the terminal's Ctrl-C reaches only
+    /// CoAgent; without this (or an equivalent handler in the caller) Ctrl-C would end
+    /// CoAgent and leave the script running. Dropping the guard gives the signals their
+    /// default effect back.
+    pub fn cancel_on_interrupt(&self) -> io::Result<InterruptGuard> {
+        let restore = Arc::new(AtomicBool::new(false));
+        let mut ids = Vec::new();
+        for &signal in INTERRUPTS {
+            // Left registered on purpose: once the guard sets `restore`, this makes the
+            // signal terminate the process again, as it did before.
+            signal_hook::flag::register_conditional_default(signal, Arc::clone(&restore))?;
+            ids.push(signal_hook::flag::register(signal, Arc::clone(&self.0))?);
+        }
+        Ok(InterruptGuard { ids, restore })
+    }
+}
+
+#[cfg(unix)]
+const INTERRUPTS: &[i32] = &[
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+#[cfg(not(unix))]
+const INTERRUPTS: &[i32] = &[signal_hook::consts::SIGINT];
+
+/// Keeps interrupts wired to a [`Cancel`]; see [`Cancel::cancel_on_interrupt`].
+#[derive(Debug)]
+#[must_use = "interrupts cancel the run only while the guard lives"]
+pub struct InterruptGuard {
+    ids: Vec<signal_hook::SigId>,
+    restore: Arc<AtomicBool>,
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+        self.restore.store(true, Ordering::SeqCst);
+    }
 }
 
 /// How a run ended.

@@ -320,3 +320,32 @@ fn long_output_is_cut_in_the_middle_with_a_marker() {
         "{text}"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_process_that_left_the_group_does_not_hold_the_run_open() {
+    // `setsid` takes the child out of the script's process group (out of reach of the
+    // group kill) while it keeps the output pipe open. The run must still end.
+    if !Path::new("/usr/bin/setsid").exists() {
+        eprintln!("setsid not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let mut s = spec(
+        Lang::Sh,
+        "setsid sleep 120 &\necho $! > \"$PIDS\"\necho started\n",
+        dir.path(),
+    );
+    s.env.push(("PIDS".into(), pids.display().to_string()));
+    let outcome = run(&s, &mut io::sink(), &Cancel::new()).unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert_eq!(outcome.log.render(), b"started\n");
+    // Clean up the escaped process ourselves.
+    for pid in read_pids(&pids) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
