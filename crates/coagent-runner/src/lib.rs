@@ -18,7 +18,7 @@ pub mod risk;
 pub mod run;
 pub mod worktree;
 
-pub use artifact::artifact_lines;
+pub use artifact::{ArtifactError, artifact_lines, resolve_artifact};
 pub use lang::{Lang, ParseLangError, find_interpreter, find_interpreter_in};
 pub use log::BoundedLog;
 pub use risk::{RiskHint, risk_hints};

@@ -505,8 +505,12 @@ mod group {
 
         /// SIGTERM to the whole group: the polite first step.
         pub(super) fn terminate(&mut self) {
+            use nix::sys::signal::{Signal, killpg};
             // ESRCH only means everybody is already gone.
-            let _ = nix::sys::signal::killpg(self.pgid(), nix::sys::signal::Signal::SIGTERM);
+            let _ = killpg(self.pgid(), Signal::SIGTERM);
+            // A member stopped by job control (e.g. it tried to read the terminal from the
+            // background) would only see SIGTERM once continued.
+            let _ = killpg(self.pgid(), Signal::SIGCONT);
         }
 
         /// SIGKILL to the whole group.

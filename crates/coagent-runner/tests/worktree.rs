@@ -291,3 +291,32 @@ fn a_do_that_deletes_project_files_is_captured_and_undone() {
         .is_empty()
     );
 }
+
+#[test]
+fn a_project_in_a_subfolder_of_the_repository_is_captured_from_there() {
+    let dir = repo();
+    let top = dir.path();
+    let root = top.join("docs");
+    std::fs::write(root.join("more.md"), "more\n").unwrap();
+    git(top, &["add", "docs/more.md"]);
+    git(top, &["commit", "-q", "-m", "more"]);
+
+    let before = worktree::snapshot(&root, &[".coagent"]).unwrap();
+    std::fs::remove_file(root.join("gone.md")).unwrap();
+    std::fs::write(top.join("keep.txt"), "outside the project\n").unwrap();
+    let after = worktree::snapshot(&root, &[".coagent"]).unwrap();
+    let diff = worktree::diff(&root, &before, &after).unwrap();
+    let text = String::from_utf8_lossy(&diff);
+    // Paths are relative to the repository's top level, and only the project is in it.
+    assert!(text.contains("a/docs/gone.md"), "{text}");
+    assert!(!text.contains("keep.txt"), "{text}");
+    worktree::undo(&root, &diff).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("gone.md")).unwrap(),
+        "# doomed\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(top.join("keep.txt")).unwrap(),
+        "outside the project\n"
+    );
+}
