@@ -10,6 +10,21 @@
 //! It never decides whether a script may run (consent, approval and hash pinning belong to
 //! the core), never prints (output goes to the writer it is given), never touches the
 //! user's git index, stash or HEAD, and never blocks a script because of a risk hint.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use coagent_runner::{Cancel, Lang, RunSpec, RunStatus, run};
+//!
+//! let project = tempfile::tempdir()?;
+//! let spec = RunSpec::new(Lang::Sh, "echo hello from the DO", project.path());
+//! let cancel = Cancel::new();
+//! let _ctrl_c = cancel.cancel_on_interrupt()?; // Ctrl-C kills the script's whole group
+//! let outcome = run(&spec, &mut std::io::sink(), &cancel)?;
+//! assert_eq!(outcome.status, RunStatus::Succeeded);
+//! assert_eq!(outcome.log.render(), b"hello from the DO\n");
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod artifact;
 pub mod lang;
