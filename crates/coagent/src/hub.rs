@@ -148,6 +148,13 @@ impl Hub {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| dir.clone());
+        // A hub marked read-only (no write bit) is refused even where the user could write
+        // anyway (root): the marking says "do not change this hub".
+        for p in [dir.clone(), dir.join("store.db")] {
+            if fs::metadata(&p).is_ok_and(|m| m.permissions().readonly()) {
+                return Err(Error::ReadOnly { path: p });
+            }
+        }
         let mut store = Store::open(&dir.join("store.db"), false)?;
         let clock = Clock::from_env()?;
         let ids = if IdGen::seeded() {

@@ -1,0 +1,10 @@
+//! The one integration-test binary: every test drives the real `coagent` program.
+
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod capsule;
+mod hub;
+mod start;
+mod surface;
