@@ -3,7 +3,8 @@
 //! `baseline/spawn_sh` is the script's own cost (start `sh` on a file, wait); `run/sh_noop`
 //! is the same script through [`coagent_runner::run`]; the difference is the runner's
 //! overhead. `worktree/snapshot_diff` is the git capture a DO pays in a repository
-//! (snapshot before, snapshot after, diff).
+//! (snapshot before, snapshot after, diff); `worktree/snapshot_diff_since` the same with
+//! `diff_since`, which saves one git process.
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -99,6 +100,12 @@ fn capture(c: &mut Criterion) {
             let before = worktree::snapshot(root, &[".coagent"]).unwrap();
             let after = worktree::snapshot(root, &[".coagent"]).unwrap();
             black_box(worktree::diff(root, &before, &after).unwrap())
+        });
+    });
+    group.bench_function("worktree/snapshot_diff_since", |b| {
+        b.iter(|| {
+            let before = worktree::snapshot(root, &[".coagent"]).unwrap();
+            black_box(worktree::diff_since(root, &before).unwrap())
         });
     });
     group.finish();

@@ -71,33 +71,80 @@ pub fn is_git_repo(root: &Path) -> bool {
 /// Takes a snapshot of the work tree under `root` (tracked and untracked files, honouring
 /// `.gitignore`), leaving out the `exclude` paths (relative to `root`, e.g. `.coagent`).
 pub fn snapshot(root: &Path, exclude: &[&str]) -> Result<Snapshot, WorktreeError> {
-    let user_index = user_index(root)?;
-
-    let temp = tempfile::Builder::new()
-        .prefix("coagent-snapshot-")
-        .tempdir()
-        .map_err(WorktreeError::Temp)?;
-    let index = temp.path().join("index");
-    // Seeding from the user's index lets git reuse its cached file stats instead of
-    // hashing every file again; a missing index (a fresh repository) just means empty.
-    if user_index.is_file() {
-        std::fs::copy(&user_index, &index).map_err(WorktreeError::Temp)?;
-    }
-
-    let mut add: Vec<String> = ["-c", "core.splitIndex=false", "add", "--all", "--", "."]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    add.extend(exclude.iter().map(|e| format!(":(exclude,literal){e}")));
-    let add_refs: Vec<&str> = add.iter().map(String::as_str).collect();
-    run_git(root, &add_refs, Some(&index))?;
-
-    let tree = run_git(root, &["write-tree"], Some(&index))?;
+    let staged = stage(root, exclude)?;
+    let tree = run_git(root, &["write-tree"], Some(&staged.index))?;
     let tree = String::from_utf8_lossy(&tree).trim().to_owned();
     Ok(Snapshot {
         tree,
         exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
     })
+}
+
+/// The change from `before` to the work tree as it is now: the same bytes as
+/// `diff(root, before, &snapshot(root, exclude)?)`, with one git process fewer (what a
+/// DO pays right after its script ends).
+pub fn diff_since(root: &Path, before: &Snapshot) -> Result<Vec<u8>, WorktreeError> {
+    let exclude: Vec<&str> = before.exclude.iter().map(String::as_str).collect();
+    let staged = stage(root, &exclude)?;
+    let args = diff_args(&["--cached", &before.tree], &before.exclude);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_git(root, &refs, Some(&staged.index))
+}
+
+/// A private index holding the work tree as it is now.
+struct Staged {
+    /// Removes the index when dropped.
+    _dir: tempfile::TempDir,
+    index: PathBuf,
+}
+
+fn stage(root: &Path, exclude: &[&str]) -> Result<Staged, WorktreeError> {
+    let user_index = user_index(root)?;
+    let dir = tempfile::Builder::new()
+        .prefix("coagent-snapshot-")
+        .tempdir()
+        .map_err(WorktreeError::Temp)?;
+    let index = dir.path().join("index");
+    // Seeding from the user's index lets git reuse its cached file stats instead of
+    // hashing every file again; a missing index (a fresh repository) just means empty.
+    if user_index.is_file() {
+        std::fs::copy(&user_index, &index).map_err(WorktreeError::Temp)?;
+    }
+    // A split index would make git write shared-index files into the user's git dir.
+    let mut add: Vec<String> = ["-c", "core.splitIndex=false", "add", "--all", "--", "."]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    add.extend(exclude.iter().map(|e| format!(":(exclude,literal){e}")));
+    let refs: Vec<&str> = add.iter().map(String::as_str).collect();
+    run_git(root, &refs, Some(&index))?;
+    Ok(Staged { _dir: dir, index })
+}
+
+/// `git diff` arguments that give the same applicable bytes whatever the user's diff
+/// configuration says (prefixes, renames, relative paths, external tools).
+fn diff_args(what: &[&str], exclude: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "diff",
+        "--binary",
+        "--full-index",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-renames",
+        "--no-relative",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+    ]
+    .iter()
+    .chain(what)
+    .chain(&["--", "."])
+    .map(|s| (*s).to_owned())
+    .collect();
+    // The index entries copied from the user's index may include excluded paths (a hub
+    // committed to share it between machines); leave them out here as well.
+    args.extend(exclude.iter().map(|e| format!(":(exclude,literal){e}")));
+    args
 }
 
 /// The user's index file, found without starting a process when the layout is the usual
@@ -158,27 +205,6 @@ fn find_git_dir(root: &Path) -> Option<PathBuf> {
 /// The change between two snapshots as `git diff --binary`, applicable with `git apply`
 /// from the repository's top level. The excluded paths never appear in it.
 pub fn diff(root: &Path, before: &Snapshot, after: &Snapshot) -> Result<Vec<u8>, WorktreeError> {
-    let mut args: Vec<String> = [
-        "diff",
-        "--binary",
-        "--full-index",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--no-renames",
-        "--no-relative",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        &before.tree,
-        &after.tree,
-        "--",
-        ".",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    // The index entries copied from the user's index may include excluded paths (a hub
-    // committed to share it between machines); leave them out here as well.
     let mut exclude = before.exclude.clone();
     exclude.extend(
         after
@@ -187,7 +213,7 @@ pub fn diff(root: &Path, before: &Snapshot, after: &Snapshot) -> Result<Vec<u8>,
             .filter(|e| !before.exclude.contains(e))
             .cloned(),
     );
-    args.extend(exclude.iter().map(|e| format!(":(exclude,literal){e}")));
+    let args = diff_args(&[&before.tree, &after.tree], &exclude);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     // Pathspecs are relative to `root`; `--no-relative` keeps the paths in the diff
     // relative to the top level, where `undo` applies it.

@@ -320,3 +320,16 @@ fn a_project_in_a_subfolder_of_the_repository_is_captured_from_there() {
         "outside the project\n"
     );
 }
+
+#[test]
+fn diff_since_gives_the_same_bytes_as_two_snapshots() {
+    let dir = repo();
+    let root = dir.path();
+    let before = worktree::snapshot(root, &[".coagent"]).unwrap();
+    act(root);
+    let quick = worktree::diff_since(root, &before).unwrap();
+    let after = worktree::snapshot(root, &[".coagent"]).unwrap();
+    let full = worktree::diff(root, &before, &after).unwrap();
+    assert!(!full.is_empty());
+    assert_eq!(quick, full);
+}
