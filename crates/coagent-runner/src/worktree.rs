@@ -7,6 +7,9 @@
 //! or refs (the only trace it leaves is unreachable objects in the object store, which
 //! `git gc` collects), and the hub (`.coagent/`, or whatever is excluded) is never part
 //! of a snapshot or a diff.
+//!
+//! Untracked files that are not ignored are hashed into the object store by a snapshot,
+//! so a DO that writes large untracked files grows `.git/objects` until `git gc` runs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,6 +23,17 @@ pub struct Snapshot {
     pub tree: String,
     /// Excluded paths, relative to the snapshot's root, as given.
     exclude: Vec<String>,
+}
+
+impl Snapshot {
+    /// A snapshot from a tree id kept elsewhere (e.g. recorded in the store), with the
+    /// paths it excluded.
+    pub fn from_tree(tree: impl Into<String>, exclude: &[&str]) -> Self {
+        Snapshot {
+            tree: tree.into(),
+            exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
 }
 
 /// What went wrong with a snapshot, diff or undo.
