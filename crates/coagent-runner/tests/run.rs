@@ -158,7 +158,8 @@ fn timeout_kills_the_script_and_every_child_it_spawned() {
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");
     let mut s = spec(Lang::Bash, STUBBORN, dir.path());
-    s.timeout = Duration::from_secs(1);
+    // Long enough for a busy machine to start all three processes first.
+    s.timeout = Duration::from_secs(2);
     s.env.push(("PIDS".into(), pids.display().to_string()));
     let outcome = run(&s, &mut io::sink(), &Cancel::new()).unwrap();
     assert_eq!(outcome.status, RunStatus::TimedOut);
