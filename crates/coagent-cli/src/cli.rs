@@ -67,6 +67,23 @@ pub enum Command {
         after_help = "Examples:\n  coagent start --vendor claude --goal \"Ship the CSV importer\"\n  coagent start --vendor chatgpt --no-clipboard   # outbox only\n  coagent start --from-wrap W-7K3M9Q2XAB          # continue a wrapped session"
     )]
     Start(StartArgs),
+    /// Read a chat's reply: the echo, DO proposals, ACK lines, BackchatMessages, NEXT k/n.
+    #[command(
+        after_help = "Examples:\n  coagent ingest                 # from the clipboard\n  coagent ingest reply.md\n  pbpaste | coagent ingest -\n  coagent ingest --session S-7K3M reply.md"
+    )]
+    Ingest(IngestArgs),
+    /// BackchatMessages: emit one, list, show, validate a file against the schema.
+    #[command(subcommand)]
+    Backchat(BackchatCmd),
+    /// ACKs received, and those still awaited.
+    #[command(subcommand)]
+    Ack(AckCmd),
+    /// DOs: review, approve and run the scripts chats propose.
+    #[command(subcommand)]
+    Do(DoCmd),
+    /// Artifacts: the logs, diffs and files DOs produced.
+    #[command(subcommand)]
+    Artifact(ArtifactCmd),
     /// Where things stand: the hub, the capsule, the sessions and every bloat signal.
     #[command(after_help = "Examples:\n  coagent status\n  coagent status --json | jq .level")]
     Status(StatusArgs),
@@ -161,6 +178,124 @@ pub struct StartArgs {
     /// Mask secret-guard findings as [REDACTED:<rule>] instead of refusing.
     #[arg(long)]
     pub redact: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// A file with the reply, or `-` for stdin (default: the clipboard).
+    pub file: Option<PathBuf>,
+    /// The session the reply belongs to (default: the newest open one).
+    #[arg(long)]
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackchatCmd {
+    /// Write a message as a paste-ready payload.
+    #[command(
+        after_help = "Examples:\n  coagent backchat emit --to ANY --kind note --subject \"Schema changed\" --body \"See docs/schema.md\"\n  coagent backchat emit --to S-7K3M --kind request --subject \"Review the diff\" --requires-ack"
+    )]
+    Emit {
+        /// Session id, vendor name, or ANY.
+        #[arg(long)]
+        to: String,
+        /// handoff, todo, request, result, ack, note or wrap.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        subject: String,
+        /// Markdown; `-` reads it from stdin.
+        #[arg(long, default_value = "")]
+        body: String,
+        #[arg(long)]
+        requires_ack: bool,
+        #[arg(long)]
+        reply_to: Option<String>,
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long)]
+        redact: bool,
+    },
+    /// Messages sent and received, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One message, whole.
+    Show { id: String },
+    /// Validate a JSON file against the BackchatMessage schema (exit 1 when invalid).
+    #[command(after_help = "Example:\n  coagent backchat validate message.json")]
+    Validate { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AckCmd {
+    /// ACKs received (accepted or rejected, with the reason), or with --pending the
+    /// results and messages still awaiting one, and for how long.
+    List {
+        #[arg(long)]
+        pending: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DoCmd {
+    /// DOs and their states.
+    List {
+        /// Only this session's.
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// The script, its hash, the guard's findings and risk hints, its runs and artifacts.
+    #[command(after_help = "Example:\n  coagent do show DO-7K3M")]
+    Show { id: String },
+    /// Pin the script's sha256: only this content may run.
+    Approve { id: String },
+    /// Run it (your explicit consent): live output, a log artifact, the work tree's diff,
+    /// and the result payload with the ACK line to expect.
+    #[command(
+        after_help = "Examples:\n  coagent do run DO-7K3M\n  coagent do run DO-7K3M --timeout 60\n  coagent do run DO-7K3M --rerun      # keeps the first run's record"
+    )]
+    Run {
+        id: String,
+        /// Seconds before the script and its children are killed (default: config, 600).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Run again a DO that already ran (a new run record).
+        #[arg(long)]
+        rerun: bool,
+        /// Mask secret-guard findings in the result payload instead of refusing it.
+        #[arg(long)]
+        redact: bool,
+    },
+    /// Write the latest run's result payload again (e.g. with --redact after a refusal).
+    Result {
+        id: String,
+        #[arg(long)]
+        redact: bool,
+    },
+    /// Reverse the work-tree change a DO made, after confirmation.
+    Undo { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactCmd {
+    /// Artifacts, newest first.
+    List {
+        /// Only this DO's.
+        #[arg(long = "do")]
+        do_id: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One artifact's record, and its content with --content.
+    Show {
+        id: String,
+        #[arg(long)]
+        content: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -151,7 +151,7 @@ pub fn generated_schema() -> String {
 }
 
 /// One schema violation: where (JSON pointer) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaError {
     pub pointer: String,
     pub message: String,
@@ -196,6 +196,189 @@ pub fn validate_value(v: &serde_json::Value) -> Result<Vec<SchemaError>> {
         .collect();
     out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));
     Ok(out)
+}
+
+/// A message as the hub recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    pub id: String,
+    pub session: Option<String>,
+    pub direction: String,
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub valid: bool,
+    pub errors: Vec<SchemaError>,
+    pub requires_ack: bool,
+    pub acked_at: Option<i64>,
+    pub created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<serde_json::Value>,
+}
+
+fn recorded_row(r: &rusqlite::Row<'_>, with_json: bool) -> rusqlite::Result<Recorded> {
+    let errors: String = r.get(7)?;
+    let json: String = r.get(11)?;
+    Ok(Recorded {
+        id: r.get(0)?,
+        session: r.get(1)?,
+        direction: r.get(2)?,
+        kind: r.get(3)?,
+        to: r.get(4)?,
+        subject: r.get(5)?,
+        valid: r.get::<_, i64>(6)? != 0,
+        errors: serde_json::from_str(&errors).unwrap_or_default(),
+        requires_ack: r.get::<_, i64>(8)? != 0,
+        acked_at: r.get(9)?,
+        created_at: r.get(10)?,
+        message: if with_json {
+            serde_json::from_str(&json).ok()
+        } else {
+            None
+        },
+    })
+}
+
+const RECORDED_COLS: &str = "id, session, direction, kind, to_target, subject, valid, errors, requires_ack, acked_at, created_at, json";
+
+/// Messages, newest first.
+pub fn list(hub: &crate::hub::Hub, limit: usize) -> Result<Vec<Recorded>> {
+    let mut s = hub.store.conn().prepare(&format!(
+        "SELECT {RECORDED_COLS} FROM messages ORDER BY created_at DESC, id DESC LIMIT ?1"
+    ))?;
+    Ok(s.query_map([limit as i64], |r| recorded_row(r, false))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn get(hub: &crate::hub::Hub, typed: &str) -> Result<Recorded> {
+    let id = crate::store::resolve_id(
+        hub.store.conn(),
+        "messages",
+        "message",
+        &crate::id::normalize(typed),
+    )?;
+    Ok(hub.store.conn().query_row(
+        &format!("SELECT {RECORDED_COLS} FROM messages WHERE id = ?1"),
+        [id],
+        |r| recorded_row(r, true),
+    )?)
+}
+
+/// What `backchat emit` sends.
+#[derive(Debug, Clone)]
+pub struct Emit {
+    pub to: String,
+    pub kind: MessageKind,
+    pub subject: String,
+    pub body: String,
+    pub requires_ack: bool,
+    pub reply_to: Option<String>,
+    pub session: Option<String>,
+    pub redact: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Emitted {
+    pub id: String,
+    pub message: BackchatMessage,
+    #[serde(flatten)]
+    pub sent: crate::payload::Sent,
+}
+
+/// Builds a message, renders it paste-ready and sends it through the outbox.
+pub fn emit(
+    hub: &mut crate::hub::Hub,
+    e: Emit,
+    clip: &mut dyn crate::clipboard::Clipboard,
+) -> Result<Emitted> {
+    let s = crate::session::resolve(hub, e.session.as_deref()).ok();
+    let capsule = match &s {
+        Some(s) => CapsuleRef {
+            version: s.capsule_version.clone(),
+            sha256: s.capsule_sha256.clone(),
+        },
+        None => {
+            let c = crate::capsule::current(&hub.dir)?;
+            CapsuleRef {
+                version: c.version,
+                sha256: c.sha256,
+            }
+        }
+    };
+    if e.subject.trim().is_empty() {
+        return Err(Error::invalid(
+            "a message needs a subject",
+            Some("--subject \"…\"".to_string()),
+        ));
+    }
+    let id = hub.new_id(crate::id::Kind::Message);
+    let now = hub.now_ms();
+    let message = BackchatMessage {
+        schema: SchemaTag::V1,
+        id: id.clone(),
+        kind: e.kind,
+        from: "human".into(),
+        to: e.to.clone(),
+        created_at: crate::clock::rfc3339(now),
+        capsule,
+        subject: e.subject.trim().to_string(),
+        body: e.body.clone(),
+        todos: Vec::new(),
+        artifacts: Vec::new(),
+        reply_to: e.reply_to.clone(),
+        requires_ack: e.requires_ack,
+    };
+    let errors = validate_value(
+        &serde_json::to_value(&message).map_err(|er| Error::Internal(er.to_string()))?,
+    )?;
+    if !errors.is_empty() {
+        return Err(Error::invalid(
+            format!(
+                "the message is not schema-valid: {}",
+                errors
+                    .iter()
+                    .map(|x| format!("{} {}", x.pointer, x.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            None,
+        ));
+    }
+    let cfg = hub.config()?;
+    let vendor_name = s
+        .as_ref()
+        .map(|s| s.vendor.clone())
+        .unwrap_or_else(|| "generic".to_string());
+    let v = crate::vendor::find(&cfg, &vendor_name)?;
+    let templates = crate::template::Templates::load(Some(&hub.dir))?;
+    let text = templates.render(
+        "message.md",
+        serde_json::json!({"id": id, "kind": message.kind.as_str(), "subject": message.subject, "body": message.body, "message_json": message.to_json(), "requires_ack": message.requires_ack}),
+    )?;
+    let session_id = s.as_ref().map(|s| s.id.clone());
+    let stem = format!(
+        "{}-message-{}",
+        session_id.clone().unwrap_or_else(|| "hub".into()),
+        id
+    );
+    let out = crate::payload::Outgoing {
+        session: session_id.clone(),
+        kind: "message".into(),
+        stem,
+        id: id.clone(),
+        text,
+    };
+    let sent = crate::payload::send(hub, &v, out, e.redact, clip)?;
+    let json = message.to_json();
+    hub.store.tx(|tx| {
+        tx.execute(
+            "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
+             VALUES (?1, ?2, 'out', ?3, ?4, ?5, ?6, 1, ?7, ?8)",
+            rusqlite::params![id, session_id, message.kind.as_str(), message.to, message.subject, json, message.requires_ack as i64, now],
+        )?;
+        Ok(())
+    })?;
+    Ok(Emitted { id, message, sent })
 }
 
 #[cfg(test)]

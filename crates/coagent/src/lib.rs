@@ -11,6 +11,8 @@
 //! [`vendor`], [`clipboard`], [`guard`], [`ingest`], [`ack`], [`dos`], [`artifact`],
 //! [`bloat`], [`wrap`] (CoWrap), [`ticker`] (CoTicker), [`stats`].
 
+pub mod ack;
+pub mod artifact;
 pub mod backchat;
 pub mod bloat;
 pub mod bpoe;
@@ -18,11 +20,13 @@ pub mod capsule;
 pub mod clipboard;
 pub mod clock;
 pub mod config;
+pub mod dos;
 pub mod error;
 pub mod fsx;
 pub mod guard;
 pub mod hub;
 pub mod id;
+pub mod ingest;
 pub mod payload;
 pub mod profile;
 pub mod session;

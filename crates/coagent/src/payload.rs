@@ -278,6 +278,20 @@ fn cut_long(block: &str, budget: usize) -> Vec<String> {
     out
 }
 
+/// Copies a part already in the outbox (`rel` to the hub) to the clipboard again — for
+/// `NEXT k/n` answers — through the guard like everything else that leaves.
+pub fn copy_part(hub: &mut Hub, rel: &str, clip: &mut dyn Clipboard) -> Result<ClipOutcome> {
+    let path = hub.dir.join(rel);
+    if !path.starts_with(hub.outbox()) {
+        return Err(crate::Error::Internal(format!(
+            "{rel} is not in the outbox"
+        )));
+    }
+    let text = fsx::read_to_string(&path)?;
+    let screened = guard::screen(hub, &text, false, "an outbox part", None)?;
+    Ok(clip.copy(&screened.text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,17 @@ use std::process::ExitCode;
 use crate::app::App;
 use crate::cli::{Cli, Command};
 
+mod ack;
+mod artifact;
+mod backchat;
 mod capsule;
+mod dos;
 mod guard;
+mod ingest;
 mod init;
 mod meta;
 mod profile;
-mod start;
+pub(crate) mod start;
 mod status;
 mod ticker;
 mod todo;
@@ -24,6 +29,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capsule(c) => capsule::run(&app, c),
         Command::Todo(c) => todo::run(&app, c),
         Command::Start(a) => start::run(&app, a),
+        Command::Ingest(a) => ingest::run(&app, a),
+        Command::Backchat(c) => backchat::run(&app, c),
+        Command::Ack(c) => ack::run(&app, c),
+        Command::Do(c) => dos::run(&app, c),
+        Command::Artifact(c) => artifact::run(&app, c),
         Command::Status(a) => status::run(&app, a),
         Command::Ticker(a) => ticker::run(&app, a),
         Command::Vendors => vendors::run(&app),

@@ -43,7 +43,10 @@ pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
             s.push_str(&format!("  continues from wrap {w}\n"));
         }
         s.push('\n');
-        s.push_str(&paste_instructions(&started.sent, &started.vendor));
+        s.push_str(&paste_instructions(
+            &started.sent,
+            &format!("a new {} chat", started.vendor),
+        ));
         s.push_str(&format!("\nThe chat must answer first with:  {}\nThen copy its whole reply and run:  coagent ingest\n", out::bold(&started.echo)));
         s
     });
@@ -51,11 +54,11 @@ pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What to paste and where: the clipboard holds part 1, the files hold every part.
-pub fn paste_instructions(sent: &coagent::payload::Sent, vendor: &str) -> String {
+pub fn paste_instructions(sent: &coagent::payload::Sent, into: &str) -> String {
     let mut s = String::new();
     match &sent.clipboard {
         ClipOutcome::Copied { via } => s.push_str(&format!(
-            "Paste into a new {vendor} chat: {} is on the clipboard ({via}).\n",
+            "Paste into {into}: {} is on the clipboard ({via}).\n",
             if sent.parts > 1 {
                 format!("part 1/{}", sent.parts)
             } else {
@@ -63,7 +66,7 @@ pub fn paste_instructions(sent: &coagent::payload::Sent, vendor: &str) -> String
             }
         )),
         ClipOutcome::Skipped { reason } => s.push_str(&format!(
-            "Not copied ({reason}). Paste into a new {vendor} chat the file:\n"
+            "Not copied ({reason}). Paste into {into} the file:\n"
         )),
     }
     for p in &sent.paths {

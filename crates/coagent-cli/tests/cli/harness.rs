@@ -19,7 +19,6 @@ pub struct Env {
     pub home: PathBuf,
     pub clip: PathBuf,
     pub now: String,
-    extra: Vec<(String, String)>,
     hubs: std::cell::RefCell<Vec<PathBuf>>,
 }
 
@@ -37,7 +36,7 @@ impl Env {
             clip,
             _tmp: tmp,
             now: NOW.to_string(),
-            extra: Vec::new(),
+
             hubs: Default::default(),
         }
     }
@@ -76,11 +75,6 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    pub fn set(&mut self, k: &str, v: &str) -> &mut Self {
-        self.extra.push((k.to_string(), v.to_string()));
-        self
-    }
-
     /// `coagent init` in the project, then a canary in the profile's `[private]` table.
     pub fn init(&self) -> &Self {
         self.cmd(&["init"]).ok();
@@ -115,9 +109,6 @@ impl Env {
             .env("COAGENT_SEED", "7")
             .env("COAGENT_CLIPBOARD", format!("file:{}", self.clip.display()))
             .env("GIT_CONFIG_NOSYSTEM", "1");
-        for (k, v) in &self.extra {
-            c.env(k, v);
-        }
         Cmd {
             inner: c,
             stdin: None,
@@ -136,10 +127,6 @@ impl Env {
 
     pub fn fails(&self, args: &[&str], code: i32) -> Out {
         self.cmd(args).code(code)
-    }
-
-    pub fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
     /// Every byte that left through the outbox or the clipboard.
@@ -195,6 +182,11 @@ impl Cmd {
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
         self
+    }
+
+    /// The underlying command, for tests that need to watch the process itself.
+    pub fn into_command(self) -> Command {
+        self.inner
     }
 
     pub fn run(mut self) -> Out {

@@ -5,6 +5,8 @@
 mod harness;
 
 mod capsule;
+mod dos;
 mod hub;
+mod ingest;
 mod start;
 mod surface;

@@ -1,0 +1,67 @@
+//! `coagent artifact list | show`.
+
+use std::process::ExitCode;
+
+use coagent::artifact;
+
+use crate::app::App;
+use crate::cli::ArtifactCmd;
+use crate::out;
+
+pub fn run(app: &App, cmd: ArtifactCmd) -> anyhow::Result<ExitCode> {
+    let hub = app.hub()?;
+    match cmd {
+        ArtifactCmd::List { do_id, limit } => {
+            let do_id = match do_id {
+                Some(d) => Some(coagent::dos::get(&hub, &d)?.id),
+                None => None,
+            };
+            let list = artifact::list(&hub, do_id.as_deref(), limit)?;
+            out::emit(app.json(), &serde_json::json!({"artifacts": list}), || {
+                if list.is_empty() {
+                    return "No artifacts yet: they come from `coagent do run`.\n".to_string();
+                }
+                list.iter()
+                    .map(|a| {
+                        format!(
+                            "{}  {:<4} {:>10} B  {}  {}\n",
+                            out::bold(&a.id),
+                            a.kind,
+                            a.bytes,
+                            a.do_id.as_deref().unwrap_or("-"),
+                            a.path
+                        )
+                    })
+                    .collect()
+            });
+        }
+        ArtifactCmd::Show { id, content } => {
+            let a = artifact::get(&hub, &id)?;
+            let bytes = artifact::read(&hub, &a)?;
+            if content && !app.json() {
+                use std::io::Write;
+                let mut o = std::io::stdout().lock();
+                let _ = o.write_all(&bytes);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let value = serde_json::json!({"artifact": a, "abs_path": hub.dir.join(&a.path), "content": if content { Some(String::from_utf8_lossy(&bytes).into_owned()) } else { None }});
+            out::emit(app.json(), &value, || {
+                format!(
+                    "{} ({})\n  path    {}\n  sha256  {}\n  bytes   {}\n  DO      {}\n{}",
+                    out::bold(&a.id),
+                    a.kind,
+                    hub.dir.join(&a.path).display(),
+                    a.sha256,
+                    a.bytes,
+                    a.do_id.as_deref().unwrap_or("-"),
+                    if a.source.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  from    {}\n", a.source)
+                    }
+                )
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

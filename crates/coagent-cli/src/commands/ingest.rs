@@ -1,0 +1,148 @@
+//! `coagent ingest [FILE|-]`: a chat's reply in, records out, and the next step.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use coagent::capsule::EchoStatus;
+use coagent::clipboard::ClipOutcome;
+
+use crate::app::App;
+use crate::cli::IngestArgs;
+use crate::{clip, out};
+
+pub fn run(app: &App, a: IngestArgs) -> anyhow::Result<ExitCode> {
+    let mut hub = app.hub()?;
+    let input: Vec<u8> = match &a.file {
+        Some(p) if p.as_os_str() == "-" => {
+            let mut b = Vec::new();
+            std::io::stdin().read_to_end(&mut b).map_err(|e| coagent::Error::io("cannot read stdin", e))?;
+            b
+        }
+        Some(p) => std::fs::read(p).map_err(|e| coagent::Error::io(format!("cannot read {}", p.display()), e))?,
+        None => clip::read().map_err(|e| out::user(e, Some("pass the reply as a file (`coagent ingest reply.md`) or on stdin (`coagent ingest -`)")))?.into_bytes(),
+    };
+    let mut clipboard = app.clipboard();
+    let r = coagent::ingest::ingest(&mut hub, &input, a.session.as_deref(), clipboard.as_mut())?;
+    out::emit(app.json(), &r, || render(&r));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(r: &coagent::ingest::IngestReport) -> String {
+    let mut s = String::new();
+    if r.duplicate {
+        s.push_str(&format!(
+            "{} this reply was ingested before into {}: nothing new recorded.\n",
+            out::yellow("duplicate:"),
+            r.session
+        ));
+    } else {
+        s.push_str(&format!("Ingested into {}.\n", out::bold(&r.session)));
+    }
+    let echo = match r.echo.status {
+        EchoStatus::Verified => out::green("verified"),
+        EchoStatus::Stale => out::red(&format!(
+            "stale (the chat said v{}; expected `{}`)",
+            r.echo.version.as_deref().unwrap_or("?"),
+            r.echo.expected
+        )),
+        EchoStatus::Missing => out::yellow(&format!("missing (expected `{}`)", r.echo.expected)),
+    };
+    s.push_str(&format!("  echo      {echo}\n"));
+    for d in &r.dos {
+        s.push_str(&format!(
+            "  DO        {}  {} ({}){}\n",
+            out::bold(&d.id),
+            d.title,
+            d.lang,
+            if d.new { "" } else { "  (known)" }
+        ));
+    }
+    for d in &r.incomplete_dos {
+        s.push_str(&format!(
+            "  {}   \"{}\" (line {}): {} — not recorded\n",
+            out::yellow("incomplete DO"),
+            d.title,
+            d.line,
+            d.reason
+        ));
+    }
+    for a in &r.acks {
+        let st = if a.status == "accepted" {
+            out::green("accepted")
+        } else {
+            out::red(&format!("rejected: {}", a.reason))
+        };
+        s.push_str(&format!(
+            "  ACK       {} {}  {st}\n",
+            a.id,
+            a.refs.join(" ")
+        ));
+    }
+    for m in &r.messages {
+        if m.valid {
+            s.push_str(&format!(
+                "  message   {} ({}) {}\n",
+                m.id,
+                m.kind,
+                out::green("valid")
+            ));
+        } else {
+            s.push_str(&format!("  message   {} {}\n", m.id, out::red("invalid")));
+            for e in &m.errors {
+                s.push_str(&format!(
+                    "              {}: {}\n",
+                    if e.pointer.is_empty() {
+                        "/"
+                    } else {
+                        &e.pointer
+                    },
+                    e.message
+                ));
+            }
+        }
+    }
+    if let Some(n) = &r.next {
+        match (&n.part, &n.clipboard) {
+            (Some(p), Some(ClipOutcome::Copied { .. })) => s.push_str(&format!(
+                "  NEXT {}/{}  part {p}/{} is on the clipboard: paste it into the chat\n",
+                n.k, n.n, n.n
+            )),
+            (Some(p), _) => s.push_str(&format!(
+                "  NEXT {}/{}  paste part {p}/{} from {}\n",
+                n.k,
+                n.n,
+                n.n,
+                n.path.as_deref().unwrap_or("?")
+            )),
+            _ => s.push_str(&format!(
+                "  NEXT {}/{}  no split payload is waiting for this session\n",
+                n.k, n.n
+            )),
+        }
+    }
+    for w in &r.warnings {
+        s.push_str(&format!("  {} {w}\n", out::yellow("note:")));
+    }
+    let nothing = r.dos.is_empty()
+        && r.acks.is_empty()
+        && r.messages.is_empty()
+        && r.next.is_none()
+        && r.incomplete_dos.is_empty();
+    if nothing && !r.duplicate {
+        s.push_str(
+            "  nothing to record beyond the transcript (no echo change, DO, ACK or message)\n",
+        );
+    }
+    if let Some(d) = r.dos.iter().find(|d| d.new) {
+        s.push_str(&format!(
+            "\nNext: review it with `coagent do show {}`, then `coagent do run {}`.\n",
+            d.id, d.id
+        ));
+    } else if r.echo.status != EchoStatus::Verified {
+        s.push_str(&format!(
+            "\nNext: ask the chat to answer with `{}` as its first line.\n",
+            r.echo.expected
+        ));
+    }
+    s
+}

@@ -1,0 +1,242 @@
+//! ACKs: a chat's receipt for a DO result, a message or a wrap (`ACK <id> <ref>…`). Every
+//! ref is checked before an ACK is accepted: a path must resolve inside the project root
+//! and exist (no `..`, absolute or symlink escape), `commit:<sha>` must be in the project's
+//! git repository, `artifact:A-…` and the ACKed id must be known to the hub; a PR ref or a
+//! URL is recorded as given (CoAgent never goes online). A failing ACK is recorded as
+//! *rejected* with its reason — never dropped, never accepted.
+
+use std::path::Path;
+use std::process::Command;
+
+use coagent_ingest::{AckLine, AckRef};
+use rusqlite::{Transaction, params};
+use serde::Serialize;
+
+use crate::hub::Hub;
+use crate::{Result, clock::Millis};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AckResult {
+    pub id: String,
+    pub refs: Vec<String>,
+    /// `accepted` or `rejected`.
+    pub status: String,
+    pub reason: String,
+}
+
+/// Checks one ACK line against the hub and the project. Pure reads.
+pub fn judge(hub: &Hub, ack: &AckLine) -> Result<AckResult> {
+    let refs: Vec<String> = ack.refs.iter().map(AckRef::as_str).collect();
+    let reason = match target_problem(hub, &ack.id)? {
+        Some(r) => Some(r),
+        None => {
+            let mut first = None;
+            for r in &ack.refs {
+                if let Some(p) = ref_problem(hub, r)? {
+                    first = Some(p);
+                    break;
+                }
+            }
+            first
+        }
+    };
+    Ok(AckResult {
+        id: ack.id.clone(),
+        refs,
+        status: if reason.is_none() {
+            "accepted"
+        } else {
+            "rejected"
+        }
+        .to_string(),
+        reason: reason.unwrap_or_default(),
+    })
+}
+
+fn count(hub: &Hub, sql: &str, id: &str) -> Result<i64> {
+    Ok(hub.store.conn().query_row(sql, [id], |r| r.get(0))?)
+}
+
+fn target_problem(hub: &Hub, id: &str) -> Result<Option<String>> {
+    let known = if id.starts_with("DO-") {
+        let runs = count(hub, "SELECT COUNT(*) FROM runs WHERE do_id = ?1", id)?;
+        if count(hub, "SELECT COUNT(*) FROM dos WHERE id = ?1", id)? == 0 {
+            false
+        } else if runs == 0 {
+            return Ok(Some(format!(
+                "{id} has not run yet: there is no result to acknowledge"
+            )));
+        } else {
+            true
+        }
+    } else if id.starts_with("BC-") {
+        count(hub, "SELECT COUNT(*) FROM messages WHERE id = ?1", id)? > 0
+    } else if id.starts_with("W-") {
+        count(hub, "SELECT COUNT(*) FROM wraps WHERE id = ?1", id)? > 0
+    } else {
+        false
+    };
+    Ok(if known {
+        None
+    } else {
+        Some(format!("unknown id {id}: this hub never sent it"))
+    })
+}
+
+fn ref_problem(hub: &Hub, r: &AckRef) -> Result<Option<String>> {
+    Ok(match r {
+        AckRef::Pr { .. } | AckRef::PrFull { .. } | AckRef::Url { .. } => None,
+        AckRef::Artifact { id } => {
+            if crate::artifact::exists(hub, id)? {
+                None
+            } else {
+                Some(format!("unknown artifact {id}"))
+            }
+        }
+        AckRef::Commit { sha } => commit_problem(&hub.root, sha),
+        AckRef::Path { path } => path_problem(&hub.root, path),
+    })
+}
+
+fn commit_problem(root: &Path, sha: &str) -> Option<String> {
+    if !sha.bytes().all(|b| b.is_ascii_hexdigit()) || sha.len() < 4 {
+        return Some(format!("commit:{sha} is not a commit id"));
+    }
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["cat-file", "-e", &format!("{sha}^{{commit}}")])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => None,
+        Ok(_) if !root.join(".git").exists() => {
+            Some(format!("commit:{sha}: the project is not a git repository"))
+        }
+        Ok(_) => Some(format!(
+            "commit:{sha} is not in the project's git repository"
+        )),
+        Err(_) => Some(format!("commit:{sha}: git is not available to check it")),
+    }
+}
+
+/// A path ref must name an existing file or folder inside the project root.
+pub fn path_problem(root: &Path, path: &str) -> Option<String> {
+    let p = Path::new(path);
+    if path.starts_with('~') || p.is_absolute() || path.starts_with('\\') || path.contains(":\\") {
+        return Some(format!(
+            "{path} is not a path inside the project (absolute paths are refused)"
+        ));
+    }
+    if p.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Some(format!("{path} leaves the project root (`..` is refused)"));
+    }
+    match coagent_runner::resolve_artifact(root, path) {
+        Ok(_) => None,
+        Err(coagent_runner::ArtifactError::NotAFile { .. }) if root.join(path).is_dir() => {
+            // A folder inside the project is a fine ref; resolve_artifact wants files.
+            let real = root.join(path).canonicalize().ok()?;
+            let root = root.canonicalize().ok()?;
+            if real.starts_with(root) {
+                None
+            } else {
+                Some(format!("{path} leads outside the project root"))
+            }
+        }
+        Err(coagent_runner::ArtifactError::Outside { .. }) => {
+            Some(format!("{path} leads outside the project root"))
+        }
+        Err(coagent_runner::ArtifactError::Missing { .. }) => {
+            Some(format!("{path} does not exist in the project"))
+        }
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// Records a judged ACK; an accepted one closes what it acknowledges.
+pub fn record(
+    tx: &Transaction<'_>,
+    session: &str,
+    reply: i64,
+    a: &AckResult,
+    now: Millis,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO acks (session, target, refs, status, reason, reply, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![session, a.id, serde_json::to_string(&a.refs).unwrap_or_default(), a.status, a.reason, reply, now],
+    )?;
+    if a.status == "accepted" {
+        if a.id.starts_with("DO-") {
+            tx.execute(
+                "UPDATE dos SET state = 'acked', acked_at = COALESCE(acked_at, ?2) WHERE id = ?1",
+                params![a.id, now],
+            )?;
+            tx.execute(
+                "UPDATE messages SET acked_at = COALESCE(acked_at, ?2) WHERE direction = 'out' AND kind = 'result' AND subject LIKE ?1 || '%'",
+                params![a.id, now],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE messages SET acked_at = COALESCE(acked_at, ?2) WHERE id = ?1",
+                params![a.id, now],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// An ACK received, or one awaited.
+#[derive(Debug, Clone, Serialize)]
+pub struct AckEntry {
+    pub id: String,
+    pub session: Option<String>,
+    /// `accepted`, `rejected`, or `pending`.
+    pub status: String,
+    pub refs: Vec<String>,
+    pub reason: String,
+    pub at: Millis,
+    /// For pending ones: how long it has been awaited.
+    pub waiting_ms: Option<Millis>,
+}
+
+/// ACKs received (newest first), or with `pending` the results and messages still awaiting one.
+pub fn list(hub: &Hub, pending: bool, limit: usize) -> Result<Vec<AckEntry>> {
+    let c = hub.store.conn();
+    let now = hub.now_ms();
+    if pending {
+        let mut s = c.prepare(
+            "SELECT CASE WHEN kind = 'result' THEN substr(subject, 1, instr(subject || ' ', ' ') - 1) ELSE id END,
+                    session, created_at
+             FROM messages WHERE direction = 'out' AND requires_ack = 1 AND acked_at IS NULL
+             ORDER BY created_at LIMIT ?1",
+        )?;
+        let rows = s.query_map([limit as i64], |r| {
+            let at: Millis = r.get(2)?;
+            Ok(AckEntry {
+                id: r.get(0)?,
+                session: r.get(1)?,
+                status: "pending".into(),
+                refs: Vec::new(),
+                reason: String::new(),
+                at,
+                waiting_ms: Some(now - at),
+            })
+        })?;
+        return Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+    }
+    let mut s = c.prepare("SELECT target, session, status, refs, reason, created_at FROM acks ORDER BY created_at DESC, id DESC LIMIT ?1")?;
+    let rows = s.query_map([limit as i64], |r| {
+        let refs: String = r.get(3)?;
+        Ok(AckEntry {
+            id: r.get(0)?,
+            session: r.get(1)?,
+            status: r.get(2)?,
+            refs: serde_json::from_str(&refs).unwrap_or_default(),
+            reason: r.get(4)?,
+            at: r.get(5)?,
+            waiting_ms: None,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}

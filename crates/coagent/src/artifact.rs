@@ -1,0 +1,171 @@
+//! Artifacts: the durable results of DOs — logs, diffs, files a script named. Each has an
+//! id, a kind, a path under the hub (`artifacts/<A-id>/<name>`) and the sha256 of its bytes.
+//! Artifacts are written once and never changed.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::hub::Hub;
+use crate::id::{self, Kind};
+use crate::{Result, fsx, store};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Artifact {
+    pub id: String,
+    pub do_id: Option<String>,
+    pub run_id: Option<String>,
+    /// `log`, `diff` or `file`.
+    pub kind: String,
+    /// Relative to the hub.
+    pub path: String,
+    /// For `file`: the project path it was copied from.
+    pub source: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub created_at: i64,
+}
+
+impl Artifact {
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+const COLS: &str = "id, do_id, run_id, kind, path, source, sha256, bytes, created_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Artifact> {
+    Ok(Artifact {
+        id: r.get(0)?,
+        do_id: r.get(1)?,
+        run_id: r.get(2)?,
+        kind: r.get(3)?,
+        path: r.get(4)?,
+        source: r.get(5)?,
+        sha256: r.get(6)?,
+        bytes: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+/// Writes `bytes` as a new artifact and records it.
+pub fn store_new(
+    hub: &mut Hub,
+    do_id: &str,
+    run_id: &str,
+    kind: &str,
+    name: &str,
+    source: &str,
+    bytes: &[u8],
+) -> Result<Artifact> {
+    let id = hub.new_id(Kind::Artifact);
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = hub.artifacts_dir().join(&id).join(&safe);
+    fsx::write_atomic(&path, bytes)?;
+    let a = Artifact {
+        id,
+        do_id: Some(do_id.to_string()),
+        run_id: Some(run_id.to_string()),
+        kind: kind.to_string(),
+        path: hub.rel(&path),
+        source: source.to_string(),
+        sha256: fsx::sha256_hex(bytes),
+        bytes: bytes.len() as i64,
+        created_at: hub.now_ms(),
+    };
+    hub.store.tx(|tx| {
+        tx.execute(
+            &format!("INSERT INTO artifacts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            params![
+                a.id,
+                a.do_id,
+                a.run_id,
+                a.kind,
+                a.path,
+                a.source,
+                a.sha256,
+                a.bytes,
+                a.created_at
+            ],
+        )?;
+        Ok(())
+    })?;
+    Ok(a)
+}
+
+pub fn get(hub: &Hub, typed: &str) -> Result<Artifact> {
+    let id = store::resolve_id(
+        hub.store.conn(),
+        "artifacts",
+        "artifact",
+        &id::normalize(typed),
+    )?;
+    Ok(hub.store.conn().query_row(
+        &format!("SELECT {COLS} FROM artifacts WHERE id = ?1"),
+        [id],
+        row,
+    )?)
+}
+
+pub fn exists(hub: &Hub, id: &str) -> Result<bool> {
+    Ok(hub
+        .store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM artifacts WHERE id = ?1", [id], |r| {
+            r.get::<_, i64>(0)
+        })?
+        > 0)
+}
+
+/// Newest first; for one DO when given.
+pub fn list(hub: &Hub, do_id: Option<&str>, limit: usize) -> Result<Vec<Artifact>> {
+    let c = hub.store.conn();
+    let out = match do_id {
+        Some(d) => {
+            let mut s = c.prepare_cached(&format!("SELECT {COLS} FROM artifacts WHERE do_id = ?1 ORDER BY created_at DESC, id LIMIT ?2"))?;
+            s.query_map(params![d, limit as i64], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+        None => {
+            let mut s = c.prepare_cached(&format!(
+                "SELECT {COLS} FROM artifacts ORDER BY created_at DESC, id LIMIT ?1"
+            ))?;
+            s.query_map([limit as i64], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(out)
+}
+
+pub fn for_run(hub: &Hub, run_id: &str) -> Result<Vec<Artifact>> {
+    let mut s = hub.store.conn().prepare_cached(&format!(
+        "SELECT {COLS} FROM artifacts WHERE run_id = ?1 ORDER BY rowid"
+    ))?;
+    Ok(s.query_map([run_id], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The artifact's bytes, checked against its recorded sha256.
+pub fn read(hub: &Hub, a: &Artifact) -> Result<Vec<u8>> {
+    let p = hub.dir.join(&a.path);
+    let bytes = std::fs::read(&p)
+        .map_err(|e| crate::Error::io(format!("cannot read artifact {}", p.display()), e))?;
+    if fsx::sha256_hex(&bytes) != a.sha256 {
+        return Err(crate::Error::invalid(
+            format!(
+                "artifact {} was changed on disk since it was recorded",
+                a.id
+            ),
+            Some("artifacts are written once; restore it from a wrap or a backup".to_string()),
+        ));
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,485 @@
+//! The paste gate, inbound: a chat's reply, as the human copied it, becomes records.
+//!
+//! The parsing is the `coagent-ingest` crate's; this module decides what the findings
+//! mean for the hub: it refuses CoAgent's own payloads pasted back, recognises a reply
+//! ingested before (copied either way) and records nothing new, keeps the reply verbatim in
+//! the session's transcript, checks the echo against the capsule the session booted with,
+//! records DO proposals (their scripts quarantined under `dos/`), judges ACKs, validates
+//! BackchatMessages, counts tokens, and answers `NEXT k/n` with the next part.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::capsule::{self, EchoStatus};
+use crate::clipboard::{ClipOutcome, Clipboard};
+use crate::clock::file_stamp;
+use crate::hub::Hub;
+use crate::id::Kind;
+use crate::session::{self, Session};
+use crate::{Error, Result, ack, backchat, dos, fsx, payload, store, vendor};
+
+/// Replies larger than this are refused: no chat writes 16 MiB in one answer, and a paste
+/// that large is a mistake (a log, a binary) that must not fill the hub.
+pub const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EchoReport {
+    pub status: EchoStatus,
+    pub version: Option<String>,
+    /// The line the chat should have written.
+    pub expected: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DoReport {
+    pub id: String,
+    pub title: String,
+    pub lang: String,
+    pub sha256: String,
+    /// `false` when this DO was already recorded from an earlier reply.
+    pub new: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageReport {
+    pub id: String,
+    pub kind: String,
+    pub valid: bool,
+    pub errors: Vec<backchat::SchemaError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NextReport {
+    pub k: u32,
+    pub n: u32,
+    /// The part now on the clipboard, when there is one.
+    pub part: Option<u32>,
+    pub path: Option<String>,
+    pub clipboard: Option<ClipOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub session: String,
+    pub echo: EchoReport,
+    pub dos: Vec<DoReport>,
+    pub incomplete_dos: Vec<coagent_ingest::IncompleteDo>,
+    pub acks: Vec<ack::AckResult>,
+    pub messages: Vec<MessageReport>,
+    pub next: Option<NextReport>,
+    pub duplicate: bool,
+    pub transcript: Option<String>,
+    pub tokens: crate::vendor::Tokens,
+    /// Findings of the secret guard in the reply (counts only; the reply is kept as is).
+    pub guard_findings: usize,
+    pub warnings: Vec<String>,
+}
+
+/// Ingests one reply into `session` (default: the newest open session).
+pub fn ingest(
+    hub: &mut Hub,
+    input: &[u8],
+    session: Option<&str>,
+    clip: &mut dyn Clipboard,
+) -> Result<IngestReport> {
+    if input.len() > MAX_REPLY_BYTES {
+        return Err(Error::invalid(
+            format!(
+                "the reply is {} MiB; replies over {} MiB are refused",
+                input.len() >> 20,
+                MAX_REPLY_BYTES >> 20
+            ),
+            Some("copy only the chat's answer, not a log or a file".to_string()),
+        ));
+    }
+    if input.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::invalid(
+            "the reply is empty",
+            Some("copy the chat's whole answer (its copy button, or select it all), then run `coagent ingest` again".to_string()),
+        ));
+    }
+    let s = session::resolve(hub, session)?;
+    if !s.is_open() {
+        return Err(Error::invalid(
+            format!("session {} is {}", s.id, s.state),
+            Some(
+                "ingest into an open session (`coagent status` lists them), or start one"
+                    .to_string(),
+            ),
+        ));
+    }
+    let reply = coagent_ingest::parse_reply(input);
+    refuse_own_payload(hub, &s, &reply)?;
+    let key = reply_key(&reply.text);
+    let cfg = hub.config()?;
+    let v = vendor::find(&cfg, &s.vendor)?;
+    let tokens = v.count_cheap(&reply.text);
+    let guard_findings = crate::guard::for_hub(hub)?
+        .scan(reply.text.as_bytes())
+        .len();
+    let mut warnings = reply.warnings.clone();
+    if guard_findings > 0 {
+        warnings.push(format!(
+            "the reply holds {guard_findings} thing(s) that look like secrets; it is kept locally, and the guard masks or refuses them in anything pasted out"
+        ));
+    }
+
+    let seen: Option<i64> = hub
+        .store
+        .conn()
+        .query_row(
+            "SELECT id FROM replies WHERE session = ?1 AND sha256 = ?2",
+            params![s.id, key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if seen.is_some() {
+        return duplicate_report(hub, &s, &reply, tokens, guard_findings, warnings);
+    }
+
+    let now = hub.now_ms();
+    let transcript =
+        hub.transcripts_dir()
+            .join(&s.id)
+            .join(format!("{}-in-{}.md", file_stamp(now), &key[..12]));
+    fsx::write_atomic(&transcript, input)?;
+    let transcript_rel = hub.rel(&transcript);
+
+    // Ids and judgements first (reads), then one transaction for every record.
+    let echo_status = reply.echo.as_ref().map(|e| {
+        capsule::check_echo(
+            &s.capsule_version,
+            &s.capsule_sha256,
+            &e.version,
+            e.hash.as_deref(),
+        )
+    });
+    let mut new_dos = Vec::new();
+    let mut do_reports = Vec::new();
+    for d in &reply.dos {
+        let existing: Option<String> = hub
+            .store
+            .conn()
+            .query_row(
+                "SELECT id FROM dos WHERE session = ?1 AND sha256 = ?2",
+                params![s.id, d.sha256],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let (id, new) = match existing {
+            Some(id) => (id, false),
+            None => (hub.new_id(Kind::Do), true),
+        };
+        if new {
+            new_dos.push((id.clone(), d.clone()));
+        }
+        do_reports.push(DoReport {
+            id,
+            title: d.title.clone(),
+            lang: d.lang.clone(),
+            sha256: d.sha256.clone(),
+            new,
+        });
+    }
+    let acks: Vec<ack::AckResult> = reply
+        .acks
+        .iter()
+        .map(|a| ack::judge(hub, a))
+        .collect::<Result<_>>()?;
+    let mut messages = Vec::new();
+    let mut message_rows = Vec::new();
+    for m in &reply.messages {
+        let errors = backchat::validate_text(&m.json)?;
+        let value: Option<serde_json::Value> = serde_json::from_str(&m.json).ok();
+        let claimed = value
+            .as_ref()
+            .and_then(|v| v["id"].as_str())
+            .map(str::to_string);
+        let known: bool = match &claimed {
+            Some(c) => {
+                hub.store.conn().query_row(
+                    "SELECT COUNT(*) FROM messages WHERE id = ?1",
+                    [c],
+                    |r| r.get::<_, i64>(0),
+                )? > 0
+            }
+            None => false,
+        };
+        let id = match claimed {
+            Some(c) if errors.is_empty() && !known => c,
+            _ => hub.new_id(Kind::Message),
+        };
+        let kind = value
+            .as_ref()
+            .and_then(|v| v["kind"].as_str())
+            .unwrap_or("unknown")
+            .to_string();
+        let report = MessageReport {
+            id: id.clone(),
+            kind: kind.clone(),
+            valid: errors.is_empty(),
+            errors,
+        };
+        message_rows.push((
+            report.clone(),
+            m.canonical.clone().unwrap_or_else(|| m.json.clone()),
+            value,
+        ));
+        messages.push(report);
+    }
+    for (id, d) in &new_dos {
+        dos::quarantine(hub, id, &d.lang, &d.script)?;
+    }
+
+    hub.store.tx(|tx| {
+        tx.execute(
+            "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![s.id, key, transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now],
+        )?;
+        let reply_id = tx.last_insert_rowid();
+        match echo_status {
+            Some(EchoStatus::Verified) => {
+                tx.execute(
+                    "UPDATE sessions SET echo = 'verified', state = 'live', live_at = COALESCE(live_at, ?2) WHERE id = ?1",
+                    params![s.id, now],
+                )?;
+            }
+            Some(_) => {
+                tx.execute("UPDATE sessions SET echo = 'stale' WHERE id = ?1 AND echo != 'verified'", [&s.id])?;
+            }
+            None => {}
+        }
+        for (id, d) in &new_dos {
+            tx.execute(
+                "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7)",
+                params![id, s.id, d.title, d.lang, d.script, d.sha256, now],
+            )?;
+        }
+        for a in &acks {
+            // The same receipt quoted again (e.g. a chat repeating its ACK) is one receipt.
+            let refs = serde_json::to_string(&a.refs).unwrap_or_default();
+            let seen: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM acks WHERE session = ?1 AND target = ?2 AND refs = ?3 AND status = ?4",
+                params![s.id, a.id, refs, a.status],
+                |r| r.get(0),
+            )?;
+            if seen == 0 {
+                ack::record(tx, &s.id, reply_id, a, now)?;
+            }
+        }
+        for (m, json, value) in &message_rows {
+            let to = value.as_ref().and_then(|v| v["to"].as_str()).unwrap_or_default();
+            let subject = value.as_ref().and_then(|v| v["subject"].as_str()).unwrap_or_default();
+            tx.execute(
+                "INSERT OR IGNORE INTO messages (id, session, direction, kind, to_target, subject, json, valid, errors, created_at)
+                 VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![m.id, s.id, m.kind, to, subject, json, m.valid as i64, serde_json::to_string(&m.errors).unwrap_or_default(), now],
+            )?;
+        }
+        tx.execute("UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1", params![s.id, now])?;
+        store::event(
+            tx,
+            now,
+            Some(&s.id),
+            "reply.ingested",
+            &serde_json::json!({"dos": new_dos.len(), "acks": acks.len(), "messages": messages.len(), "echo": echo_status, "guard_findings": guard_findings}),
+        )
+    })?;
+
+    let next = match reply.next {
+        Some(np) => Some(answer_next(hub, &s, np.k, np.n, clip)?),
+        None => None,
+    };
+    let s = session::get(hub, &s.id)?;
+    Ok(IngestReport {
+        echo: echo_report(&s, &reply),
+        session: s.id,
+        dos: do_reports,
+        incomplete_dos: reply.incomplete_dos,
+        acks,
+        messages,
+        next,
+        duplicate: false,
+        transcript: Some(transcript_rel),
+        tokens,
+        guard_findings,
+        warnings,
+    })
+}
+
+/// UI words a browser's selection of a rendered reply adds on lines of their own.
+const UI_LINES: &[&str] = &[
+    "copy",
+    "copy code",
+    "copied!",
+    "edit",
+    "run",
+    "use code with caution.",
+    "use code with caution",
+    "bash",
+    "sh",
+    "shell",
+    "zsh",
+    "python",
+    "python3",
+    "py",
+    "pwsh",
+    "powershell",
+    "ps1",
+    "json",
+    "coagent",
+    "text",
+    "markdown",
+    "md",
+    "plaintext",
+];
+
+/// What makes two pastes "the same reply": its words, in order, without markdown syntax,
+/// fences and the UI words a rendered copy adds. The copy-button copy and the
+/// selected-page copy of one reply get the same key; two different replies do not, even
+/// when they propose the same DOs.
+pub fn reply_key(text: &str) -> String {
+    let mut words = String::with_capacity(text.len());
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("```")
+            || t.starts_with("~~~")
+            || UI_LINES.contains(&t.to_ascii_lowercase().as_str())
+        {
+            continue;
+        }
+        for w in t
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            words.push_str(&w.to_lowercase());
+            words.push(' ');
+        }
+    }
+    fsx::sha256_hex(words.as_bytes())
+}
+
+fn echo_report(s: &Session, reply: &coagent_ingest::Reply) -> EchoReport {
+    let status = match s.echo.as_str() {
+        "verified" => EchoStatus::Verified,
+        "stale" => EchoStatus::Stale,
+        _ => EchoStatus::Missing,
+    };
+    EchoReport {
+        status,
+        version: reply.echo.as_ref().map(|e| e.version.clone()),
+        expected: capsule::echo_line(&s.capsule_version),
+    }
+}
+
+fn duplicate_report(
+    hub: &Hub,
+    s: &Session,
+    reply: &coagent_ingest::Reply,
+    tokens: crate::vendor::Tokens,
+    guard_findings: usize,
+    mut warnings: Vec<String>,
+) -> Result<IngestReport> {
+    warnings.push("this reply was ingested before: nothing new was recorded".to_string());
+    let mut dos = Vec::new();
+    for d in &reply.dos {
+        let id: Option<String> = hub
+            .store
+            .conn()
+            .query_row(
+                "SELECT id FROM dos WHERE session = ?1 AND sha256 = ?2",
+                params![s.id, d.sha256],
+                |r| r.get(0),
+            )
+            .optional()?;
+        dos.push(DoReport {
+            id: id.unwrap_or_default(),
+            title: d.title.clone(),
+            lang: d.lang.clone(),
+            sha256: d.sha256.clone(),
+            new: false,
+        });
+    }
+    Ok(IngestReport {
+        session: s.id.clone(),
+        echo: echo_report(s, reply),
+        dos,
+        incomplete_dos: reply.incomplete_dos.clone(),
+        acks: Vec::new(),
+        messages: Vec::new(),
+        next: None,
+        duplicate: true,
+        transcript: None,
+        tokens,
+        guard_findings,
+        warnings,
+    })
+}
+
+fn refuse_own_payload(hub: &Hub, s: &Session, reply: &coagent_ingest::Reply) -> Result<()> {
+    let what = if let Some(p) = &reply.own_payload {
+        Some(format!(
+            "its header says kind={} id={}",
+            p.kind.as_deref().unwrap_or("?"),
+            p.id.as_deref().unwrap_or("?")
+        ))
+    } else {
+        let mut stmt = hub.store.conn().prepare_cached(
+            "SELECT path, kind FROM payloads WHERE session = ?1 ORDER BY created_at DESC LIMIT 8",
+        )?;
+        let recent: Vec<(String, String)> = stmt
+            .query_map([&s.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        recent.into_iter().find_map(|(path, kind)| {
+            let text = std::fs::read_to_string(hub.dir.join(&path)).ok()?;
+            coagent_ingest::matches_payload(reply, &text)
+                .then(|| format!("it is the text of the {kind} payload {path}"))
+        })
+    };
+    match what {
+        Some(w) => Err(Error::invalid(
+            format!("this is one of CoAgent's own payloads, not a chat's reply ({w})"),
+            Some(
+                "paste it into the chat; then copy the chat's answer and run `coagent ingest`"
+                    .to_string(),
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `NEXT k/n`: put part k+1 of the session's split payload on the clipboard.
+fn answer_next(
+    hub: &mut Hub,
+    s: &Session,
+    k: u32,
+    n: u32,
+    clip: &mut dyn Clipboard,
+) -> Result<NextReport> {
+    let pending: Option<String> = hub.store.conn().query_row(
+        "SELECT pending_next FROM sessions WHERE id = ?1",
+        [&s.id],
+        |r| r.get(0),
+    )?;
+    let parts: Vec<String> = pending
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or_default();
+    if parts.len() != n as usize || k >= n || k == 0 {
+        return Ok(NextReport {
+            k,
+            n,
+            part: None,
+            path: None,
+            clipboard: None,
+        });
+    }
+    let path = parts[k as usize].clone();
+    let outcome = payload::copy_part(hub, &path, clip)?;
+    Ok(NextReport {
+        k,
+        n,
+        part: Some(k + 1),
+        path: Some(path),
+        clipboard: Some(outcome),
+    })
+}
