@@ -84,6 +84,54 @@ pub enum Command {
     /// Artifacts: the logs, diffs and files DOs produced.
     #[command(subcommand)]
     Artifact(ArtifactCmd),
+    /// CoWrap: snapshot a session into an archive, close it, and boot its successor.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  coagent wrap                      # the open session, to ANY chat\n  coagent wrap --to chatgpt         # continue in ChatGPT\n  coagent wrap verify .coagent/cache/wraps/CoWrap-….tar.zst"
+    )]
+    Wrap(WrapArgs),
+    /// Boot a session from a wrap (addressed → ANY → newest) and record the receipt.
+    #[command(
+        after_help = "Examples:\n  coagent unwrap\n  coagent unwrap W-7K3M --vendor claude\n  coagent unwrap --latest"
+    )]
+    Unwrap {
+        /// A wrap id (or prefix) or archive path.
+        wrap: Option<String>,
+        /// The newest wrap, consumed or not.
+        #[arg(long)]
+        latest: bool,
+        /// The vendor of the new chat (also picks wraps addressed to it).
+        #[arg(long)]
+        vendor: Option<String>,
+        #[arg(long)]
+        redact: bool,
+    },
+    /// The hub's wraps, newest first.
+    Wraps,
+    /// Remove consumed wraps older than N days (unconsumed ones are never removed).
+    #[command(after_help = "Example:\n  coagent sweep --days 30 --yes")]
+    Sweep {
+        #[arg(long)]
+        days: u64,
+    },
+    /// Foreground watcher: ingests files dropped into temps/inbox/, runs the bloat monitor,
+    /// wraps a breached session, keeps temps/status/ current, notifies, holds the clipboard.
+    #[command(
+        after_help = "Examples:\n  coagent watch                 # until Ctrl-C\n  coagent watch --once          # one pass over the inbox and the monitor\n  coagent --json watch          # one JSON document per event (JSON Lines)"
+    )]
+    Watch(WatchArgs),
+    /// Local metrics, including the seed's acceptance figures. Nothing is ever sent anywhere.
+    #[command(
+        after_help = "Examples:\n  coagent stats\n  coagent stats --anonymous --json   # counters only: no ids, paths or text"
+    )]
+    Stats {
+        /// Counters only: no ids, paths or text.
+        #[arg(long)]
+        anonymous: bool,
+        /// How many sessions to list.
+        #[arg(long, default_value_t = 10)]
+        sessions: usize,
+    },
     /// Where things stand: the hub, the capsule, the sessions and every bloat signal.
     #[command(after_help = "Examples:\n  coagent status\n  coagent status --json | jq .level")]
     Status(StatusArgs),
@@ -296,6 +344,39 @@ pub enum ArtifactCmd {
         #[arg(long)]
         content: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct WrapArgs {
+    #[command(subcommand)]
+    pub verify: Option<WrapSub>,
+    /// The session to wrap (default: the newest open one).
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Who continues: a vendor name, a session id, or ANY.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only write the archive; boot no successor now (`coagent unwrap` does it later).
+    #[arg(long)]
+    pub no_respawn: bool,
+    #[arg(long)]
+    pub redact: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WrapSub {
+    /// Check an archive against its manifest: changed, missing or extra files (exit 1).
+    Verify { file: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Process the inbox and check the monitor once, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between bloat checks (default: config.toml's watch.check_interval_secs, 5).
+    #[arg(long)]
+    pub interval: Option<f64>,
 }
 
 #[derive(Debug, Args)]

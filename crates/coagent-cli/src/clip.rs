@@ -11,6 +11,42 @@ use std::path::PathBuf;
 use base64::Engine;
 use coagent::clipboard::{ClipOutcome, Clipboard, NoClipboard};
 
+/// Like [`choose`], but the system clipboard is kept open for the life of the returned
+/// adapter: on Linux (X11, Wayland) a clipboard's content lives only as long as the program
+/// that set it, so `coagent watch` holds it and the payload outlives the command that made it.
+pub fn choose_holding(no_clipboard: bool) -> Box<dyn Clipboard> {
+    let setting = std::env::var("COAGENT_CLIPBOARD").unwrap_or_default();
+    let remote =
+        std::env::var_os("SSH_TTY").is_some() || std::env::var_os("SSH_CONNECTION").is_some();
+    if no_clipboard || !(setting.is_empty() || setting == "system") || remote || !has_display() {
+        return choose(no_clipboard);
+    }
+    Box::new(Holding { inner: None })
+}
+
+struct Holding {
+    inner: Option<arboard::Clipboard>,
+}
+
+impl Clipboard for Holding {
+    fn copy(&mut self, text: &str) -> ClipOutcome {
+        if self.inner.is_none() {
+            self.inner = arboard::Clipboard::new().ok();
+        }
+        match self.inner.as_mut().map(|c| c.set_text(text.to_string())) {
+            Some(Ok(())) => ClipOutcome::Copied {
+                via: "system (held by watch)".to_string(),
+            },
+            Some(Err(e)) => ClipOutcome::Skipped {
+                reason: format!("clipboard unavailable: {e}"),
+            },
+            None => ClipOutcome::Skipped {
+                reason: "clipboard unavailable".to_string(),
+            },
+        }
+    }
+}
+
 pub fn choose(no_clipboard: bool) -> Box<dyn Clipboard> {
     if no_clipboard {
         return Box::new(NoClipboard {

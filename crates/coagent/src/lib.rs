@@ -30,11 +30,14 @@ pub mod ingest;
 pub mod payload;
 pub mod profile;
 pub mod session;
+pub mod stats;
 pub mod status;
 pub mod store;
 pub mod template;
 pub mod ticker;
 pub mod todo;
 pub mod vendor;
+pub mod watch;
+pub mod wrap;
 
 pub use error::{Error, Result};

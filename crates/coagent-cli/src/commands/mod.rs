@@ -16,10 +16,13 @@ mod init;
 mod meta;
 mod profile;
 pub(crate) mod start;
+mod stats;
 mod status;
 mod ticker;
 mod todo;
 mod vendors;
+mod watch;
+mod wrap;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let app = App::new(cli.global)?;
@@ -34,6 +37,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ack(c) => ack::run(&app, c),
         Command::Do(c) => dos::run(&app, c),
         Command::Artifact(c) => artifact::run(&app, c),
+        Command::Wrap(a) => wrap::run(&app, a),
+        Command::Unwrap {
+            wrap,
+            latest,
+            vendor,
+            redact,
+        } => wrap::unwrap(&app, wrap, latest, vendor, redact),
+        Command::Wraps => wrap::list(&app),
+        Command::Sweep { days } => wrap::sweep(&app, days),
+        Command::Watch(a) => watch::run(&app, a),
+        Command::Stats {
+            anonymous,
+            sessions,
+        } => stats::run(&app, anonymous, sessions),
         Command::Status(a) => status::run(&app, a),
         Command::Ticker(a) => ticker::run(&app, a),
         Command::Vendors => vendors::run(&app),

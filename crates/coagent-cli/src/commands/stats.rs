@@ -1,0 +1,107 @@
+//! `coagent stats [--anonymous]`.
+
+use std::process::ExitCode;
+
+use coagent::clock::human_duration;
+
+use crate::app::App;
+use crate::out;
+
+fn ms(v: Option<i64>) -> String {
+    v.map_or("—".to_string(), human_duration)
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("—".to_string(), |x| format!("{:.0}%", x * 100.0))
+}
+
+fn frac((a, b): (i64, i64)) -> String {
+    if b == 0 {
+        "— (none yet)".to_string()
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+pub fn run(app: &App, anonymous: bool, limit: usize) -> anyhow::Result<ExitCode> {
+    let hub = app.hub()?;
+    let st = coagent::stats::compute(&hub, limit)?;
+    let value = if anonymous {
+        st.anonymous()
+    } else {
+        serde_json::to_value(&st)?
+    };
+    out::emit(app.json(), &value, || {
+        let o = &st.overall;
+        let a = &st.acceptance;
+        let mut s = format!(
+            "{}\n",
+            out::bold("Overall (local only; nothing is sent anywhere)")
+        );
+        s.push_str(&format!(
+            "  sessions            {} ({} echo verified, {})\n",
+            o.sessions,
+            o.sessions_verified,
+            pct(o.echo_verification_rate)
+        ));
+        s.push_str(&format!(
+            "  DOs                 {} proposed, {} completed ({} per session)\n",
+            o.dos_proposed,
+            o.dos_completed,
+            o.dos_per_session.map_or("—".into(), |x| format!("{x:.1}"))
+        ));
+        s.push_str(&format!(
+            "  ACKs                {} of {} results ({}), {} rejected\n",
+            o.results_acked,
+            o.results_sent,
+            pct(o.ack_rate),
+            o.acks_rejected
+        ));
+        s.push_str(&format!(
+            "  guard               {} payloads sent, {} refused, {} redacted\n",
+            o.payloads_sent, o.payloads_refused, o.payloads_redacted
+        ));
+        s.push_str(&format!("  tokens exchanged    ~{}\n", o.tokens));
+        s.push_str(&format!(
+            "  first completed DO  median {}\n",
+            ms(o.median_first_completed_do_ms)
+        ));
+        s.push_str(&format!(
+            "  breach → wrap       median {} ({} wraps)\n",
+            ms(o.median_breach_to_wrap_ms),
+            o.wraps
+        ));
+        s.push_str(&format!("\n{}\n", out::bold("Seed acceptance")));
+        s.push_str(&format!(
+            "  first DO ≤ 15 min            {}\n",
+            frac(a.first_do_within_15min)
+        ));
+        s.push_str(&format!(
+            "  wrap ≤ 5 min after breach    {}\n",
+            frac(a.wrap_within_5min_of_breach)
+        ));
+        s.push_str(&format!(
+            "  messages schema-valid        {}\n",
+            frac(a.messages_schema_valid)
+        ));
+        s.push_str(&format!(
+            "  results ACKed                {}\n",
+            frac(a.results_acked)
+        ));
+        s.push_str(&format!(
+            "  secrets pasted out           {}\n",
+            a.secrets_pasted_out
+        ));
+        if !anonymous && !st.sessions.is_empty() {
+            s.push_str(&format!("\n{}\n", out::bold("Sessions (newest first)")));
+            for x in &st.sessions {
+                s.push_str(&format!(
+                    "  {}  {:<8} {:<9} DOs {}/{}  first DO {}  breach→wrap {}  ACKs {}/{}  ~{} tok\n",
+                    x.session, x.vendor, x.state, x.dos_completed, x.dos_proposed, ms(x.first_completed_do_ms), ms(x.breach_to_wrap_ms), x.results_acked, x.results_sent, x.tokens
+                ));
+            }
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}

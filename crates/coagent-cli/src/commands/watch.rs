@@ -1,0 +1,237 @@
+//! `coagent watch`: the foreground watcher. It starts only when the user runs it, stops
+//! cleanly on Ctrl-C or SIGTERM, and refuses to start twice on one hub. Filesystem events
+//! (notify) wake it early; a 250 ms poll keeps it correct where events are not delivered.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use coagent::bloat::Level;
+use coagent::watch::{self, Inbox};
+use notify::Watcher;
+
+use crate::app::App;
+use crate::cli::WatchArgs;
+use crate::{clip, out};
+
+const POLL: Duration = Duration::from_millis(250);
+
+pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
+    let mut hub = app.hub_unchecked()?;
+    let _lock = watch::lock(&hub)?;
+    let cfg = hub.config()?;
+    let interval = Duration::from_secs_f64(
+        a.interval
+            .unwrap_or(cfg.watch.check_interval_secs)
+            .max(0.05),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<std::path::PathBuf>>();
+    // Events wake the loop early and say which files are complete (closed by their writer,
+    // or renamed into place); what to do is decided by looking at the folders.
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        use notify::EventKind::{Access, Modify};
+        use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+        let complete = match &res {
+            Ok(e) => match e.kind {
+                Access(AccessKind::Close(AccessMode::Write)) => e.paths.clone(),
+                Modify(ModifyKind::Name(RenameMode::To)) => e.paths.clone(),
+                Modify(ModifyKind::Name(RenameMode::Both)) => {
+                    e.paths.iter().skip(1).cloned().collect()
+                }
+                _ => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        };
+        let _ = tx.send(complete);
+    })
+    .ok();
+    if let Some(w) = watcher.as_mut() {
+        let _ = w.watch(&hub.inbox(), notify::RecursiveMode::NonRecursive);
+        let _ = w.watch(&hub.dir, notify::RecursiveMode::NonRecursive);
+    }
+    let mut clipboard = clip::choose_holding(app.global.no_clipboard);
+    let mut inbox = Inbox::default();
+    let mut last_check: Option<Instant> = None;
+    let mut last_level: Option<Level> = None;
+    let mut last_stamp = store_stamp(&hub);
+    say(
+        app,
+        "watch.started",
+        &format!(
+            "watching {} (inbox, bloat every {:.1}s); Ctrl-C stops",
+            hub.dir.display(),
+            interval.as_secs_f64()
+        ),
+        serde_json::json!({"hub": hub.dir, "interval_secs": interval.as_secs_f64()}),
+    );
+    loop {
+        let now = Instant::now();
+        for file in inbox.settled(&hub, now) {
+            let o = inbox.ingest(&mut hub, &file, clipboard.as_mut())?;
+            match (&o.report, &o.error) {
+                (Some(r), _) => say(
+                    app,
+                    "inbox.ingested",
+                    &format!(
+                        "ingested {} into {}: {} DO(s), {} ACK(s), echo {}{}",
+                        name(&o.file),
+                        r.session,
+                        r.dos.len(),
+                        r.acks.len(),
+                        r.echo.status.as_str(),
+                        if r.duplicate { " (duplicate)" } else { "" }
+                    ),
+                    serde_json::to_value(&o).unwrap_or_default(),
+                ),
+                (_, Some(e)) => say(
+                    app,
+                    "inbox.failed",
+                    &format!(
+                        "could not ingest {}: {} (moved to {})",
+                        name(&o.file),
+                        e.lines().next().unwrap_or_default(),
+                        o.moved_to.display()
+                    ),
+                    serde_json::to_value(&o).unwrap_or_default(),
+                ),
+                _ => {}
+            }
+            last_check = None;
+        }
+        let stamp = store_stamp(&hub);
+        let due =
+            last_check.is_none_or(|t| now.duration_since(t) >= interval) || stamp != last_stamp;
+        if due {
+            last_check = Some(now);
+            let t = watch::tick(&mut hub, clipboard.as_mut())?;
+            // Our own writes must not wake us again.
+            last_stamp = store_stamp(&hub);
+            if last_level != Some(t.level) {
+                let line = coagent::ticker::line(coagent::status::check(&mut hub)?.first());
+                say(
+                    app,
+                    "level",
+                    &line,
+                    serde_json::json!({"level": t.level, "session": t.session}),
+                );
+                if last_level.is_some()
+                    && matches!(t.level, Level::Warn | Level::Fail)
+                    && cfg.watch.notify
+                {
+                    desktop_notify(&format!("CoAgent {}", t.level.as_str()), &line);
+                }
+                last_level = Some(t.level);
+            }
+            for w in &t.wrapped {
+                let msg = format!(
+                    "wrapped {} ({}) into {}{}",
+                    w.session,
+                    w.breach_at.map(|_| "bloat breach").unwrap_or("breach"),
+                    w.archive.display(),
+                    match &w.respawn_session {
+                        Some(s) => format!(
+                            "; respawn session {s}: paste {}",
+                            w.respawn
+                                .first()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_default()
+                        ),
+                        None => format!(
+                            "; no respawn: {}",
+                            w.respawn_error.clone().unwrap_or_default()
+                        ),
+                    }
+                );
+                say(
+                    app,
+                    "wrapped",
+                    &msg,
+                    serde_json::to_value(w).unwrap_or_default(),
+                );
+                if cfg.watch.notify {
+                    desktop_notify(
+                        "CoAgent wrapped a session",
+                        "Paste the respawn payload into a new chat.",
+                    );
+                }
+            }
+        }
+        if a.once || stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let mut complete: Vec<std::path::PathBuf> = rx.recv_timeout(POLL).unwrap_or_default();
+        while let Ok(more) = rx.try_recv() {
+            complete.extend(more);
+        }
+        for p in complete {
+            inbox.note_complete(&p);
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    say(app, "watch.stopped", "stopped", serde_json::json!({}));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn name(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Changes when any process writes the store (its WAL grows or is checkpointed).
+fn store_stamp(hub: &coagent::hub::Hub) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(hub.dir.join("store.db-wal")).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// One event: a line of text, or one JSON document per line with `--json`.
+fn say(app: &App, event: &str, text: &str, data: serde_json::Value) {
+    if app.json() {
+        let mut v =
+            serde_json::json!({"event": event, "at": coagent::clock::rfc3339(jiff_now_ms())});
+        if let (Some(obj), serde_json::Value::Object(d)) = (v.as_object_mut(), data) {
+            obj.extend(d);
+        }
+        out::print(&format!(
+            "{}\n",
+            serde_json::to_string(&v).unwrap_or_default()
+        ));
+    } else {
+        let t = coagent::clock::rfc3339(jiff_now_ms());
+        out::print(&format!("{} {text}\n", out::dim(&t[11..19])));
+    }
+}
+
+fn jiff_now_ms() -> i64 {
+    coagent::clock::Clock::from_env()
+        .map(|c| c.now_ms())
+        .unwrap_or(0)
+}
+
+/// Best effort, through the desktop's own tool (no D-Bus stack linked in for this).
+fn desktop_notify(title: &str, body: &str) {
+    let _ = if cfg!(target_os = "macos") {
+        std::process::Command::new("osascript")
+            .args([
+                "-e",
+                &format!("display notification {:?} with title {:?}", body, title),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+    } else {
+        std::process::Command::new("notify-send")
+            .args(["--app-name=CoAgent", title, body])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+    };
+}

@@ -1,0 +1,243 @@
+//! What `coagent watch` does, one step at a time, so that the loop at the binary's edge
+//! (filesystem events, signals, the clipboard holder) stays thin and every step is testable:
+//! one watcher per hub ([`lock`]); files dropped into `temps/inbox/` are ingested once and
+//! whole ([`Inbox`]), then moved to `inbox/done/` or to `inbox/failed/` with an error file
+//! beside them; and [`tick`] runs the bloat monitor and wraps a breached session when
+//! `auto_wrap` is on.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::bloat::Level;
+use crate::clipboard::Clipboard;
+use crate::hub::Hub;
+use crate::wrap::{self, WrapOptions, Wrapped};
+use crate::{Error, Result, fsx, ingest, status};
+
+/// After its writer closed it (or it was renamed into place), a file must keep its size
+/// and modification time this long before it is read.
+pub const SETTLE: Duration = Duration::from_millis(200);
+/// Without a close or rename event (files present before `watch` started, filesystems that
+/// do not report closes), a file must be quiet this long: a writer that pauses between slow
+/// chunks is not read half-way.
+pub const QUIET: Duration = Duration::from_secs(3);
+
+/// Holds the hub's watch lock for as long as it lives.
+#[derive(Debug)]
+pub struct WatchLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Takes the hub's watch lock; a second `watch` on the same hub is refused.
+pub fn lock(hub: &Hub) -> Result<WatchLock> {
+    let path = hub.status_dir().join("watch.lock");
+    std::fs::create_dir_all(hub.status_dir())
+        .map_err(|e| Error::io("cannot create temps/status", e))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::Write;
+            let mut f = &file;
+            let _ = f.write_all(format!("{}\n", std::process::id()).as_bytes());
+            Ok(WatchLock { _file: file, path })
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(Error::invalid(
+                format!(
+                    "another `coagent watch` is already running on this hub (pid {})",
+                    pid.trim()
+                ),
+                Some("one watcher per hub: stop the other one (Ctrl-C) or use it".to_string()),
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("cannot lock {}", path.display()), e))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxOutcome {
+    pub file: PathBuf,
+    pub moved_to: PathBuf,
+    pub report: Option<ingest::IngestReport>,
+    pub error: Option<String>,
+}
+
+/// The inbox: which files have settled, and what happened to each.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    seen: HashMap<PathBuf, (u64, SystemTime, Instant)>,
+    closed: std::collections::HashSet<PathBuf>,
+}
+
+fn skip_name(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || [
+            ".tmp",
+            ".part",
+            ".crdownload",
+            ".partial",
+            ".swp",
+            ".error.txt",
+        ]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+impl Inbox {
+    /// The file's writer closed it, or it was renamed into the inbox: it is complete.
+    pub fn note_complete(&mut self, path: &Path) {
+        self.closed.insert(path.to_path_buf());
+    }
+
+    /// Files of `temps/inbox/` that are complete: closed by their writer (or renamed into
+    /// place) and unchanged for [`SETTLE`], or unchanged for [`QUIET`].
+    pub fn settled(&mut self, hub: &Hub, now: Instant) -> Vec<PathBuf> {
+        let mut ready = Vec::new();
+        let mut present = Vec::new();
+        let Ok(rd) = std::fs::read_dir(hub.inbox()) else {
+            return ready;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = e.metadata() else { continue };
+            if !meta.is_file() || skip_name(&name) {
+                continue;
+            }
+            present.push(p.clone());
+            let sig = (
+                meta.len(),
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            );
+            match self.seen.get(&p) {
+                Some((len, mtime, since)) if (*len, *mtime) == sig => {
+                    let wait = if self.closed.contains(&p) {
+                        SETTLE
+                    } else {
+                        QUIET
+                    };
+                    if now.duration_since(*since) >= wait {
+                        ready.push(p.clone());
+                    }
+                }
+                _ => {
+                    self.seen.insert(p.clone(), (sig.0, sig.1, now));
+                }
+            }
+        }
+        self.seen.retain(|p, _| present.contains(p));
+        self.closed.retain(|p| present.contains(p));
+        ready.sort();
+        ready
+    }
+
+    /// Ingests one settled file and moves it out of the inbox.
+    pub fn ingest(
+        &mut self,
+        hub: &mut Hub,
+        file: &Path,
+        clip: &mut dyn Clipboard,
+    ) -> Result<InboxOutcome> {
+        self.seen.remove(file);
+        self.closed.remove(file);
+        let name = file
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        let result = std::fs::read(file)
+            .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))
+            .and_then(|bytes| ingest::ingest(hub, &bytes, None, clip));
+        let (dir, report, error) = match result {
+            Ok(r) => (hub.inbox().join("done"), Some(r), None),
+            Err(e) => {
+                let mut msg = e.to_string();
+                if let Some(h) = e.hint() {
+                    msg.push_str(&format!("\nhint: {h}"));
+                }
+                (hub.inbox().join("failed"), None, Some(msg))
+            }
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let mut target = dir.join(&name);
+        if target.exists() {
+            let stamp = crate::clock::file_stamp(hub.now_ms());
+            target = dir.join(format!("{stamp}-{}", name.to_string_lossy()));
+        }
+        std::fs::rename(file, &target)
+            .map_err(|e| Error::io(format!("cannot move {}", file.display()), e))?;
+        if let Some(err) = &error {
+            let mut ef = target.clone().into_os_string();
+            ef.push(".error.txt");
+            fsx::write_atomic(Path::new(&ef), format!("{err}\n").as_bytes())?;
+        }
+        Ok(InboxOutcome {
+            file: file.to_path_buf(),
+            moved_to: target,
+            report,
+            error,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tick {
+    pub level: Level,
+    pub session: Option<String>,
+    pub wrapped: Vec<Wrapped>,
+}
+
+/// One check of the bloat monitor; wraps each breached session when `auto_wrap` is on.
+pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
+    let cfg = hub.config()?;
+    let open = status::check(hub)?;
+    let mut wrapped = Vec::new();
+    if cfg.watch.auto_wrap {
+        for s in open.iter().filter(|s| s.level == Level::Fail) {
+            let reason = s
+                .signals
+                .iter()
+                .filter(|x| x.level == Level::Fail)
+                .map(|x| x.name)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let w = wrap::wrap(
+                hub,
+                WrapOptions {
+                    session: Some(s.session.id.clone()),
+                    to: None,
+                    redact: false,
+                    respawn: true,
+                    reason: format!("bloat: {reason}"),
+                },
+                clip,
+            )?;
+            wrapped.push(w);
+        }
+    }
+    let after = if wrapped.is_empty() {
+        open
+    } else {
+        status::check(hub)?
+    };
+    Ok(Tick {
+        level: after.first().map_or(Level::Idle, |s| s.level),
+        session: after.first().map(|s| s.session.id.clone()),
+        wrapped,
+    })
+}
