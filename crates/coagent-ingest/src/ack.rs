@@ -66,14 +66,22 @@ pub(crate) enum AckParse {
     No,
     /// Starts like an ACK but is not one; the reason goes to the warnings.
     Malformed(String),
-    Yes { id: String, refs: Vec<AckRef> },
+    Yes {
+        id: String,
+        refs: Vec<AckRef>,
+    },
 }
 
 /// Characters that may trail a token without belonging to it.
 fn trim_token(t: &str) -> &str {
-    t.trim_matches(|c: char| matches!(c, '`' | '*' | '"' | '“' | '”' | '‘' | '’' | '\'' | '«' | '»'))
-        .trim_end_matches(['.', ',', ';', ':', '!', '?'])
-        .trim_matches(|c: char| matches!(c, '`' | '*' | '"' | '“' | '”' | '‘' | '’' | '\''))
+    t.trim_matches(|c: char| {
+        matches!(
+            c,
+            '`' | '*' | '"' | '“' | '”' | '‘' | '’' | '\'' | '«' | '»'
+        )
+    })
+    .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+    .trim_matches(|c: char| matches!(c, '`' | '*' | '"' | '“' | '”' | '‘' | '’' | '\''))
 }
 
 /// `<prefix>-<[0-9A-Z]{1,26}>`.
@@ -138,7 +146,10 @@ fn single_ref(t: &str) -> Option<AckRef> {
             url: url.to_string(),
         });
     }
-    if let Some(n) = t.strip_prefix("PR#").and_then(|r| pr_number(&format!("#{r}"))) {
+    if let Some(n) = t
+        .strip_prefix("PR#")
+        .and_then(|r| pr_number(&format!("#{r}")))
+    {
         return Some(AckRef::Pr { number: n });
     }
     if t.contains(['/', '\\', '.']) || t.starts_with('~') {
@@ -190,12 +201,12 @@ pub(crate) fn parse(core: &str) -> AckParse {
             i += 1;
             continue;
         }
-        if t.eq_ignore_ascii_case("pr") {
-            if let Some(n) = toks.get(i + 1).and_then(|n| pr_number(trim_token(n))) {
-                refs.push(AckRef::Pr { number: n });
-                i += 2;
-                continue;
-            }
+        if t.eq_ignore_ascii_case("pr")
+            && let Some(n) = toks.get(i + 1).and_then(|n| pr_number(trim_token(n)))
+        {
+            refs.push(AckRef::Pr { number: n });
+            i += 2;
+            continue;
         }
         match single_ref(t) {
             Some(r) => refs.push(r),
@@ -234,7 +245,9 @@ mod tests {
     #[test]
     fn every_ref_kind() {
         assert_eq!(
-            refs("ACK DO-7K3M PR #12 pr:acme/web#3 commit:abc1234 artifact:A-01HX https://x.test/a, docs/out.log ../../etc/passwd /etc/passwd"),
+            refs(
+                "ACK DO-7K3M PR #12 pr:acme/web#3 commit:abc1234 artifact:A-01HX https://x.test/a, docs/out.log ../../etc/passwd /etc/passwd"
+            ),
             vec![
                 "PR #12",
                 "pr:acme/web#3",

@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn canonical_sorts_keys() {
-        assert_eq!(canonical(r#"{"b":1, "a":2}"#).as_deref(), Some(r#"{"a":2,"b":1}"#));
+        assert_eq!(
+            canonical(r#"{"b":1, "a":2}"#).as_deref(),
+            Some(r#"{"a":2,"b":1}"#)
+        );
         assert_eq!(canonical("[1]"), None);
     }
 }

@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn inference() {
-        assert_eq!(infer_lang("# DO: x\n#!/usr/bin/env python3\n# END DO\n"), "python");
+        assert_eq!(
+            infer_lang("# DO: x\n#!/usr/bin/env python3\n# END DO\n"),
+            "python"
+        );
         assert_eq!(infer_lang("# DO: x\nimport os\n# END DO\n"), "python");
         assert_eq!(infer_lang("# DO: x\nWrite-Host hi\n# END DO\n"), "pwsh");
         assert_eq!(infer_lang("# DO: x\nls -la\n# END DO\n"), "bash");

@@ -116,7 +116,10 @@ mod tests {
     #[test]
     fn echo_variants() {
         assert_eq!(echo("Policy v1.2 loaded."), Some(("1.2".into(), None)));
-        assert_eq!(echo("**Policy v1.2.3 loaded.**"), Some(("1.2.3".into(), None)));
+        assert_eq!(
+            echo("**Policy v1.2.3 loaded.**"),
+            Some(("1.2.3".into(), None))
+        );
         assert_eq!(
             echo("Policy v1.2 loaded. (sha256:ABCD1234)"),
             Some(("1.2".into(), Some("abcd1234".into())))

@@ -149,7 +149,11 @@ impl Reply {
                 .iter()
                 .map(|d| (d.title.clone(), d.lang.clone(), d.sha256.clone()))
                 .collect(),
-            incomplete_dos: self.incomplete_dos.iter().map(|d| d.title.clone()).collect(),
+            incomplete_dos: self
+                .incomplete_dos
+                .iter()
+                .map(|d| d.title.clone())
+                .collect(),
             acks: self
                 .acks
                 .iter()

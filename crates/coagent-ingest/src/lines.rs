@@ -6,6 +6,11 @@
 //! Owns: pure functions of one line. Must never look at other lines or keep
 //! state; the scanner does that.
 
+/// Blank after normalisation (which turned every odd space into a plain one).
+pub(crate) fn is_blank(line: &str) -> bool {
+    line.bytes().all(|c| c == b' ' || c == b'\t')
+}
+
 /// An opening markdown code fence.
 #[derive(Debug, Clone)]
 pub(crate) struct Fence {
@@ -103,9 +108,9 @@ fn has_angle_placeholder(t: &str) -> bool {
                 if close > 0
                     && !after[..close].starts_with(' ')
                     && !after[..close].ends_with(' ')
-                    && after[..close]
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '…')) =>
+                    && after[..close].chars().all(|c| {
+                        c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '…')
+                    }) =>
             {
                 return true;
             }
@@ -230,29 +235,47 @@ pub(crate) enum Chrome {
 }
 
 pub(crate) fn chrome(line: &str) -> Option<Chrome> {
-    let mut s = line.trim();
-    if s.is_empty() || s.len() > 48 {
+    let mut s = line.trim_matches([' ', '\t']);
+    // Fast rejects: labels and UI words are short, start with a letter and
+    // hold few spaces; most prose and code lines fail here.
+    if s.is_empty() || s.len() > 48 || !s.as_bytes()[0].is_ascii_alphabetic() {
         return None;
     }
-    loop {
-        let before = s.len();
-        for w in UI_WORDS {
-            if let Some(r) = s.strip_suffix(w) {
-                s = r.trim_end();
+    // Every UI word ends in one of these bytes; without one, only a bare
+    // language name is possible.
+    let ui_end = matches!(
+        s.as_bytes()[s.len() - 1],
+        b'.' | b'n' | b'e' | b'!' | b'd' | b'y' | b't' | b'p'
+    );
+    if !ui_end && s.len() > 13 {
+        return None;
+    }
+    if s.bytes().filter(|&c| c == b' ').count() > 4 {
+        return None;
+    }
+    if ui_end {
+        loop {
+            let before = s.len();
+            for w in UI_WORDS {
+                if let Some(r) = s.strip_suffix(w) {
+                    s = r.trim_end();
+                }
             }
-        }
-        if s.len() == before || s.is_empty() {
-            break;
+            if s.len() == before || s.is_empty() {
+                break;
+            }
         }
     }
     if s.is_empty() {
         return Some(Chrome::Ui);
     }
-    let lower = s.to_ascii_lowercase();
+    if s.len() > 13 {
+        return None;
+    }
     LANGS
         .iter()
-        .any(|l| *l == lower)
-        .then_some(Chrome::Lang(lower))
+        .find(|l| l.eq_ignore_ascii_case(s))
+        .map(|l| Chrome::Lang((*l).to_string()))
 }
 
 /// A line holding UI words ("Copy code", "bashCopy code", "Use code with
@@ -352,9 +375,7 @@ pub(crate) fn core(line: &str) -> Core<'_> {
     let lead_underscore = s.starts_with('_');
     s = s.trim_start_matches(is_wrap_char).trim_start();
     s = s
-        .trim_end_matches(|c: char| {
-            (is_wrap_char(c) && (c != '_' || lead_underscore)) || c == ' '
-        })
+        .trim_end_matches(|c: char| (is_wrap_char(c) && (c != '_' || lead_underscore)) || c == ' ')
         .trim_end();
     Core { text: s, quoted }
 }
@@ -396,7 +417,10 @@ mod tests {
     #[test]
     fn chrome_lines() {
         assert_eq!(chrome("bashCopy code"), Some(Chrome::Lang("bash".into())));
-        assert_eq!(chrome("PowerShell"), Some(Chrome::Lang("powershell".into())));
+        assert_eq!(
+            chrome("PowerShell"),
+            Some(Chrome::Lang("powershell".into()))
+        );
         assert_eq!(chrome("Copy code"), Some(Chrome::Ui));
         assert_eq!(chrome("Use code with caution."), Some(Chrome::Ui));
         assert_eq!(chrome("Here is the plan"), None);

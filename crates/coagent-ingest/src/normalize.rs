@@ -51,9 +51,7 @@ fn classify(c: char) -> Class {
     match c {
         // NBSP, en/em/thin/hair and other typographic spaces, narrow NBSP,
         // medium mathematical space, ideographic space.
-        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => {
-            Class::Space
-        }
+        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => Class::Space,
         // Zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen.
         '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => Class::Drop,
         // Line and paragraph separators some rich-text copies produce.
@@ -78,19 +76,45 @@ fn end_line(out: &mut String) {
 pub(crate) fn normalize(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
+    let mut start = 0;
+    // Line by line: a plain ASCII line without CR (the common case) is
+    // copied whole; anything else takes the char-by-char path.
+    loop {
+        let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |k| start + k);
+        let line = &s[start..end];
+        if line.is_ascii() && !line.as_bytes().contains(&b'\r') {
+            out.push_str(line.trim_end_matches([' ', '\t']));
+        } else {
+            slow_line(line, end < b.len(), &mut out);
+        }
+        if end == b.len() {
+            break;
+        }
+        out.push('\n');
+        start = end + 1;
+    }
+    out
+}
+
+/// One line that may hold CR, odd spaces or invisible characters.
+/// `lf_follows`: an LF ends this line, so a final CR is half of a CRLF.
+fn slow_line(s: &str, lf_follows: bool, out: &mut String) {
+    let b = s.as_bytes();
     let mut run = 0;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         if c < 0x80 {
-            if c == b'\n' || c == b'\r' {
+            if c == b'\r' {
                 out.push_str(&s[run..i]);
-                end_line(&mut out);
-                i += if c == b'\r' && b.get(i + 1) == Some(&b'\n') {
-                    2
+                // CRLF: the LF ends the line outside; a lone CR ends it here.
+                if i + 1 < b.len() || !lf_follows {
+                    end_line(out);
                 } else {
-                    1
-                };
+                    let kept = out.trim_end_matches([' ', '\t']).len();
+                    out.truncate(kept);
+                }
+                i += 1;
                 run = i;
             } else {
                 i += 1;
@@ -115,7 +139,7 @@ pub(crate) fn normalize(s: &str) -> String {
             }
             Class::Newline => {
                 out.push_str(&s[run..i]);
-                end_line(&mut out);
+                end_line(out);
                 run = i + len;
             }
         }
@@ -124,7 +148,6 @@ pub(crate) fn normalize(s: &str) -> String {
     out.push_str(&s[run..]);
     let kept = out.trim_end_matches([' ', '\t']).len();
     out.truncate(kept);
-    out
 }
 
 #[cfg(test)]
@@ -135,6 +158,14 @@ mod tests {
     fn line_endings_spaces_and_invisibles() {
         let s = "a\r\nb\rc\u{00A0}d\u{200B}e  \n\u{FEFF}f\t";
         assert_eq!(normalize(s), "a\nb\nc de\nf");
+    }
+
+    #[test]
+    fn lone_cr_at_end_of_line_before_lf() {
+        // "a\r\r\nb": a lone CR then a CRLF: two line ends.
+        assert_eq!(normalize("a\r\r\nb"), "a\n\nb");
+        assert_eq!(normalize("x \r"), "x\n");
+        assert_eq!(normalize("x\r"), "x\n");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! rendered copy of the same reply would decide differently: every rule here
 //! is written so that the fence-kept and the fence-lost copies agree.
 
+use std::cell::Cell;
+
 use crate::ack::{self, AckLine, AckParse};
 use crate::backchat::{self, Braces, MessageBlock};
 use crate::dos::{self, DoProposal, IncompleteDo};
@@ -46,11 +48,14 @@ struct Capture {
     /// dropped.
     example: bool,
     script: String,
-    /// Lines inside the capture, with the indent to strip; read as ordinary
-    /// lines if the DO turns out incomplete, as the other copy form would.
-    pending: Vec<(usize, usize)>,
+    /// The fence the DO sits in, as it was at the `# DO:` line, and the
+    /// content count then: an incomplete DO's lines are read again as
+    /// ordinary lines from there, as the other copy form reads them.
+    fence_at_start: Option<OpenFence>,
+    content_at_start: usize,
 }
 
+#[derive(Clone)]
 struct OpenFence {
     f: Fence,
     open_line: usize,
@@ -75,11 +80,13 @@ struct Scanner<'t> {
     region: Option<Region>,
     /// Last line read as plain prose (or plain code); decides lead-ins.
     last_prose: Option<usize>,
+    /// Whether that line is a lead-in, once asked.
+    lead_in_cache: Cell<Option<(usize, bool)>>,
     /// Line of the last complete `# END DO` and its DO's language.
     last_end: Option<(usize, &'static str)>,
     /// Last line index holding `# END DO` anywhere in the text.
     last_end_line: Option<usize>,
-    /// Lines holding the BackchatMessage schema name.
+    /// Lines holding the BackchatMessage schema name, ascending.
     schema_lines: Vec<usize>,
     /// JSON starts before this line are not tried again (keeps scans linear).
     json_watermark: usize,
@@ -92,11 +99,13 @@ pub(crate) fn scan(text: &str) -> Found {
     let mut lines = Vec::with_capacity(text.len() / 40 + 1);
     let mut starts = Vec::with_capacity(text.len() / 40 + 1);
     let mut pos = 0;
-    for l in text.split('\n') {
-        lines.push(l);
+    for nl in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        lines.push(&text[pos..nl]);
         starts.push(pos);
-        pos += l.len() + 1;
+        pos = nl + 1;
     }
+    lines.push(&text[pos..]);
+    starts.push(pos);
     let schema_lines = memchr::memmem::find_iter(text.as_bytes(), backchat::SCHEMA)
         .map(|off| starts.partition_point(|&s| s <= off).saturating_sub(1))
         .collect();
@@ -108,6 +117,7 @@ pub(crate) fn scan(text: &str) -> Found {
         capture: None,
         region: None,
         last_prose: None,
+        lead_in_cache: Cell::new(None),
         last_end: None,
         last_end_line,
         schema_lines,
@@ -117,8 +127,14 @@ pub(crate) fn scan(text: &str) -> Found {
         next_candidates: Vec::new(),
     };
     let mut i = 0;
-    while i < s.lines.len() {
-        i = s.step(i);
+    loop {
+        while i < s.lines.len() {
+            i = s.step(i);
+        }
+        match s.abandon_do("the reply ended before `# END DO`") {
+            Some(r) => i = r,
+            None => break,
+        }
     }
     s.finish();
     s.found
@@ -131,7 +147,7 @@ impl<'t> Scanner<'t> {
 
     fn step(&mut self, i: usize) -> usize {
         let line = self.lines[i];
-        if !line.trim().is_empty() {
+        if !lines::is_blank(line) {
             self.nonblank_seen += 1;
         }
         if self.fence.is_some() {
@@ -142,20 +158,22 @@ impl<'t> Scanner<'t> {
                 self.finish_do(i, line);
                 return i + 1;
             }
-            if lines::is_ui_marker(line) {
+            let reason = if lines::is_ui_marker(line) {
                 // The rendered code block ended (its UI words follow it)
                 // before `# END DO`: the fenced copy would say the same.
-                self.abandon_do("its code block ended before `# END DO`");
-            } else if lines::do_start(line).is_none() {
+                "its code block ended before `# END DO`"
+            } else if lines::do_start(line).is_some() {
+                "a new `# DO:` began before `# END DO`"
+            } else {
                 self.count(line);
                 if let Some(c) = &mut self.capture {
                     c.script.push_str(line);
                     c.script.push('\n');
-                    c.pending.push((i, 0));
                 }
                 return i + 1;
-            } else {
-                self.abandon_do("a new `# DO:` began before `# END DO`");
+            };
+            if let Some(r) = self.abandon_do(reason) {
+                return r;
             }
         }
         if self.region.is_some() {
@@ -165,7 +183,7 @@ impl<'t> Scanner<'t> {
     }
 
     fn count(&mut self, content: &str) {
-        if !content.trim().is_empty() {
+        if !lines::is_blank(content) {
             self.content_lines += 1;
         }
     }
@@ -239,13 +257,13 @@ impl<'t> Scanner<'t> {
         };
         if lines::fence_closes(line, &of.f) {
             self.fence = None;
-            if self.capture.is_some() {
-                self.abandon_do("its code block closed before `# END DO`");
+            if let Some(r) = self.abandon_do("its code block closed before `# END DO`") {
+                return r;
             }
             return i + 1;
         }
         let content = lines::strip_indent(line, of.f.indent);
-        let first_text = !of.seen_text && !content.trim().is_empty();
+        let first_text = !of.seen_text && !lines::is_blank(content);
         if first_text {
             of.seen_text = true;
         }
@@ -253,7 +271,6 @@ impl<'t> Scanner<'t> {
             self.count(content);
             return i + 1;
         }
-        let indent = of.f.indent;
         if self.capture.is_some() {
             if lines::is_do_end(content) {
                 self.finish_do(i, content);
@@ -264,11 +281,12 @@ impl<'t> Scanner<'t> {
                 if let Some(c) = &mut self.capture {
                     c.script.push_str(content);
                     c.script.push('\n');
-                    c.pending.push((i, indent));
                 }
                 return i + 1;
             }
-            self.abandon_do("a new `# DO:` began before `# END DO`");
+            if let Some(r) = self.abandon_do("a new `# DO:` began before `# END DO`") {
+                return r;
+            }
         }
         self.count(content);
         let Some(of) = &self.fence else {
@@ -315,7 +333,7 @@ impl<'t> Scanner<'t> {
             self.count(line);
             return i + 1;
         }
-        if line.trim().is_empty() {
+        if lines::is_blank(line) {
             if r.seen_text {
                 self.region = None;
             }
@@ -340,7 +358,7 @@ impl<'t> Scanner<'t> {
             j -= 1;
             steps += 1;
             let l = self.lines[j];
-            if l.trim().is_empty() {
+            if lines::is_blank(l) {
                 continue;
             }
             match lines::chrome(l) {
@@ -359,7 +377,10 @@ impl<'t> Scanner<'t> {
             && end < upto
             && self.lines[end + 1..upto].iter().all(|l| {
                 let t = l.trim();
-                t.is_empty() || t.starts_with("```") || t.starts_with("~~~")
+                t.is_empty()
+                    || t.starts_with("```")
+                    || t.starts_with("~~~")
+                    || lines::chrome(t) == Some(Chrome::Ui)
             })
         {
             return LangFrom::Inherited(lang);
@@ -368,8 +389,17 @@ impl<'t> Scanner<'t> {
     }
 
     fn lead_in_active(&self) -> bool {
-        self.last_prose
-            .is_some_and(|j| lines::is_lead_in(self.lines[j]))
+        let Some(j) = self.last_prose else {
+            return false;
+        };
+        if let Some((k, v)) = self.lead_in_cache.get()
+            && k == j
+        {
+            return v;
+        }
+        let v = lines::is_lead_in(self.lines[j]);
+        self.lead_in_cache.set(Some((j, v)));
+        v
     }
 
     fn start_do(
@@ -403,27 +433,28 @@ impl<'t> Scanner<'t> {
             lang,
             example,
             script,
-            pending: Vec::new(),
+            fence_at_start: self.fence.clone(),
+            content_at_start: self.content_lines,
         });
     }
 
-    fn abandon_do(&mut self, reason: &str) {
-        let Some(c) = self.capture.take() else {
-            return;
-        };
+    /// Ends an open DO without `# END DO`. Returns the line to read next
+    /// (the one after `# DO:`, in the fence state of then) unless the DO was
+    /// an example, whose lines stay skipped.
+    fn abandon_do(&mut self, reason: &str) -> Option<usize> {
+        let c = self.capture.take()?;
         self.last_end = None;
         if c.example {
-            return;
+            return None;
         }
         self.found.incomplete.push(IncompleteDo {
             title: c.title,
             line: c.start + 1,
             reason: reason.to_string(),
         });
-        for (j, indent) in c.pending {
-            let content = lines::strip_indent(self.lines[j], indent);
-            self.prose_line(j, content);
-        }
+        self.fence = c.fence_at_start;
+        self.content_lines = c.content_at_start;
+        Some(c.start + 1)
     }
 
     fn finish_do(&mut self, i: usize, end_line: &str) {
@@ -499,7 +530,7 @@ impl<'t> Scanner<'t> {
             return None;
         }
         let tagged = ctx == "coagent";
-        if !tagged && (!ctx.is_empty() || !self.schema_lines.iter().any(|&l| l >= i)) {
+        if !tagged && (!ctx.is_empty() || self.schema_lines.last().is_none_or(|&l| l < i)) {
             return None;
         }
         let indent = fence.map_or(0, |f| f.indent);
@@ -578,11 +609,12 @@ impl<'t> Scanner<'t> {
         let Some(&first) = c.text.as_bytes().first() else {
             return;
         };
-        let example = c.quoted || self.lead_in_active();
+        // Computed only for the rare line that is a record.
+        let example = |s: &Self| c.quoted || s.lead_in_active();
         match first {
             b'A' => match ack::parse(c.text) {
                 AckParse::Yes { id, refs } => {
-                    if !example {
+                    if !example(self) {
                         self.found.acks.push(AckLine {
                             id,
                             refs,
@@ -593,7 +625,7 @@ impl<'t> Scanner<'t> {
                     return;
                 }
                 AckParse::Malformed(m) => {
-                    if !example {
+                    if !example(self) {
                         self.warn(format!("line {}: {m}", i + 1));
                     }
                     return;
@@ -602,7 +634,7 @@ impl<'t> Scanner<'t> {
             },
             b'P' | b'p' => {
                 if let Some((version, hash)) = echo::parse_echo(c.text) {
-                    if !example {
+                    if !example(self) {
                         self.record_echo(i, version, hash);
                     }
                     return;
@@ -610,7 +642,7 @@ impl<'t> Scanner<'t> {
             }
             b'N' => {
                 if let Some(n) = echo::parse_next(c.text) {
-                    if !example {
+                    if !example(self) {
                         self.next_candidates.push((i, n));
                     }
                     return;
@@ -650,9 +682,6 @@ impl<'t> Scanner<'t> {
     }
 
     fn finish(&mut self) {
-        if self.capture.is_some() {
-            self.abandon_do("the reply ended before `# END DO`");
-        }
         if let Some(&(i, n)) = self.next_candidates.first() {
             // A NEXT answer is the whole reply; in a longer reply it is a
             // mention, not an answer.

@@ -37,8 +37,9 @@ fn fixtures() -> Vec<(String, String)> {
 }
 
 fn seed_of(name: &str) -> u64 {
-    name.bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Writes the rendered form of every fixture that lacks one. Run with
@@ -57,7 +58,7 @@ fn write_missing_rendered_forms() {
         let copy = fs::read_to_string(dir.join(format!("{name}.copy.md"))).unwrap();
         let seed = seed_of(&name);
         let noise = common::Noise {
-            crlf: seed % 3 == 0,
+            crlf: seed.is_multiple_of(3),
             nbsp: true,
             zero_width: true,
             trailing_spaces: true,
@@ -104,9 +105,13 @@ fn check(reply: &Reply, exp: &Value, what: &str, errors: &mut Vec<String>) {
         if d.title != e["title"].as_str().unwrap() || d.lang != e["lang"].as_str().unwrap() {
             fail(format!("DO ({}, {}) != {e}", d.title, d.lang));
         }
-        if !d.script.starts_with(&format!("# DO: {}\n", d.title)) || !d.script.ends_with("# END DO\n")
+        if !d.script.starts_with(&format!("# DO: {}\n", d.title))
+            || !d.script.ends_with("# END DO\n")
         {
-            fail(format!("DO {} script not framed by its sentinels:\n{}", d.title, d.script));
+            fail(format!(
+                "DO {} script not framed by its sentinels:\n{}",
+                d.title, d.script
+            ));
         }
         if d.sha256 != sha256_hex(d.script.as_bytes()) {
             fail(format!("DO {} sha256 mismatch", d.title));
@@ -117,7 +122,11 @@ fn check(reply: &Reply, exp: &Value, what: &str, errors: &mut Vec<String>) {
             }
         }
     }
-    let inc: Vec<&str> = reply.incomplete_dos.iter().map(|d| d.title.as_str()).collect();
+    let inc: Vec<&str> = reply
+        .incomplete_dos
+        .iter()
+        .map(|d| d.title.as_str())
+        .collect();
     let exp_inc: Vec<&str> = exp["incomplete"]
         .as_array()
         .unwrap()
@@ -171,8 +180,14 @@ fn corpus_is_big_enough_and_covers_every_vendor() {
     }
     for (v, n) in &all {
         let dir = fixtures_dir().join(v);
-        assert!(dir.join(format!("{n}.rendered.txt")).exists(), "{v}/{n} lacks its rendered form");
-        assert!(dir.join(format!("{n}.expected.json")).exists(), "{v}/{n} lacks its expectations");
+        assert!(
+            dir.join(format!("{n}.rendered.txt")).exists(),
+            "{v}/{n} lacks its rendered form"
+        );
+        assert!(
+            dir.join(format!("{n}.expected.json")).exists(),
+            "{v}/{n} lacks its expectations"
+        );
     }
 }
 
@@ -185,9 +200,10 @@ fn every_fixture_gives_its_expected_records_in_both_forms() {
         let Ok(rendered) = fs::read(dir.join(format!("{name}.rendered.txt"))) else {
             continue; // reported by the corpus test
         };
-        let exp: Value =
-            serde_json::from_str(&fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap())
-                .unwrap();
+        let exp: Value = serde_json::from_str(
+            &fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap(),
+        )
+        .unwrap();
         let a = parse_reply(&copy);
         let b = parse_reply(&rendered);
         check(&a, &exp, &format!("{vendor}/{name} copy"), &mut errors);
@@ -201,10 +217,17 @@ fn every_fixture_gives_its_expected_records_in_both_forms() {
         }
         let scripts = |r: &Reply| r.dos.iter().map(|d| d.script.clone()).collect::<Vec<_>>();
         if scripts(&a) != scripts(&b) {
-            errors.push(format!("{vendor}/{name}: scripts differ between the two copies"));
+            errors.push(format!(
+                "{vendor}/{name}: scripts differ between the two copies"
+            ));
         }
     }
-    assert!(errors.is_empty(), "{} problem(s):\n{}", errors.len(), errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{} problem(s):\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
 }
 
 #[test]
@@ -215,13 +238,19 @@ fn the_noise_in_rendered_fixtures_is_real() {
     let mut nbsp = 0;
     let mut zw = 0;
     for (vendor, name) in fixtures() {
-        let Ok(r) = fs::read_to_string(fixtures_dir().join(&vendor).join(format!("{name}.rendered.txt")))
-        else {
+        let Ok(r) = fs::read_to_string(
+            fixtures_dir()
+                .join(&vendor)
+                .join(format!("{name}.rendered.txt")),
+        ) else {
             continue;
         };
         crlf += usize::from(r.contains("\r\n"));
         nbsp += usize::from(r.contains('\u{00A0}'));
         zw += usize::from(r.contains(['\u{200B}', '\u{200C}', '\u{200D}', '\u{FEFF}', '\u{2060}']));
     }
-    assert!(crlf >= 5 && nbsp >= 20 && zw >= 20, "crlf {crlf}, nbsp {nbsp}, zero-width {zw}");
+    assert!(
+        crlf >= 5 && nbsp >= 20 && zw >= 20,
+        "crlf {crlf}, nbsp {nbsp}, zero-width {zw}"
+    );
 }

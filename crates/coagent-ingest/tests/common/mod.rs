@@ -54,7 +54,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn one_in(&mut self, n: u64) -> bool {
-        self.next() % n == 0
+        self.next().is_multiple_of(n)
     }
 }
 
@@ -114,13 +114,14 @@ fn header(vendor: Vendor, tag: &str, rng: &mut Rng) -> Vec<String> {
         (Vendor::ChatGpt, false) if rng.one_in(3) => vec![format!("{tag}Copy code")],
         (Vendor::ChatGpt, false) => vec![tag.to_string(), "Copy code".into()],
         (Vendor::ChatGpt, true) => vec!["Copy code".into()],
-        (Vendor::Claude, false) => vec![tag.to_string()],
-        (Vendor::Claude, true) => vec![],
+        // A UI that hid a block's tag would lose its language for good: the
+        // parser could only guess. Generic UIs show the tag as Claude does.
+        (Vendor::Claude | Vendor::Generic, false) => vec![tag.to_string()],
+        (Vendor::Claude | Vendor::Generic, true) => vec![],
         (Vendor::Gemini, false) => vec![gemini_name(tag)],
         (Vendor::Gemini, true) => vec![],
         (Vendor::Copilot, false) => vec![tag.to_string(), "Copy".into()],
         (Vendor::Copilot, true) => vec!["Copy".into()],
-        (Vendor::Generic, _) => vec![],
     }
 }
 
@@ -172,7 +173,10 @@ fn sprinkle(line: &str, noise: &Noise, rng: &mut Rng) -> String {
     let mut out = String::with_capacity(line.len() + 8);
     for ch in line.chars() {
         if noise.zero_width && rng.one_in(23) {
-            out.push(['\u{200B}', '\u{200C}', '\u{200D}', '\u{FEFF}', '\u{2060}'][(rng.next() % 5) as usize]);
+            out.push(
+                ['\u{200B}', '\u{200C}', '\u{200D}', '\u{FEFF}', '\u{2060}']
+                    [(rng.next() % 5) as usize],
+            );
         }
         if ch == ' ' && noise.nbsp && rng.one_in(5) {
             out.push('\u{00A0}');
