@@ -145,6 +145,16 @@ pub enum Command {
     /// The secret guard on its own.
     #[command(subcommand)]
     Guard(GuardCmd),
+    /// A guided end-to-end run against a throwaway hub with bundled example replies:
+    /// boot, echo, DOs, run, ACK, breach, wrap, respawn. Your own hubs are never touched.
+    #[command(
+        after_help = "Examples:\n  coagent demo          # pauses between steps on a terminal\n  coagent demo --yes    # straight through\n  coagent demo --keep   # keep the demo hub to look around"
+    )]
+    Demo {
+        /// Keep the throwaway project and hub, and print where.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  coagent completions bash > ~/.local/share/bash-completion/completions/coagent\n  coagent completions zsh > ~/.zfunc/_coagent"

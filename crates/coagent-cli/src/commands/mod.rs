@@ -9,6 +9,7 @@ mod ack;
 mod artifact;
 mod backchat;
 mod capsule;
+mod demo;
 mod dos;
 mod guard;
 mod ingest;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ticker(a) => ticker::run(&app, a),
         Command::Vendors => vendors::run(&app),
         Command::Guard(c) => guard::run(&app, c),
+        Command::Demo { keep } => demo::run(&app, keep),
         Command::Completions { shell } => meta::completions(shell),
         Command::Man => meta::man(),
     }
