@@ -3,7 +3,7 @@
 //!
 //! It owns: finding an interpreter ([`lang`]), running the script in its own process group
 //! with a timeout and cancellation, streaming its output live while keeping a bounded log
-//! ([`run`], [`log`]), reading the `# ARTIFACT:` lines a script declares ([`artifact`]),
+//! ([`mod@run`], [`log`]), reading the `# ARTIFACT:` lines a script declares ([`artifact`]),
 //! the risk hints shown by `do show` ([`risk`]), and the work-tree diff a DO leaves behind
 //! and its undo ([`worktree`]).
 //!
