@@ -413,9 +413,7 @@ pub fn run(
         &outcome.log.render(),
     )?);
     if let Some(before) = before {
-        match worktree::snapshot(&hub.root, &[crate::hub::HUB_DIR])
-            .and_then(|after| worktree::diff(&hub.root, &before, &after))
-        {
+        match worktree::diff_since(&hub.root, &before) {
             Ok(diff) if !diff.is_empty() => artifacts.push(artifact::store_new(
                 hub,
                 &d.id,

@@ -45,8 +45,11 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
         let v = vendor::find(&cfg, &s.vendor)?;
         let facts = bloat::facts(hub, &s, &v)?;
         let a: Assessment = bloat::assess(&facts, &cfg.bloat, now);
-        if a.level == Level::Fail && s.breach_at.is_none() {
-            bloat::record_breach(hub, &s.id, &a)?;
+        let mut s = s;
+        if a.level == Level::Fail && s.breach_at.is_none() && bloat::record_breach(hub, &s.id, &a)?
+        {
+            s.breach_at = Some(now);
+            s.breach_signal = a.breached().first().map(|x| x.name.to_string());
         }
         out.push(SessionStatus {
             wrap_in: a.wrap_in(),

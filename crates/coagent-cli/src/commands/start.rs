@@ -14,10 +14,12 @@ pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
     let mut clip = app.clipboard();
     let respawn = match &a.from_wrap {
         Some(w) => {
-            return Err(crate::out::user(
-                format!("wraps are not available yet: {w}"),
-                None,
-            ));
+            let row = coagent::wrap::pick(&hub, Some(w), false, None)?;
+            let (r, note) = coagent::wrap::respawn_for(&mut hub, &row)?;
+            if let Some(n) = note {
+                eprintln!("note: {n}");
+            }
+            Some(r)
         }
         None => None,
     };

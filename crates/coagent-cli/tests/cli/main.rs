@@ -10,3 +10,5 @@ mod hub;
 mod ingest;
 mod start;
 mod surface;
+mod watch;
+mod wrap;
