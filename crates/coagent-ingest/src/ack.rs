@@ -165,8 +165,48 @@ fn is_comment_separator(t: &str) -> bool {
     matches!(t, "—" | "–" | "-" | "--" | "|" | "//" | "#")
 }
 
+/// `[text](url)` → `text`: what the rendered copy of a markdown link shows,
+/// so both copies of an ACK line give the same refs.
+fn unlink(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains("](") {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let link = after.find("](").and_then(|mid| {
+            let close = after[mid + 2..].find(')')?;
+            Some((mid, mid + 2 + close + 1))
+        });
+        match link {
+            Some((mid, end)) if !after[..mid].contains('[') => {
+                out.push_str(&rest[..open]);
+                out.push_str(&after[..mid]);
+                rest = &after[end..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// A token with no letter or digit (an emoji, a dash, a check mark).
+fn is_ornament(t: &str) -> bool {
+    !t.chars().any(char::is_alphanumeric)
+}
+
 /// Parses the decoration-stripped core of a line.
 pub(crate) fn parse(core: &str) -> AckParse {
+    if !core.starts_with("ACK") {
+        return AckParse::No;
+    }
+    let core = unlink(core);
+    let core = core.as_ref();
     let Some(rest) = core.strip_prefix("ACK") else {
         return AckParse::No;
     };
@@ -190,14 +230,22 @@ pub(crate) fn parse(core: &str) -> AckParse {
     }
     let mut refs = Vec::new();
     let toks: Vec<&str> = toks.collect();
+    // After a separator (`ACK DO-7 — PR #12`, `— merged`) the first word that
+    // is not a ref starts a free comment instead of making the line prose.
+    let mut after_separator = false;
     let mut i = 0;
     while i < toks.len() {
         let raw = toks[i];
         if is_comment_separator(raw) {
-            break;
+            after_separator = true;
+            i += 1;
+            continue;
+        }
+        if raw.starts_with('(') {
+            break; // "(merged)" and the like
         }
         let t = trim_token(raw);
-        if t.is_empty() {
+        if t.is_empty() || is_ornament(t) {
             i += 1;
             continue;
         }
@@ -210,6 +258,7 @@ pub(crate) fn parse(core: &str) -> AckParse {
         }
         match single_ref(t) {
             Some(r) => refs.push(r),
+            None if after_separator => break,
             None => {
                 return AckParse::Malformed(format!(
                     "`{}` starts like an ACK but `{t}` is not a ref (PR #N, pr:owner/repo#N, commit:SHA, artifact:A-…, a URL or a path); not recorded",
@@ -265,6 +314,21 @@ mod tests {
     fn decorations_and_comments() {
         assert_eq!(refs("- **ACK `DO-7` `PR #4`**."), vec!["PR #4"]);
         assert_eq!(refs("ACK BC-7 — thanks, merged"), Vec::<String>::new());
+        assert_eq!(refs("ACK DO-7 — PR #12"), vec!["PR #12"]);
+        assert_eq!(refs("ACK DO-7 PR #12 ✅"), vec!["PR #12"]);
+        assert_eq!(
+            refs("ACK DO-7 commit:abc1234 (merged into main)"),
+            vec!["commit:abc1234"]
+        );
+        assert_eq!(
+            refs("ACK DO-7 [PR #12](https://x.test/pull/12)"),
+            vec!["PR #12"]
+        );
+        // The rendered copy shows only "log": not a ref in either copy.
+        assert!(matches!(
+            parse_line("ACK DO-7 [log](logs/a.txt)"),
+            AckParse::Malformed(_)
+        ));
         assert_eq!(refs("ACK W-AB12 PR#9"), vec!["PR #9"]);
     }
 

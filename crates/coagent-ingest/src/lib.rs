@@ -57,10 +57,15 @@
 //! needs the human's approval.
 //!
 //! **ACK line**: a line that starts, after decorations (list bullets, `>`,
-//! bold/italic marks, backticks, quote marks), with `ACK <id>` where id is
-//! `DO-`, `BC-` or `W-` and 1–26 of `[0-9A-Z]`, followed only by refs (and
-//! optionally a comment after ` — `). A line with a token that is not a ref
-//! is prose (with a warning). Refs are kept as given, hostile paths included.
+//! a heading mark, bold/italic marks, backticks, quote marks), with
+//! `ACK <id>` where id is `DO-`, `BC-` or `W-` and 1–26 of `[0-9A-Z]`,
+//! followed only by refs. Tolerated among the refs: commas and trailing
+//! punctuation, emoji and other ornaments, a `(parenthesised comment)` at the
+//! end, a dash separator (`ACK DO-7 — PR #12`, after which the first non-ref
+//! word starts a free comment), and markdown links, read as their text
+//! because that is all a rendered copy shows. A line with any other non-ref
+//! word is prose, with a warning. Refs are kept as given, hostile paths
+//! included: a path is any token with `/`, `\` or `.`, or starting with `~`.
 //!
 //! **Echo**: a line that is `Policy vX.Y[.Z] loaded` with an optional `.` and
 //! `(hash)`; more text may follow on the same line only after a sentence end.
@@ -75,6 +80,16 @@
 //!
 //! **NEXT k/n**: taken only when the reply is essentially that line (at most
 //! three lines of content).
+//!
+//! **Limits of the rendered form** (what no parser can recover from a page
+//! selection, written down so nobody expects it): a UI that hides a block's
+//! language tag loses the language (the parser then guesses); a UI that shows
+//! no words around code blocks (Claude) hides a code block broken by an inner
+//! fence, which then reads as one longer DO; a blockquote's `>` is lost, so a
+//! quoted example without a lead-in line reads as real; markdown headings and
+//! paragraphs that the chat wrote without fences lose their `#`, so an
+//! unfenced `# DO:` is only seen in the copy-button form. Soft line breaks are
+//! assumed kept, as chat UIs render them.
 //!
 //! **Own payloads**: a header `<!-- coagent v1 id=… kind=… -->` among the first
 //! three non-blank lines sets `own_payload`; [`matches_payload`] tells a

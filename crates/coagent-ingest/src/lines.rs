@@ -355,6 +355,11 @@ pub(crate) fn core(line: &str) -> Core<'_> {
         quoted = true;
         s = r.trim_start();
     }
+    // A markdown heading mark vanishes when rendered.
+    let hashes = s.bytes().take_while(|&c| c == b'#').count();
+    if (1..=6).contains(&hashes) && s[hashes..].starts_with(' ') {
+        s = s[hashes..].trim_start();
+    }
     // List bullets: "- ", "* ", "+ ", "1. ", "1) ".
     if let Some(r) = s
         .strip_prefix("- ")
@@ -435,6 +440,7 @@ mod tests {
         assert!(q.quoted);
         assert_eq!(q.text, "ACK DO-7");
         assert_eq!(core("ACK DO-7 my_dir/x_").text, "ACK DO-7 my_dir/x_");
+        assert_eq!(core("## Policy v1.2 loaded.").text, "Policy v1.2 loaded.");
     }
 
     #[test]
