@@ -51,6 +51,11 @@ impl Env {
         env
     }
 
+    /// Makes the project a git repository (so `.gitignore` applies) without committing.
+    pub fn git_init_quiet(&self) {
+        self.git(&["init", "-q", "-b", "main"]);
+    }
+
     pub fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .args([

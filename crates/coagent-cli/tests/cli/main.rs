@@ -6,6 +6,7 @@ mod harness;
 
 mod capsule;
 mod dos;
+mod guard;
 mod hub;
 mod ingest;
 mod start;
