@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::GuardError;
 use crate::config::{Allowlist, GuardConfig, compile};
-use crate::entropy::{is_placeholder, looks_random, shannon_entropy};
-use crate::rules::{BUILTINS, Check, DOCUMENTED_EXAMPLES, regex_of};
+use crate::entropy::{assigned_value_is_secret, is_placeholder, shannon_entropy};
+use crate::rules::{BUILTINS, Check, DOCUMENTED_EXAMPLES};
 
 /// The rule id of findings that are exact CoProfile private values.
 pub const PRIVATE_RULE: &str = "coprofile-private";
@@ -29,6 +29,9 @@ const BACK: usize = 256;
 /// How far past the keyword hit (plus the rule's `after`) a window may reach when the line
 /// is longer; the window ends at the line's end when that is closer.
 const FORWARD: usize = 1024;
+/// How many bytes after a keyword hit an anchored rule may match: the rest of a name
+/// (40), operator and quotes, and a value of up to 256 bytes.
+const ANCHORED_SPAN: usize = 320;
 
 /// One secret found in scanned bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -62,6 +65,8 @@ struct Rule {
     /// User rules run on the whole buffer once any of their keywords occurs (gitleaks
     /// semantics: their regexes may span lines in ways the windows would not see).
     whole_buffer: bool,
+    /// Matched anchored right after each keyword hit (see `Builtin::anchored`).
+    anchored: bool,
     path: Option<Regex>,
     allowlists: Vec<Allowlist>,
 }
@@ -123,7 +128,7 @@ impl Guard {
             {
                 continue;
             }
-            let regex = compile(&regex_of(b)).map_err(|e| GuardError::Rule {
+            let regex = compile(b.regex).map_err(|e| GuardError::Rule {
                 id: b.id.to_owned(),
                 message: format!("built-in regex does not compile: {e}"),
             })?;
@@ -137,6 +142,7 @@ impl Guard {
                 prefix: b.prefix.min(4),
                 after: b.after,
                 whole_buffer: false,
+                anchored: b.anchored,
                 path: None,
                 allowlists: Vec::new(),
             };
@@ -171,6 +177,7 @@ impl Guard {
                 prefix: 0,
                 after: 0,
                 whole_buffer: true,
+                anchored: false,
                 path: u.path.clone(),
                 allowlists: u.allowlists.clone(),
             };
@@ -314,8 +321,9 @@ impl Guard {
 
     fn scan_inner(&self, hay: &[u8], path: Option<&str>) -> Vec<Finding> {
         let mut candidates = Vec::new();
-        // (rule, start, end) of every keyword hit, grouped by rule below.
-        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        // Keyword hits (start, end) per windowed rule; anchored rules are run on the spot.
+        let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.rules.len()];
+        let mut anchored_locs: Option<CaptureLocations> = None;
         if let Some(ac) = &self.prefilter {
             for m in ac.find_overlapping_iter(hay) {
                 for e in &self.entries[m.pattern().as_usize()] {
@@ -325,7 +333,16 @@ impl Guard {
                         continue;
                     }
                     match e.target {
-                        Target::Rule(r) => hits.push((r, m.start(), m.end())),
+                        Target::Rule(r) if self.rules[r].anchored => {
+                            if assignment_follows(hay, m.end())
+                                && path_applies(&self.rules[r], path)
+                            {
+                                let locs = anchored_locs
+                                    .get_or_insert_with(|| self.rules[r].regex.capture_locations());
+                                self.run_anchored(r, hay, m.end(), locs, &mut candidates);
+                            }
+                        }
+                        Target::Rule(r) => hits[r].push((m.start(), m.end())),
                         Target::Private => candidates.push(Candidate {
                             priority: 0,
                             rule: usize::MAX,
@@ -336,33 +353,35 @@ impl Guard {
                 }
             }
         }
-        hits.sort_unstable();
-        let mut locs: Option<CaptureLocations> = None;
-        for group in hits.chunk_by(|a, b| a.0 == b.0) {
-            let ri = group[0].0;
+        for (ri, group) in hits.iter_mut().enumerate() {
+            if group.is_empty() {
+                continue;
+            }
             let rule = &self.rules[ri];
             if !path_applies(rule, path) {
                 continue;
             }
-            let locs = locs.insert(rule.regex.capture_locations());
+            let mut locs = rule.regex.capture_locations();
             if rule.whole_buffer {
-                self.run_rule(ri, hay, 0, hay.len(), locs, &mut candidates);
+                self.run_rule(ri, hay, 0, hay.len(), &mut locs, &mut candidates);
                 continue;
             }
+            // Overlapping matches arrive ordered by end; windows are merged by start.
+            group.sort_unstable();
             let mut current: Option<(usize, usize)> = None;
-            for &(_, s, e) in group {
+            for &(s, e) in group.iter() {
                 let (ws, we) = window(hay, s, e, rule.after);
                 current = match current {
                     Some((cs, ce)) if ws <= ce => Some((cs, ce.max(we))),
                     Some((cs, ce)) => {
-                        self.run_rule(ri, hay, cs, ce, locs, &mut candidates);
+                        self.run_rule(ri, hay, cs, ce, &mut locs, &mut candidates);
                         Some((ws, we))
                     }
                     None => Some((ws, we)),
                 };
             }
             if let Some((cs, ce)) = current {
-                self.run_rule(ri, hay, cs, ce, locs, &mut candidates);
+                self.run_rule(ri, hay, cs, ce, &mut locs, &mut candidates);
             }
         }
         for &ri in &self.unconditional {
@@ -411,6 +430,34 @@ impl Guard {
         }
     }
 
+    /// Run an anchored rule's regex (it starts with `^`) on the bytes right after a hit.
+    fn run_anchored(
+        &self,
+        ri: usize,
+        hay: &[u8],
+        at: usize,
+        locs: &mut CaptureLocations,
+        out: &mut Vec<Candidate>,
+    ) {
+        let rule = &self.rules[ri];
+        let sub = &hay[at..hay.len().min(at + ANCHORED_SPAN)];
+        let Some(m) = rule.regex.captures_read(locs, sub) else {
+            return;
+        };
+        let Some((ss, se)) = secret_span(locs, rule.secret_group) else {
+            return;
+        };
+        let (ss, se) = (at + ss, at + se);
+        if ss < se && self.accept(rule, hay, (ss, se), (at + m.start(), at + m.end())) {
+            out.push(Candidate {
+                priority: ri + 1,
+                rule: ri,
+                start: ss,
+                end: se,
+            });
+        }
+    }
+
     /// The checks after a regex match: randomness, placeholders, documented examples,
     /// allowlists. True when the candidate is a finding.
     fn accept(
@@ -426,7 +473,7 @@ impl Guard {
             Some(Check::Entropy(floor)) => {
                 shannon_entropy(value) >= floor && !(rule.builtin && is_placeholder(value))
             }
-            Some(Check::Random) => looks_random(value),
+            Some(Check::Assignment) => assigned_value_is_secret(hay, secret.0, secret.1),
             Some(Check::NotPlaceholder) => !is_url_placeholder(value),
         };
         if !ok {
@@ -521,6 +568,24 @@ fn window(hay: &[u8], start: usize, end: usize, after: usize) -> (usize, usize) 
         we += 1;
     }
     (ws, we)
+}
+
+/// The cheap test before an anchored (assignment) rule's regex: after the keyword, the
+/// rest of a name, an optional closing quote, blanks, then `:` or `=`. Most keyword hits in
+/// code (`next_token()`, `password: &str` aside) fail here after a few bytes.
+fn assignment_follows(hay: &[u8], at: usize) -> bool {
+    let end = hay.len().min(at + 48);
+    let mut i = at;
+    while i < end && (hay[i].is_ascii_alphanumeric() || matches!(hay[i], b'_' | b'.' | b'-')) {
+        i += 1;
+    }
+    if i < end && matches!(hay[i], b'"' | b'\'' | b'`') {
+        i += 1;
+    }
+    while i < end && matches!(hay[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i < end && matches!(hay[i], b':' | b'=')
 }
 
 fn is_token_byte(b: u8) -> bool {

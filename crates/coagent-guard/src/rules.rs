@@ -20,8 +20,9 @@ pub(crate) enum Check {
     /// Shannon entropy (bits per byte) of the secret must reach this floor. Known formats
     /// use a low floor that only rejects placeholders such as `ghp_xxxx…`.
     Entropy(f32),
-    /// The value has no known shape (a password, an `.env` value): it must look random.
-    Random,
+    /// The value of a credential assignment (a password, an `.env` value): it must be a
+    /// literal and look random (see `entropy::assigned_value_is_secret`).
+    Assignment,
     /// A password inside a URL: anything but an obvious placeholder counts.
     NotPlaceholder,
 }
@@ -44,6 +45,10 @@ pub(crate) struct Builtin {
     pub after: usize,
     /// Generic rules lose every overlap against specific ones, and against user rules.
     pub generic: bool,
+    /// The regex is matched anchored right after each keyword hit (on at most
+    /// `ANCHORED_SPAN` bytes) instead of in a window: for rules whose keywords are common
+    /// words in code, this makes a non-matching hit cost a few bytes of DFA.
+    pub anchored: bool,
 }
 
 const BASE: Builtin = Builtin {
@@ -57,6 +62,7 @@ const BASE: Builtin = Builtin {
     prefix: 0,
     after: 0,
     generic: false,
+    anchored: false,
 };
 
 /// Values that are published as examples by the providers themselves and so appear in
@@ -92,9 +98,6 @@ pub(crate) const STOPWORDS: &[&str] = &[
     "${",
     "{{",
 ];
-
-/// Credential-looking names in assignments; shared by the generic rule's keywords.
-const GENERIC_NAME: &str = r"(?:passw(?:or)?d|pwd|pass|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key|credentials?|auth(?:[_.\-]?(?:key|token))?)";
 
 /// The table. Specific formats first; generic rules (`generic: true`) last.
 pub(crate) const BUILTINS: &[Builtin] = &[
@@ -538,8 +541,9 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         id: "generic-credential",
         description: "Credential assignment (password=, api_key:, \"secret\": …, .env) with a random-looking value",
-        // The name part is built from GENERIC_NAME; see `generic_regex`.
-        regex: "",
+        // Anchored after the keyword: the rest of the name, an assignment operator, an
+        // optional quote, then the value up to a terminator.
+        regex: r#"(?i)^[a-z0-9_.\-]{0,40}["'`]?[ \t]*(?::=|=>|=|:)[ \t]*["'`]?([A-Za-z0-9+/=_\-.~!@#$%^&*?]{10,256})(?:["'`\s;,)\]}]|$)"#,
         keywords: &[
             "pass",
             "pwd",
@@ -562,25 +566,9 @@ pub(crate) const BUILTINS: &[Builtin] = &[
             "auth",
         ],
         case_sensitive: false,
-        check: Check::Random,
+        check: Check::Assignment,
         generic: true,
+        anchored: true,
         ..BASE
     },
 ];
-
-/// The generic assignment regex: a credential-looking name, an assignment operator, an
-/// optional quote, then the value up to a terminator.
-pub(crate) fn generic_regex() -> String {
-    format!(
-        r#"(?i)[a-z0-9_.\-]{{0,40}}{GENERIC_NAME}[a-z0-9_.\-]{{0,40}}["'`]?[ \t]*(?::=|=>|=|:)[ \t]*["'`]?([A-Za-z0-9+/=_\-.~!@#$%^&*?]{{10,256}})(?:["'`\s;,)\]}}]|$)"#
-    )
-}
-
-/// The regex source of a built-in rule.
-pub(crate) fn regex_of(rule: &Builtin) -> String {
-    if rule.id == "generic-credential" {
-        generic_regex()
-    } else {
-        rule.regex.to_owned()
-    }
-}

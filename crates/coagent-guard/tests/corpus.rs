@@ -211,7 +211,12 @@ fn clean_material_stays_under_the_false_positive_floor() {
             let ls = text[..f.start].rfind('\n').map_or(0, |i| i + 1);
             let le = text[f.end..].find('\n').map_or(text.len(), |i| f.end + i);
             let line = &text[ls..le.min(ls + 200)];
-            println!("    {} line {}: {line}", f.rule, f.line);
+            println!(
+                "    {} line {}: [{}] {line}",
+                f.rule,
+                f.line,
+                &text[f.start..f.end]
+            );
         }
     }
     #[allow(clippy::cast_precision_loss)]

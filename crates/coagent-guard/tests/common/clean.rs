@@ -104,8 +104,11 @@ const SENTENCES: &[&str] = &[
     "We compare the digest in constant time to avoid timing attacks.",
 ];
 
+/// Appends one block of a category's text.
+type Generator = fn(&mut Rng, &mut String);
+
 /// Named categories with their generators; the test reports false positives per category.
-pub const CATEGORIES: &[(&str, fn(&mut Rng, &mut String))] = &[
+pub const CATEGORIES: &[(&str, Generator)] = &[
     ("rust-source", rust_source),
     ("python-source", python_source),
     ("js-source", js_source),
