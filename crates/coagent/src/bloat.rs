@@ -291,6 +291,20 @@ pub fn facts(hub: &Hub, s: &Session, vendor: &Vendor) -> Result<Facts> {
     })
 }
 
+/// The tokens recorded for a session so far (payloads out and replies in), and the level
+/// at which the context signal starts to warn, in tokens.
+pub fn token_budget(hub: &Hub, session: &str, vendor: &Vendor, t: &Bloat) -> Result<(u64, u64)> {
+    let c = hub.store.conn();
+    let out: i64 = c
+        .prepare_cached("SELECT COALESCE(SUM(tokens), 0) FROM payloads WHERE session = ?1")?
+        .query_row([session], |r| r.get(0))?;
+    let inn: i64 = c
+        .prepare_cached("SELECT COALESCE(SUM(tokens), 0) FROM replies WHERE session = ?1")?
+        .query_row([session], |r| r.get(0))?;
+    let warn_at = (vendor.context_tokens as f64 * t.context_ratio * t.warn_ratio) as u64;
+    Ok(((out + inn).max(0) as u64, warn_at))
+}
+
 /// Records the first breach of a session (time and signal); later checks keep the first.
 pub fn record_breach(hub: &mut Hub, session: &str, a: &Assessment) -> Result<bool> {
     let Some(sig) = a.breached().first().map(|s| s.name) else {

@@ -113,7 +113,8 @@ pub fn ingest(
     let key = reply_key(&reply.text);
     let cfg = hub.config()?;
     let v = vendor::find(&cfg, &s.vendor)?;
-    let tokens = v.count_cheap(&reply.text);
+    let (running, warn_at) = crate::bloat::token_budget(hub, &s.id, &v, &cfg.bloat)?;
+    let tokens = v.count_for_session(&reply.text, running, warn_at);
     let guard_findings = crate::guard::for_hub(hub)?
         .scan(reply.text.as_bytes())
         .len();

@@ -116,7 +116,16 @@ pub fn send(
         files.push(file);
     }
     let whole: String = files.join("\n");
-    let tokens = vendor.count_cheap(&whole);
+    let (running, warn_at) = match &out.session {
+        Some(sid) => crate::bloat::token_budget(hub, sid, vendor, &hub.config()?.bloat)?,
+        None => (0, u64::MAX),
+    };
+    let tokens = vendor.count_for_session(&whole, running, warn_at);
+    let part_tokens: Vec<Tokens> = if tokens.exact {
+        files.iter().map(|f| vendor.count(f)).collect()
+    } else {
+        files.iter().map(|f| vendor.count_cheap(f)).collect()
+    };
     if let Some(s) = &out.session {
         let dir = hub.transcripts_dir().join(s);
         fsx::write_atomic(
@@ -135,11 +144,12 @@ pub fn send(
         for (i, file) in files.iter().enumerate() {
             tx.execute(
                 "INSERT OR REPLACE INTO payloads (id, session, kind, part, parts, path, sha256, chars, tokens, tokens_exact, redactions, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12, ?10, ?11)",
                 rusqlite::params![
                     out.id, out.session, out.kind, (i + 1) as i64, n as i64, rel[i],
                     fsx::sha256_hex(file.as_bytes()), file.chars().count() as i64,
-                    vendor.count_cheap(file).count as i64, if i == 0 { redactions as i64 } else { 0 }, now
+                    part_tokens[i].count as i64, if i == 0 { redactions as i64 } else { 0 }, now,
+                    part_tokens[i].exact as i64
                 ],
             )?;
         }

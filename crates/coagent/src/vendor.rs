@@ -180,6 +180,18 @@ impl Vendor {
         }
     }
 
+    /// Exact where it matters: when the vendor counts with `o200k_base` and the session's
+    /// running total plus this text's upper bound could reach half of `threshold` (the
+    /// context signal's warning level), the text is counted exactly; below that, the
+    /// estimate decides nothing and the tokenizer's start-up is not paid.
+    pub fn count_for_session(&self, text: &str, running: u64, threshold: u64) -> Tokens {
+        if self.tokenizer == Tokenizer::O200kBase && running + bounds(text).1 >= threshold / 2 {
+            self.count(text)
+        } else {
+            self.count_cheap(text)
+        }
+    }
+
     /// The estimate alone, without loading any tokenizer.
     pub fn count_cheap(&self, text: &str) -> Tokens {
         Tokens {

@@ -169,3 +169,42 @@ fn a_token_in_a_todo_is_refused() {
     env.fails(&["start", "--vendor", "claude"], 1)
         .stderr_has("github");
 }
+
+#[test]
+fn openai_vendors_count_exactly_once_it_matters() {
+    let env = Env::new();
+    env.init();
+    // Far from the window: the estimate is enough, and the tokenizer is not loaded.
+    env.json(&["start", "--vendor", "chatgpt"]);
+    let ctx = |st: &serde_json::Value| {
+        st["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "context")
+            .unwrap()["shown"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(ctx(&env.json(&["status"])).starts_with('~'));
+    // A small window makes the count matter: it is exact (no `~`).
+    std::fs::write(
+        env.hub().join("config.toml"),
+        "[vendors.chatgpt]\ncontext_tokens = 4000\n",
+    )
+    .unwrap();
+    env.ok(&["wrap", "--no-respawn"]);
+    env.json(&["start", "--vendor", "chatgpt"]);
+    let shown = ctx(&env.json(&["status"]));
+    assert!(!shown.starts_with('~'), "{shown}");
+    // Claude's count is always an estimate.
+    env.ok(&["wrap", "--no-respawn"]);
+    std::fs::write(
+        env.hub().join("config.toml"),
+        "[vendors.claude]\ncontext_tokens = 4000\n",
+    )
+    .unwrap();
+    env.json(&["start", "--vendor", "claude"]);
+    assert!(ctx(&env.json(&["status"])).starts_with('~'));
+}
