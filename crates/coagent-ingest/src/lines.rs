@@ -346,6 +346,31 @@ fn is_wrap_char(c: char) -> bool {
     c == '*' || c == '`' || c == '_' || QUOTES.contains(&c)
 }
 
+/// A token of symbols only, such as an emoji or a check mark (quote marks
+/// and markdown marks are not ornaments: they are handled as decoration).
+fn is_ornament(t: &str) -> bool {
+    !t.is_empty()
+        && t.chars()
+            .all(|c| !c.is_ascii() && !c.is_alphanumeric() && !QUOTES.contains(&c))
+}
+
+/// Drops ornament tokens at both ends: `✅ ACK DO-7 …`, `… loaded 👍`.
+fn strip_ornaments(mut s: &str) -> &str {
+    while let Some((first, rest)) = s.split_once(' ') {
+        if !is_ornament(first) {
+            break;
+        }
+        s = rest.trim_start();
+    }
+    while let Some((rest, last)) = s.rsplit_once(' ') {
+        if !is_ornament(last) {
+            break;
+        }
+        s = rest.trim_end();
+    }
+    s
+}
+
 /// Strips list bullets, blockquote marks, bold/italic marks, backticks and
 /// quote marks from both ends of a line.
 pub(crate) fn core(line: &str) -> Core<'_> {
@@ -377,6 +402,7 @@ pub(crate) fn core(line: &str) -> Core<'_> {
             }
         }
     }
+    s = strip_ornaments(s);
     let lead_underscore = s.starts_with('_');
     s = s.trim_start_matches(is_wrap_char).trim_start();
     s = s
@@ -441,6 +467,9 @@ mod tests {
         assert_eq!(q.text, "ACK DO-7");
         assert_eq!(core("ACK DO-7 my_dir/x_").text, "ACK DO-7 my_dir/x_");
         assert_eq!(core("## Policy v1.2 loaded.").text, "Policy v1.2 loaded.");
+        assert_eq!(core("✅ Policy v1.2 loaded ✅").text, "Policy v1.2 loaded");
+        assert_eq!(core("- 🚀 **NEXT 2/3** 👍").text, "NEXT 2/3");
+        assert_eq!(core("“ACK DO-7”").text, "ACK DO-7");
     }
 
     #[test]
