@@ -16,9 +16,6 @@ pub struct MessageBlock {
     /// The JSON object's text, from `{` to the matching `}`, as written
     /// (normalised like the rest of the reply).
     pub json: String,
-    /// The same object re-serialised compactly with sorted keys, when it is
-    /// valid JSON; equal for both copies of a reply and handy to deduplicate.
-    pub canonical: Option<String>,
     /// 1-based line of the `{` in [`crate::Reply::text`].
     pub line: usize,
     /// Found inside a markdown fence (copy-button form).
@@ -74,7 +71,16 @@ impl Braces {
     }
 }
 
-pub(crate) fn canonical(json: &str) -> Option<String> {
+impl MessageBlock {
+    /// The object re-serialised compactly with sorted keys, when it is valid
+    /// JSON: equal for both copies of a reply, handy to deduplicate. Computed
+    /// on demand, since most callers parse `json` themselves anyway.
+    pub fn canonical(&self) -> Option<String> {
+        canonical(&self.json)
+    }
+}
+
+fn canonical(json: &str) -> Option<String> {
     serde_json::from_str::<serde_json::Value>(json)
         .ok()
         .filter(serde_json::Value::is_object)

@@ -75,8 +75,8 @@
 //! **BackchatMessage**: a JSON object in a fence tagged `coagent` (rendered:
 //! after a `coagent` label), or in an untagged fence or bare text when it
 //! holds `"coagent.backchat.v1"`; it ends where its braces balance (strings
-//! respected). The text is reported as written plus a canonical
-//! re-serialisation. A `json`-tagged block is not a message.
+//! respected). The text is reported as written; `MessageBlock::canonical`
+//! re-serialises it with sorted keys. A `json`-tagged block is not a message.
 //!
 //! **NEXT k/n**: taken only when the reply is essentially that line (at most
 //! three lines of content).
@@ -177,7 +177,7 @@ impl Reply {
             messages: self
                 .messages
                 .iter()
-                .map(|m| m.canonical.clone().unwrap_or_else(|| m.json.clone()))
+                .map(|m| m.canonical().unwrap_or_else(|| m.json.clone()))
                 .collect(),
             next: self.next,
         }

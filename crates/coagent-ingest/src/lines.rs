@@ -356,13 +356,18 @@ fn is_ornament(t: &str) -> bool {
 
 /// Drops ornament tokens at both ends: `✅ ACK DO-7 …`, `… loaded 👍`.
 fn strip_ornaments(mut s: &str) -> &str {
-    while let Some((first, rest)) = s.split_once(' ') {
+    // Ornaments are non-ASCII: most lines need no look at all.
+    while s.as_bytes().first().is_some_and(|&c| c >= 0x80)
+        && let Some((first, rest)) = s.split_once(' ')
+    {
         if !is_ornament(first) {
             break;
         }
         s = rest.trim_start();
     }
-    while let Some((rest, last)) = s.rsplit_once(' ') {
+    while s.as_bytes().last().is_some_and(|&c| c >= 0x80)
+        && let Some((rest, last)) = s.rsplit_once(' ')
+    {
         if !is_ornament(last) {
             break;
         }

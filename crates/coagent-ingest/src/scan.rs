@@ -593,10 +593,8 @@ impl<'t> Scanner<'t> {
             ));
             return Some(e + 1);
         }
-        let canonical = backchat::canonical(&json);
         self.found.messages.push(MessageBlock {
             json,
-            canonical,
             line: i + 1,
             fenced: fence.is_some(),
         });

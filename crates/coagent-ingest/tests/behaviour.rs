@@ -132,7 +132,7 @@ fn a_json_tagged_backchat_is_not_a_message_but_a_coagent_one_is() {
     assert!(r.messages[0].fenced);
     assert_eq!(r.messages[0].json, json);
     assert_eq!(
-        r.messages[0].canonical.as_deref(),
+        r.messages[0].canonical().as_deref(),
         Some(r#"{"id":"BC-1","schema":"coagent.backchat.v1"}"#)
     );
 }
