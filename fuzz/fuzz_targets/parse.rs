@@ -23,4 +23,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = r.records();
     let _ = r.fingerprint();
+    // Normalising is idempotent: the normalised text parses to the same records.
+    let again = coagent_ingest::parse_reply(r.text.as_bytes());
+    assert_eq!(again.text, r.text);
+    assert_eq!(again.records(), r.records());
 });

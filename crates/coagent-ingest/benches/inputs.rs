@@ -110,6 +110,14 @@ pub fn adversarial() -> Vec<u8> {
         out.extend_from_slice(pieces[(i * 7 + i / 3) % pieces.len()]);
         i += 1;
     }
+    // Long lines that would make a careless scan quadratic.
+    out.extend_from_slice(b"ACK DO-7 ");
+    out.extend(std::iter::repeat_n(b'[', 64 << 10));
+    out.extend_from_slice(b"](x\n# DO: ");
+    out.extend(std::iter::repeat_n(b'<', 64 << 10));
+    out.extend_from_slice(b">\n");
+    out.extend(std::iter::repeat_n(b'\n', 64 << 10));
+    out.extend(std::iter::repeat_n(&b"# DO: y\n"[..], 4 << 10).flatten());
     out.extend_from_slice(b"# END DO\n");
     out
 }

@@ -171,27 +171,26 @@ fn unlink(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains("](") {
         return std::borrow::Cow::Borrowed(s);
     }
+    // Linear: each `](` is looked at once, with the `[` just before it.
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(open) = rest.find('[') {
-        let after = &rest[open + 1..];
-        let link = after.find("](").and_then(|mid| {
-            let close = after[mid + 2..].find(')')?;
-            Some((mid, mid + 2 + close + 1))
-        });
-        match link {
-            Some((mid, end)) if !after[..mid].contains('[') => {
-                out.push_str(&rest[..open]);
-                out.push_str(&after[..mid]);
-                rest = &after[end..];
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(k) = s[from..].find("](") {
+        let mid = from + k;
+        let close = s[mid + 2..].find(')').map(|c| mid + 2 + c);
+        let open = s[done..mid].rfind('[').map(|o| done + o);
+        match (open, close) {
+            (Some(open), Some(close)) => {
+                out.push_str(&s[done..open]);
+                out.push_str(&s[open + 1..mid]);
+                done = close + 1;
+                from = done;
             }
-            _ => {
-                out.push_str(&rest[..=open]);
-                rest = after;
-            }
+            (_, None) => break,
+            (None, Some(_)) => from = mid + 2,
         }
     }
-    out.push_str(rest);
+    out.push_str(&s[done..]);
     std::borrow::Cow::Owned(out)
 }
 

@@ -100,22 +100,23 @@ pub(crate) fn is_placeholder_title(t: &str) -> bool {
 /// `<title>`, `<what it does>` anywhere: a template, also when the rendered
 /// copy glued the rest of a sentence to it.
 fn has_angle_placeholder(t: &str) -> bool {
-    let mut rest = t;
-    while let Some(open) = rest.find('<') {
-        let after = &rest[open + 1..];
-        match after.find('>') {
-            Some(close)
-                if close > 0
-                    && !after[..close].starts_with(' ')
-                    && !after[..close].ends_with(' ')
-                    && after[..close].chars().all(|c| {
-                        c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '…')
-                    }) =>
+    // Linear: each `>` is paired with the nearest `<` before it.
+    let mut from = 0;
+    while let Some(k) = t[from..].find('>') {
+        let close = from + k;
+        if let Some(open) = t[from..close].rfind('<').map(|o| from + o) {
+            let inner = &t[open + 1..close];
+            if !inner.is_empty()
+                && !inner.starts_with(' ')
+                && !inner.ends_with(' ')
+                && inner
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '…'))
             {
                 return true;
             }
-            _ => rest = after,
         }
+        from = close + 1;
     }
     false
 }

@@ -375,7 +375,8 @@ impl<'t> Scanner<'t> {
     fn inherit_or_infer(&self, upto: usize) -> LangFrom {
         if let Some((end, lang)) = self.last_end
             && end < upto
-            && self.lines[end + 1..upto].iter().all(|l| {
+            // Backwards, so that a run of DO starts stops at once.
+            && self.lines[end + 1..upto].iter().rev().all(|l| {
                 let t = l.trim();
                 t.is_empty()
                     || t.starts_with("```")
