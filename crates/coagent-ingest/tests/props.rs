@@ -116,7 +116,7 @@ enum Block {
     Ack {
         id: String,
         refs: Vec<String>,
-        bullet: bool,
+        style: u8,
     },
     Message {
         id: String,
@@ -251,9 +251,9 @@ fn block() -> impl Strategy<Value = Block> {
                 ("[a-z]{1,6}", "[a-z]{1,6}").prop_map(|(d, f)| format!("{d}/{f}.log")),
                 Just("../../etc/passwd".to_string()),
             ], 0..4),
-            any::<bool>(),
+            0u8..6,
         )
-            .prop_map(|(p, s, refs, bullet)| Block::Ack { id: format!("{p}-{s}"), refs, bullet }),
+            .prop_map(|(p, s, refs, style)| Block::Ack { id: format!("{p}-{s}"), refs, style }),
         1 => ("[0-9A-Z]{26}", "[ -~&&[^\"\\\\]]{0,40}").prop_map(|(id, body)| Block::Message { id: format!("BC-{id}"), body }),
         1 => Just(Block::Example),
         1 => ("[a-z]{2,8}", prop::collection::vec(body_line(), 1..4)).prop_map(|(title, body)| Block::Broken { title, body }),
@@ -305,12 +305,33 @@ fn markdown(blocks: &[Block]) -> (String, Expected) {
                 exp.1.push((d.title.clone(), lang.clone(), script));
                 this_do_lang = Some(lang);
             }
-            Block::Ack { id, refs, bullet } => {
+            Block::Ack { id, refs, style } => {
                 let line = format!("ACK {id} {}", refs.join(" "));
-                if *bullet {
-                    md.push_str(&format!("- **{}**\n", line.trim_end()));
-                } else {
-                    md.push_str(&format!("{}\n", line.trim_end()));
+                let line = line.trim_end();
+                match style {
+                    0 => md.push_str(&format!("{line}\n")),
+                    1 => md.push_str(&format!("- **{line}**\n")),
+                    2 => md.push_str(&format!("✅ {line} 🎉\n")),
+                    3 => md.push_str(&format!("{line} — done, thanks\n")),
+                    4 => md.push_str(&format!("## `{line}`\n")),
+                    _ => {
+                        // The first ref as a markdown link: its text is the ref.
+                        let linked: Vec<String> = refs
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| {
+                                if i == 0 {
+                                    format!("[{r}](https://x.test/{i})")
+                                } else {
+                                    r.clone()
+                                }
+                            })
+                            .collect();
+                        md.push_str(&format!(
+                            "{}\n",
+                            format!("ACK {id} {}", linked.join(" ")).trim_end()
+                        ));
+                    }
                 }
                 exp.3.push(id.clone());
             }
@@ -389,5 +410,28 @@ proptest! {
         check_expected(&b, &exp, &format!("rendered {vendor:?}:\n{rendered}"));
         prop_assert_eq!(a.records(), b.records());
         prop_assert_eq!(a.fingerprint(), b.fingerprint());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_next_answer_is_read_the_same_either_way(
+        k in 1u32..20,
+        extra in 0u32..20,
+        deco in prop::sample::select(vec!["{}", "**{}**", "`{}`", "{}.", "👉 {}"]),
+        in_block in any::<bool>(),
+        vendor in prop::sample::select(Vendor::ALL.to_vec()),
+        seed in any::<u64>(),
+    ) {
+        let n = k + extra;
+        let line = deco.replace("{}", &format!("NEXT {k}/{n}"));
+        let md = if in_block { format!("```\n{line}\n```\n") } else { format!("{line}\n") };
+        let noise = Noise { crlf: seed.is_multiple_of(2), nbsp: true, zero_width: true, trailing_spaces: true, seed };
+        let rendered = render(&md, vendor, &noise);
+        let want = Some(coagent_ingest::NextPart { k, n });
+        prop_assert_eq!(parse_reply(md.as_bytes()).next, want);
+        prop_assert_eq!(parse_reply(rendered.as_bytes()).next, want, "{}", rendered);
     }
 }
