@@ -91,9 +91,13 @@
 //! unfenced `# DO:` is only seen in the copy-button form. Soft line breaks are
 //! assumed kept, as chat UIs render them.
 //!
-//! **Own payloads**: a header `<!-- coagent v1 id=… kind=… -->` among the first
-//! three non-blank lines sets `own_payload`; [`matches_payload`] tells a
-//! pasted-back payload without its header by its content.
+//! **Own payloads**: a header line `<!-- coagent v1 id=… kind=… -->` (or its
+//! inner text, when a rendered copy dropped the comment marks) anywhere in
+//! the reply sets `own_payload`: at the top when a payload was pasted back
+//! instead of the reply, in the middle when the whole conversation was
+//! selected. The other records are still reported; the core refuses the
+//! reply. [`matches_payload`] tells a pasted-back payload without its header
+//! by its content.
 
 mod ack;
 mod backchat;

@@ -22,6 +22,7 @@ pub struct OwnPayload {
 /// marks were lost (a rendered copy of it shows the inner text only).
 pub(crate) fn parse_header(core: &str) -> Option<OwnPayload> {
     let t = core.trim();
+    let commented = t.starts_with("<!--");
     let t = t.strip_prefix("<!--").unwrap_or(t).trim_start();
     let t = t.strip_prefix("coagent v1")?;
     if !(t.is_empty() || t.starts_with(' ')) {
@@ -44,7 +45,9 @@ pub(crate) fn parse_header(core: &str) -> Option<OwnPayload> {
             }
         }
     }
-    Some(p)
+    // Without its comment marks, only a line with the header's fields counts
+    // ("coagent v1 is the header format" is prose).
+    (commented || (p.id.is_some() && p.kind.is_some())).then_some(p)
 }
 
 /// Lines of a text that say something: not blank, not a fence marker, not
@@ -86,6 +89,7 @@ mod tests {
         assert_eq!(p.part.as_deref(), Some("1/2"));
         assert!(parse_header("coagent v1 id=X kind=result").is_some());
         assert!(parse_header("coagent v10").is_none());
+        assert!(parse_header("coagent v1 is the header format").is_none());
         assert!(parse_header("<!-- a comment -->").is_none());
     }
 }

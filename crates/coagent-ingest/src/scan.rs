@@ -91,7 +91,6 @@ struct Scanner<'t> {
     /// JSON starts before this line are not tried again (keeps scans linear).
     json_watermark: usize,
     content_lines: usize,
-    nonblank_seen: usize,
     next_candidates: Vec<(usize, NextPart)>,
 }
 
@@ -123,7 +122,6 @@ pub(crate) fn scan(text: &str) -> Found {
         schema_lines,
         json_watermark: 0,
         content_lines: 0,
-        nonblank_seen: 0,
         next_candidates: Vec::new(),
     };
     let mut i = 0;
@@ -147,9 +145,6 @@ impl<'t> Scanner<'t> {
 
     fn step(&mut self, i: usize) -> usize {
         let line = self.lines[i];
-        if !lines::is_blank(line) {
-            self.nonblank_seen += 1;
-        }
         if self.fence.is_some() {
             return self.fenced_line(i, line);
         }
@@ -647,7 +642,7 @@ impl<'t> Scanner<'t> {
                     return;
                 }
             }
-            b'<' | b'c' if self.nonblank_seen <= 3 && self.found.own_payload.is_none() => {
+            b'<' | b'c' if self.found.own_payload.is_none() => {
                 if let Some(p) = payload::parse_header(c.text) {
                     self.found.own_payload = Some(p);
                     return;

@@ -155,3 +155,13 @@ fn refs_render_in_canonical_form() {
     let json = serde_json::to_value(&r.acks[0].refs[1]).unwrap();
     assert_eq!(json["kind"], "pr_full");
 }
+
+#[test]
+fn a_payload_header_in_the_middle_flags_a_whole_conversation_copy() {
+    let text = "You said:\n<!-- coagent v1 id=BC-01JD kind=boot part=1/1 sha256=ab -->\n\
+        Answer with the echo.\n\nChatGPT said:\nPolicy v1.2 loaded.\n";
+    let r = parse_reply(text.as_bytes());
+    let p = r.own_payload.expect("flagged");
+    assert_eq!(p.id.as_deref(), Some("BC-01JD"));
+    assert_eq!(p.kind.as_deref(), Some("boot"));
+}
