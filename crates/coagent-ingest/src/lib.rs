@@ -36,7 +36,9 @@
 //! above it are not part of the script. A `# DO:` with no `# END DO` (the
 //! fence closed first, another `# DO:` began, the reply ended) is reported in
 //! `incomplete_dos` and its lines are then read as ordinary lines, as the
-//! other copy form would read them.
+//! other copy form would read them. In the rendered form, UI words (`Copy
+//! code`, `Use code with caution.`) met before `# END DO` show that the code
+//! block ended there: the DO is incomplete, as its fenced copy says.
 //!
 //! **Language**: the fence tag; in the rendered form the label line just
 //! above (`bash`, `Bash`, `bashCopy code`, `PowerShell`, UI words skipped);
@@ -49,7 +51,7 @@
 //! **Examples are not proposals.** Nothing is recorded from: a fence tagged
 //! `text`, `plaintext`, `txt`, `markdown` or `md` (rendered: the lines after
 //! such a label, up to a blank line); a markdown blockquote (`>`); a DO whose
-//! title is a placeholder (`<title>`, `…`); anything right after a lead-in
+//! title holds a placeholder (`<title>`, `…`); anything right after a lead-in
 //! line such as "For example:" or "It looks like this:" (until the next line
 //! of prose); a mention inside a sentence. A rendered selection loses the
 //! `>` of a blockquote, so a quoted example with no lead-in may be read from
