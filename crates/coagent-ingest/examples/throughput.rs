@@ -4,7 +4,7 @@
 //! `perf stat -e task-clock target/release/examples/throughput realistic 200`.
 #![allow(clippy::print_stdout)]
 
-#[path = "../benches/inputs.rs"]
+#[path = "../benches/inputs/mod.rs"]
 mod inputs;
 
 fn main() {
