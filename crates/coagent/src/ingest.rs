@@ -223,7 +223,7 @@ pub fn ingest(
         };
         message_rows.push((
             report.clone(),
-            m.canonical.clone().unwrap_or_else(|| m.json.clone()),
+            m.canonical().unwrap_or_else(|| m.json.clone()),
             value,
         ));
         messages.push(report);
