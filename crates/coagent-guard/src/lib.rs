@@ -17,14 +17,21 @@
 //! 2. **Regex.** A rule's regex (`regex::bytes`, Unicode off: ASCII classes, small DFAs)
 //!    runs only in windows around its keyword hits — the hit's line, a little more for
 //!    very long lines, and more for multi-line blocks such as PEM keys. Windows of one
-//!    rule are merged, so a line is searched once per rule. User rules from `guard.toml`
-//!    run on the whole buffer once one of their keywords occurs (gitleaks semantics).
+//!    rule are merged, so a line is searched once per rule. The credential-assignment
+//!    rule, whose keywords (`token`, `pass`, `auth`…) are everyday words in code, is
+//!    instead matched anchored right after each hit, behind a byte-level test for an
+//!    assignment operator, so a hit like `next_token()` costs a few bytes. User rules from
+//!    `guard.toml` run on the whole buffer once one of their keywords occurs (gitleaks
+//!    semantics).
 //! 3. **Checks.** Known formats need a low entropy floor (rejects `ghp_xxxx…`) and must not
-//!    be placeholders (`EXAMPLE`, `123456…`) or documented example keys. Values without a
-//!    known shape (`password = …`, `.env` lines, `"secret": …`) must look random: mixed
-//!    character classes and an entropy close to what a random string of that length and
-//!    alphabet would have, which rejects words, identifiers, references and test vectors.
-//!    Passwords in URLs only need not to be obvious placeholders.
+//!    be placeholders (`EXAMPLE`, `12345678…`) or documented example keys. Values without a
+//!    known shape (`password = …`, `.env` lines, `"secret": …`) must be literals (quoted,
+//!    or ending their line as in `.env`/YAML/INI; `name: Type,` and `x = other;` are code)
+//!    and look random: mixed character classes, no word structure (identifiers such as
+//!    `SuperSecretToken` or `D3D12_MESSAGE_ID` are recognised by their letter pairs and
+//!    case), no repeated or ascending pattern, and an entropy close to what a random
+//!    string of that length and alphabet has. Passwords in URLs only need not to be
+//!    obvious placeholders.
 //! 4. **Allowlists.** The user's global and per-rule allowlists (regexes on the secret,
 //!    the match or the line; stopwords; paths) drop what remains; they never apply to
 //!    private values.
