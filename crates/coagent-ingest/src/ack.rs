@@ -84,6 +84,17 @@ fn trim_token(t: &str) -> &str {
     .trim_matches(|c: char| matches!(c, '`' | '*' | '"' | '“' | '”' | '‘' | '’' | '\''))
 }
 
+/// Models write U+2010/U+2011 (non-breaking) hyphens, figure and minus
+/// dashes in prose; in an id they can only mean `-`. Paths are not touched.
+fn ascii_hyphens(id: &str) -> std::borrow::Cow<'_, str> {
+    const LOOKALIKES: [char; 4] = ['\u{2010}', '\u{2011}', '\u{2012}', '\u{2212}'];
+    if id.is_ascii() {
+        std::borrow::Cow::Borrowed(id)
+    } else {
+        std::borrow::Cow::Owned(id.replace(LOOKALIKES, "-"))
+    }
+}
+
 /// `<prefix>-<[0-9A-Z]{1,26}>`.
 fn valid_id(id: &str, prefixes: &[&str]) -> bool {
     let Some((p, rest)) = id.split_once('-') else {
@@ -138,7 +149,10 @@ fn single_ref(t: &str) -> Option<AckRef> {
         });
     }
     if let Some(id) = t.strip_prefix("artifact:") {
-        return valid_id(id, &["A"]).then(|| AckRef::Artifact { id: id.to_string() });
+        let id = ascii_hyphens(id);
+        return valid_id(&id, &["A"]).then(|| AckRef::Artifact {
+            id: id.into_owned(),
+        });
     }
     if t.starts_with("https://") || t.starts_with("http://") {
         let url = t.trim_end_matches([')', ']', '>']);
@@ -217,7 +231,8 @@ pub(crate) fn parse(core: &str) -> AckParse {
     let Some(id_tok) = toks.next() else {
         return AckParse::No;
     };
-    let id = trim_token(id_tok);
+    let id = ascii_hyphens(trim_token(id_tok));
+    let id = id.as_ref();
     if !valid_id(id, &["DO", "BC", "W"]) {
         if valid_id(id, &["S", "A", "T"]) {
             return AckParse::Malformed(format!(
@@ -314,6 +329,10 @@ mod tests {
         assert_eq!(refs("- **ACK `DO-7` `PR #4`**."), vec!["PR #4"]);
         assert_eq!(refs("ACK BC-7 — thanks, merged"), Vec::<String>::new());
         assert_eq!(refs("ACK DO-7 — PR #12"), vec!["PR #12"]);
+        assert_eq!(
+            refs("ACK DO\u{2011}7K3M artifact:A\u{2010}1234 docs/non\u{2011}trivial.md"),
+            vec!["artifact:A-1234", "docs/non\u{2011}trivial.md"]
+        );
         assert_eq!(refs("ACK DO-7 PR #12 ✅"), vec!["PR #12"]);
         assert_eq!(
             refs("ACK DO-7 commit:abc1234 (merged into main)"),

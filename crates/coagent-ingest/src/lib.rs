@@ -68,6 +68,8 @@
 //! because that is all a rendered copy shows. A line with any other non-ref
 //! word is prose, with a warning. Refs are kept as given, hostile paths
 //! included: a path is any token with `/`, `\` or `.`, or starting with `~`.
+//! In ids (and `artifact:` refs) the hyphen look-alikes models write in prose
+//! (U+2010, U+2011, U+2012, U+2212) read as `-`.
 //!
 //! **Echo**: a line that is `Policy vX.Y[.Z] loaded` with an optional `.` and
 //! `(hash)`; more text may follow on the same line only after a sentence end.

@@ -165,3 +165,9 @@ fn a_payload_header_in_the_middle_flags_a_whole_conversation_copy() {
     assert_eq!(p.id.as_deref(), Some("BC-01JD"));
     assert_eq!(p.kind.as_deref(), Some("boot"));
 }
+
+#[test]
+fn a_non_breaking_hyphen_in_an_ack_id_is_read_as_a_hyphen() {
+    let r = parse_reply("ACK DO\u{2011}7K3M9Q2XAB PR #4\n".as_bytes());
+    assert_eq!(r.acks[0].id, "DO-7K3M9Q2XAB");
+}
