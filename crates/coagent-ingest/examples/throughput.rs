@@ -1,7 +1,8 @@
 //! Parses a 1 MiB benchmark input N times, for measuring CPU time with
 //! `perf stat -e task-clock` independently of other load on the machine:
 //! `cargo build --release -p coagent-ingest --example throughput` then
-//! `perf stat -e task-clock target/release/examples/throughput realistic 200`.
+//! `perf stat -e task-clock target/release/examples/throughput realistic 200`
+//! (N = 0 writes the input to stdout instead).
 #![allow(clippy::print_stdout)]
 
 #[path = "../benches/inputs/mod.rs"]
@@ -17,6 +18,13 @@ fn main() {
         "adversarial" => inputs::adversarial(),
         _ => inputs::realistic(),
     };
+    if n == 0 {
+        // `throughput realistic 0 > reply.md`: write the input, for timing a
+        // whole `ingest`-like process on it.
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&input);
+        return;
+    }
     let mut found = 0;
     for _ in 0..n {
         let r = coagent_ingest::parse_reply(std::hint::black_box(&input));
