@@ -47,8 +47,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Artifact> {
     })
 }
 
-/// Writes `bytes` as a new artifact and records it.
-pub fn store_new(
+/// A new artifact's record and where its bytes go; nothing is written yet (the caller
+/// lands the bytes with its other files, then [`insert`]s the record in its transaction).
+pub fn prepare(
     hub: &mut Hub,
     do_id: &str,
     run_id: &str,
@@ -56,7 +57,7 @@ pub fn store_new(
     name: &str,
     source: &str,
     bytes: &[u8],
-) -> Result<Artifact> {
+) -> (Artifact, std::path::PathBuf) {
     let id = hub.new_id(Kind::Artifact);
     let safe: String = name
         .chars()
@@ -69,7 +70,6 @@ pub fn store_new(
         })
         .collect();
     let path = hub.artifacts_dir().join(&id).join(&safe);
-    fsx::write_atomic(&path, bytes)?;
     let a = Artifact {
         id,
         do_id: Some(do_id.to_string()),
@@ -81,23 +81,40 @@ pub fn store_new(
         bytes: bytes.len() as i64,
         created_at: hub.now_ms(),
     };
-    hub.store.tx(|tx| {
-        tx.execute(
-            &format!("INSERT INTO artifacts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-            params![
-                a.id,
-                a.do_id,
-                a.run_id,
-                a.kind,
-                a.path,
-                a.source,
-                a.sha256,
-                a.bytes,
-                a.created_at
-            ],
-        )?;
-        Ok(())
-    })?;
+    (a, path)
+}
+
+pub fn insert(tx: &rusqlite::Transaction<'_>, a: &Artifact) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO artifacts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            a.id,
+            a.do_id,
+            a.run_id,
+            a.kind,
+            a.path,
+            a.source,
+            a.sha256,
+            a.bytes,
+            a.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes `bytes` as a new artifact and records it, on its own.
+pub fn store_new(
+    hub: &mut Hub,
+    do_id: &str,
+    run_id: &str,
+    kind: &str,
+    name: &str,
+    source: &str,
+    bytes: &[u8],
+) -> Result<Artifact> {
+    let (a, path) = prepare(hub, do_id, run_id, kind, name, source, bytes);
+    fsx::write_atomic(&path, bytes)?;
+    hub.store.tx(|tx| insert(tx, &a))?;
     Ok(a)
 }
 

@@ -81,10 +81,11 @@ fn script_rel(id: &str, lang: &str) -> String {
     format!("dos/{id}.{ext}")
 }
 
-/// Writes a proposed script to `dos/<id>.<ext>` in the hub.
+/// Writes a proposed script to `dos/<id>.<ext>` in the hub. The store holds the script
+/// too, so this copy is derived: written atomically, not synced, and rebuilt when missing.
 pub fn quarantine(hub: &Hub, id: &str, lang: &str, script: &str) -> Result<PathBuf> {
     let p = hub.dir.join(script_rel(id, lang));
-    fsx::write_atomic(&p, script.as_bytes())?;
+    fsx::write_derived(&p, script.as_bytes())?;
     Ok(p)
 }
 
@@ -116,6 +117,16 @@ pub fn list(hub: &Hub, session: Option<&str>) -> Result<Vec<Do>> {
 /// The quarantined script as it is now, and its sha256.
 pub fn current_script(hub: &Hub, d: &Do) -> Result<(String, String)> {
     let p = hub.dir.join(&d.path);
+    if !p.exists() && d.approved_sha256.is_none() {
+        // Lost (e.g. a crash before the disk caught up): the proposal is in the store.
+        let script: String =
+            hub.store
+                .conn()
+                .query_row("SELECT script FROM dos WHERE id = ?1", [&d.id], |r| {
+                    r.get(0)
+                })?;
+        quarantine(hub, &d.id, &d.lang, &script)?;
+    }
     let text = fsx::read_to_string(&p).map_err(|_| {
         Error::invalid(
             format!("the script of {} is missing from {}", d.id, p.display()),
@@ -402,27 +413,16 @@ pub fn run(
         }
     };
 
-    let mut artifacts = Vec::new();
-    artifacts.push(artifact::store_new(
-        hub,
-        &d.id,
-        &run_id,
-        "log",
-        "log.txt",
-        "",
-        &outcome.log.render(),
-    )?);
+    let mut staged: Vec<(Artifact, PathBuf, Vec<u8>)> = Vec::new();
+    let mut stage = |hub: &mut Hub, kind: &str, name: &str, source: &str, bytes: Vec<u8>| {
+        let (a, path) = artifact::prepare(hub, &d.id, &run_id, kind, name, source, &bytes);
+        staged.push((a, path, bytes));
+    };
+    let log_bytes = outcome.log.render();
+    stage(hub, "log", "log.txt", "", log_bytes.clone());
     if let Some(before) = before {
         match worktree::diff_since(&hub.root, &before) {
-            Ok(diff) if !diff.is_empty() => artifacts.push(artifact::store_new(
-                hub,
-                &d.id,
-                &run_id,
-                "diff",
-                "changes.diff",
-                "",
-                &diff,
-            )?),
+            Ok(diff) if !diff.is_empty() => stage(hub, "diff", "changes.diff", "", diff),
             Ok(_) => {}
             Err(e) => warnings.push(format!("the work tree's change could not be captured: {e}")),
         }
@@ -435,36 +435,48 @@ pub fn run(
                         .file_name()
                         .map(|f| f.to_string_lossy().into_owned())
                         .unwrap_or_else(|| "file".into());
-                    artifacts.push(artifact::store_new(
-                        hub, &d.id, &run_id, "file", &file, &name, &bytes,
-                    )?);
+                    stage(hub, "file", &file, &name, bytes);
                 }
                 Err(e) => warnings.push(format!("artifact `{name}` could not be read: {e}")),
             },
             Err(e) => warnings.push(e.to_string()),
         }
     }
+    let artifacts: Vec<Artifact> = staged.iter().map(|(a, _, _)| a.clone()).collect();
+    let files: Vec<(PathBuf, Vec<u8>)> = staged.into_iter().map(|(_, p, b)| (p, b)).collect();
 
     let status = outcome.status;
     let ended = hub.now_ms().max(now);
     let duration_ms = outcome.duration.as_millis() as u64;
-    hub.store.tx(|tx| {
-        tx.execute(
-            "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, ended_at = ?5, duration_ms = ?6 WHERE id = ?1",
-            params![run_id, status.as_str(), outcome.exit_code, outcome.signal, ended, duration_ms as i64],
-        )?;
-        tx.execute(
-            "UPDATE dos SET state = ?2, first_artifact_at = COALESCE(first_artifact_at, ?3) WHERE id = ?1",
-            params![d.id, status.as_str(), ended],
-        )?;
-        store::event(
-            tx,
-            ended,
-            Some(&d.session),
-            "do.finished",
-            &serde_json::json!({"id": d.id, "run": run_id, "status": status.as_str(), "exit_code": outcome.exit_code, "duration_ms": duration_ms, "artifacts": artifacts.len()}),
-        )
-    })?;
+    let finish = {
+        let (run_id, do_id, session, arts) = (
+            run_id.clone(),
+            d.id.clone(),
+            d.session.clone(),
+            artifacts.clone(),
+        );
+        let (exit_code, signal) = (outcome.exit_code, outcome.signal);
+        move |tx: &rusqlite::Transaction<'_>| -> Result<()> {
+            for a in &arts {
+                artifact::insert(tx, a)?;
+            }
+            tx.execute(
+                "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, ended_at = ?5, duration_ms = ?6 WHERE id = ?1",
+                params![run_id, status.as_str(), exit_code, signal, ended, duration_ms as i64],
+            )?;
+            tx.execute(
+                "UPDATE dos SET state = ?2, first_artifact_at = COALESCE(first_artifact_at, ?3) WHERE id = ?1",
+                params![do_id, status.as_str(), ended],
+            )?;
+            store::event(
+                tx,
+                ended,
+                Some(&session),
+                "do.finished",
+                &serde_json::json!({"id": do_id, "run": run_id, "status": status.as_str(), "exit_code": exit_code, "duration_ms": duration_ms, "artifacts": arts.len()}),
+            )
+        }
+    };
 
     let ack_line = ack_line(&d.id, &artifacts);
     let mut report = RunReport {
@@ -482,15 +494,95 @@ pub fn run(
         warnings,
         ack_line,
     };
-    match send_result(hub, &d.id, opts.redact, clip) {
+    // Artifacts, the run's end and the result payload land together: one batch of syncs,
+    // one transaction. When the guard refuses the payload, the rest lands without it.
+    let run_rec = RunRecord {
+        id: run_id.clone(),
+        status: status.as_str().to_string(),
+        exit_code: outcome.exit_code,
+        signal: outcome.signal,
+        started_at: now,
+        ended_at: Some(ended),
+        duration_ms: Some(duration_ms as i64),
+    };
+    let log_text = String::from_utf8_lossy(&log_bytes).into_owned();
+    let (out, message, v) = result_payload(hub, &d, &run_rec, &artifacts, &log_text)?;
+    let msg_sql = message_insert(&message, now);
+    let extra = payload::Extra {
+        files: files.clone(),
+        sql: Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
+            finish.clone()(tx)?;
+            msg_sql(tx)
+        })),
+    };
+    match payload::send_with(hub, &v, out, opts.redact, clip, extra) {
         Ok(sent) => {
             report.payload = sent.paths.first().cloned();
             report.sent = Some(sent);
         }
-        Err(e @ Error::GuardRefused { .. }) => report.payload_error = Some(e.to_string()),
+        Err(e @ Error::GuardRefused { .. }) => {
+            let mut batch = fsx::Batch::new();
+            for (p, b) in files {
+                batch.write(p, b);
+            }
+            batch.commit()?;
+            hub.store.tx(|tx| finish_fallback(tx, &report, &d, ended))?;
+            report.payload_error = Some(e.to_string());
+        }
         Err(e) => return Err(e),
     }
     Ok(report)
+}
+
+/// The run's records when its result payload was refused (see [`run`]).
+fn finish_fallback(
+    tx: &rusqlite::Transaction<'_>,
+    r: &RunReport,
+    d: &Do,
+    ended: Millis,
+) -> Result<()> {
+    for a in &r.artifacts {
+        tx.execute(
+            "INSERT INTO artifacts (id, do_id, run_id, kind, path, source, sha256, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8)",
+            params![a.id, d.id, r.run, a.kind, a.path, a.sha256, a.bytes, ended],
+        )?;
+    }
+    tx.execute(
+        "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, ended_at = ?5, duration_ms = ?6 WHERE id = ?1",
+        params![r.run, r.status.as_str(), r.exit_code, r.signal, ended, r.duration_ms as i64],
+    )?;
+    tx.execute(
+        "UPDATE dos SET state = ?2, first_artifact_at = COALESCE(first_artifact_at, ?3) WHERE id = ?1",
+        params![d.id, r.status.as_str(), ended],
+    )?;
+    store::event(
+        tx,
+        ended,
+        Some(&d.session),
+        "do.finished",
+        &serde_json::json!({"id": d.id, "run": r.run, "status": r.status.as_str(), "payload": "refused"}),
+    )
+}
+
+fn message_insert(
+    m: &BackchatMessage,
+    now: Millis,
+) -> impl Fn(&rusqlite::Transaction<'_>) -> Result<()> + 'static {
+    let (id, session, to, subject, json) = (
+        m.id.clone(),
+        m.to.clone(),
+        m.to.clone(),
+        m.subject.clone(),
+        m.to_json(),
+    );
+    move |tx: &rusqlite::Transaction<'_>| {
+        tx.execute(
+            "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
+             VALUES (?1, ?2, 'out', 'result', ?3, ?4, ?5, 1, 1, ?6)",
+            params![id, session, to, subject, json, now],
+        )?;
+        Ok(())
+    }
 }
 
 fn ack_line(do_id: &str, artifacts: &[Artifact]) -> String {
@@ -502,7 +594,7 @@ fn ack_line(do_id: &str, artifacts: &[Artifact]) -> String {
 }
 
 /// Writes (again) the result payload of a DO's latest run: outcome, artifact refs, the
-/// log's tail, and the ACK line to answer with. Goes out through [`payload::send`].
+/// log's tail, and the ACK line to answer with. Goes out through [`payload::send_with`].
 pub fn send_result(
     hub: &mut Hub,
     typed: &str,
@@ -516,16 +608,39 @@ pub fn send_result(
             Some(format!("run it: coagent do run {}", d.id)),
         )
     })?;
-    let s = session::get(hub, &d.session)?;
-    let cfg = hub.config()?;
-    let v = vendor::find(&cfg, &s.vendor)?;
     let arts = artifact::for_run(hub, &run.id)?;
-    let log = arts.iter().find(|a| a.kind == "log");
-    let log_text = match log {
+    let log_text = match arts.iter().find(|a| a.kind == "log") {
         Some(a) => String::from_utf8_lossy(&artifact::read(hub, a)?).into_owned(),
         None => String::new(),
     };
-    let (tail, cut) = tail(&log_text);
+    let (out, message, v) = result_payload(hub, &d, &run, &arts, &log_text)?;
+    let now = hub.now_ms();
+    let sql = message_insert(&message, now);
+    payload::send_with(
+        hub,
+        &v,
+        out,
+        redact,
+        clip,
+        payload::Extra {
+            files: Vec::new(),
+            sql: Some(Box::new(sql)),
+        },
+    )
+}
+
+/// The result payload of a run, and the BackchatMessage it carries.
+fn result_payload(
+    hub: &mut Hub,
+    d: &Do,
+    run: &RunRecord,
+    arts: &[Artifact],
+    log_text: &str,
+) -> Result<(Outgoing, BackchatMessage, vendor::Vendor)> {
+    let s = session::get(hub, &d.session)?;
+    let cfg = hub.config()?;
+    let v = vendor::find(&cfg, &s.vendor)?;
+    let (tail, cut) = tail(log_text);
     let msg_id = hub.new_id(Kind::Message);
     let now = hub.now_ms();
     let message = BackchatMessage {
@@ -576,19 +691,10 @@ pub fn send_result(
         session: Some(s.id.clone()),
         kind: "result".into(),
         stem: format!("{}-result-{}", s.id, d.id),
-        id: msg_id.clone(),
+        id: msg_id,
         text,
     };
-    let sent = payload::send(hub, &v, out, redact, clip)?;
-    hub.store.tx(|tx| {
-        tx.execute(
-            "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
-             VALUES (?1, ?2, 'out', 'result', ?3, ?4, ?5, 1, 1, ?6)",
-            params![msg_id, s.id, message.to, message.subject, message.to_json(), now],
-        )?;
-        Ok(())
-    })?;
-    Ok(sent)
+    Ok((out, message, v))
 }
 
 /// The last [`TAIL_LINES`] lines (at most [`TAIL_CHARS`] characters) and what was left out.

@@ -2,6 +2,12 @@
 //! store; each is written whole or not at all: temp file in the same folder, fsync,
 //! rename over the target, fsync the folder. A crash leaves the old file or the new one,
 //! never half of either.
+//!
+//! Every fsync costs milliseconds, on some disks many, so a command that writes several
+//! files gathers them in a [`Batch`]: the files' data are synced in parallel, then each is
+//! renamed into place, then every folder touched is synced once, in parallel. Files that
+//! can be rebuilt from the store (status files, copies of DO scripts) are written with
+//! [`write_derived`]: atomic (never seen half-written) but not synced.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -25,6 +31,154 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.as_file().sync_all().map_err(|e| Error::io(ctx(), e))?;
     tmp.persist(path).map_err(|e| Error::io(ctx(), e.error))?;
     sync_dir(dir)
+}
+
+/// Atomic but not synced: for files derived from the store, rebuilt when lost.
+pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let ctx = || format!("cannot write {}", path.display());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".coagent-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(ctx(), e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(ctx(), e.error))?;
+    Ok(())
+}
+
+/// Durable writes that share their syncs (see the module docs).
+#[derive(Default)]
+pub struct Batch {
+    writes: Vec<(std::path::PathBuf, Vec<u8>)>,
+    links: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    pub fn write(&mut self, path: impl Into<std::path::PathBuf>, bytes: impl Into<Vec<u8>>) {
+        self.writes.push((path.into(), bytes.into()));
+    }
+
+    /// After the writes land, `to` becomes a second name of `from` (a copy where the
+    /// filesystem has no hard links): the transcript keeps a payload without copying it.
+    pub fn link(&mut self, from: impl Into<std::path::PathBuf>, to: impl Into<std::path::PathBuf>) {
+        self.links.push((from.into(), to.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.links.is_empty()
+    }
+
+    pub fn commit(self) -> Result<()> {
+        let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+        let mut temps = Vec::with_capacity(self.writes.len());
+        for (path, bytes) in &self.writes {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            new_dir(&dir, &mut dirs)?;
+            let ctx = || format!("cannot write {}", path.display());
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".coagent-tmp-")
+                .tempfile_in(&dir)
+                .map_err(|e| Error::io(ctx(), e))?;
+            tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
+            temps.push((path, tmp));
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        parallel(
+            temps
+                .iter()
+                .map(|(p, t)| (p.display().to_string(), t.as_file()))
+                .collect(),
+            |f| f.sync_data(),
+        )?;
+        for (path, tmp) in temps {
+            tmp.persist(path)
+                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
+        }
+        for (from, to) in &self.links {
+            let dir = to
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            new_dir(&dir, &mut dirs)?;
+            let _ = fs::remove_file(to);
+            if fs::hard_link(from, to).is_err() {
+                let bytes = fs::read(from)
+                    .map_err(|e| Error::io(format!("cannot read {}", from.display()), e))?;
+                let f = File::create(to)
+                    .map_err(|e| Error::io(format!("cannot write {}", to.display()), e))?;
+                (&f).write_all(&bytes)
+                    .map_err(|e| Error::io(format!("cannot write {}", to.display()), e))?;
+                f.sync_data()
+                    .map_err(|e| Error::io(format!("cannot sync {}", to.display()), e))?;
+            }
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        let handles: Vec<(String, File)> = dirs
+            .iter()
+            .filter_map(|d| File::open(d).ok().map(|f| (d.display().to_string(), f)))
+            .collect();
+        parallel(handles.iter().map(|(n, f)| (n.clone(), f)).collect(), |f| {
+            f.sync_all()
+        })
+    }
+}
+
+/// Creates `dir` when missing; a new folder's parent must be synced too, for its entry.
+fn new_dir(dir: &Path, dirs: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    if !dir.exists() {
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        if let Some(parent) = dir.parent().map(Path::to_path_buf)
+            && !dirs.contains(&parent)
+        {
+            dirs.push(parent);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `op` on every file, one thread each (they wait on the disk, not the CPU).
+fn parallel(
+    files: Vec<(String, &File)>,
+    op: impl Fn(&File) -> std::io::Result<()> + Sync,
+) -> Result<()> {
+    if files.len() <= 1 {
+        for (name, f) in files {
+            op(f).map_err(|e| Error::io(format!("cannot sync {name}"), e))?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        let op = &op;
+        let handles: Vec<_> = files
+            .iter()
+            .map(|(name, f)| {
+                s.spawn(move || op(f).map_err(|e| Error::io(format!("cannot sync {name}"), e)))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Internal("a sync thread panicked".into())))
+        })
+    })
 }
 
 /// fsync a folder so that a rename or a new entry in it survives a power cut.
@@ -74,6 +228,25 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".coagent-tmp-"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_batch_lands_every_file_and_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut b = Batch::new();
+        b.write(dir.path().join("a/one.txt"), b"1".to_vec());
+        b.write(dir.path().join("b/two.txt"), b"2".to_vec());
+        b.link(
+            dir.path().join("a/one.txt"),
+            dir.path().join("c/one-again.txt"),
+        );
+        b.commit().expect("commit");
+        assert_eq!(fs::read(dir.path().join("a/one.txt")).expect("read"), b"1");
+        assert_eq!(fs::read(dir.path().join("b/two.txt")).expect("read"), b"2");
+        assert_eq!(
+            fs::read(dir.path().join("c/one-again.txt")).expect("read"),
+            b"1"
+        );
     }
 
     #[test]

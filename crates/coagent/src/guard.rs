@@ -33,8 +33,13 @@ pub const DEFAULT_CONFIG: &str = r#"# Secret guard settings, in gitleaks' rule f
 # paths = ['''fixtures/''']
 "#;
 
-/// The guard of this hub: built-in rules, `guard.toml`, and the profile's private values.
-pub fn for_hub(hub: &Hub) -> Result<Guard> {
+/// The guard of this hub (built once per process; see [`Hub::guard`]).
+pub fn for_hub(hub: &Hub) -> Result<std::rc::Rc<Guard>> {
+    hub.guard()
+}
+
+/// Builds the guard of this hub: built-in rules, `guard.toml`, and the profile's private values.
+pub fn build(hub: &Hub) -> Result<Guard> {
     let path = hub.dir.join(CONFIG_FILE);
     let cfg = if path.exists() {
         let text = fsx::read_to_string(&path)?;

@@ -21,6 +21,10 @@ pub struct Hub {
     pub store: Store,
     pub clock: Clock,
     ids: IdGen,
+    // Parsed once per process: a command reads them from several places.
+    config: std::cell::OnceCell<config::Config>,
+    profile: std::cell::OnceCell<profile::Profile>,
+    guard: std::cell::OnceCell<std::rc::Rc<coagent_guard::Guard>>,
 }
 
 /// What `init` made.
@@ -169,6 +173,9 @@ impl Hub {
             store,
             clock,
             ids,
+            config: Default::default(),
+            profile: Default::default(),
+            guard: Default::default(),
         })
     }
 
@@ -218,11 +225,28 @@ impl Hub {
     }
 
     pub fn config(&self) -> Result<config::Config> {
-        config::Config::load(&self.dir.join(config::FILE))
+        if let Some(c) = self.config.get() {
+            return Ok(c.clone());
+        }
+        let c = config::Config::load(&self.dir.join(config::FILE))?;
+        Ok(self.config.get_or_init(|| c).clone())
     }
 
     pub fn profile(&self) -> Result<profile::Profile> {
-        profile::Profile::load(&self.dir.join(profile::FILE))
+        if let Some(p) = self.profile.get() {
+            return Ok(p.clone());
+        }
+        let p = profile::Profile::load(&self.dir.join(profile::FILE))?;
+        Ok(self.profile.get_or_init(|| p).clone())
+    }
+
+    /// The hub's secret guard (built-in rules, `guard.toml`, the profile's private values).
+    pub fn guard(&self) -> Result<std::rc::Rc<coagent_guard::Guard>> {
+        if let Some(g) = self.guard.get() {
+            return Ok(g.clone());
+        }
+        let g = std::rc::Rc::new(crate::guard::build(self)?);
+        Ok(self.guard.get_or_init(|| g).clone())
     }
 }
 

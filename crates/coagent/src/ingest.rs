@@ -108,6 +108,42 @@ pub fn ingest(
             ),
         ));
     }
+    // The same bytes again: known before any parsing.
+    let raw_sha = fsx::sha256_hex(input);
+    let again: i64 = hub.store.conn().query_row(
+        "SELECT COUNT(*) FROM replies WHERE session = ?1 AND raw_sha256 = ?2",
+        params![s.id, raw_sha],
+        |r| r.get(0),
+    )?;
+    if again > 0 {
+        let tokens =
+            vendor::find(&hub.config()?, &s.vendor)?.count_cheap(&String::from_utf8_lossy(input));
+        let s = session::get(hub, &s.id)?;
+        return Ok(IngestReport {
+            session: s.id.clone(),
+            echo: EchoReport {
+                status: match s.echo.as_str() {
+                    "verified" => EchoStatus::Verified,
+                    "stale" => EchoStatus::Stale,
+                    _ => EchoStatus::Missing,
+                },
+                version: None,
+                expected: capsule::echo_line(&s.capsule_version),
+            },
+            dos: Vec::new(),
+            incomplete_dos: Vec::new(),
+            acks: Vec::new(),
+            messages: Vec::new(),
+            next: None,
+            duplicate: true,
+            transcript: None,
+            tokens,
+            guard_findings: 0,
+            warnings: vec![
+                "this exact reply was ingested before: nothing new was recorded".to_string(),
+            ],
+        });
+    }
     let reply = coagent_ingest::parse_reply(input);
     refuse_own_payload(hub, &s, &reply)?;
     let key = reply_key(&reply.text);
@@ -143,7 +179,6 @@ pub fn ingest(
         hub.transcripts_dir()
             .join(&s.id)
             .join(format!("{}-in-{}.md", file_stamp(now), &key[..12]));
-    fsx::write_atomic(&transcript, input)?;
     let transcript_rel = hub.rel(&transcript);
 
     // Ids and judgements first (reads), then one transaction for every record.
@@ -228,14 +263,19 @@ pub fn ingest(
         ));
         messages.push(report);
     }
+    // The reply itself is kept durably; the scripts' copies under dos/ are derived from the
+    // store (each DO's script is recorded there) and rebuilt when missing.
+    let mut batch = fsx::Batch::new();
+    batch.write(transcript.clone(), input.to_vec());
+    batch.commit()?;
     for (id, d) in &new_dos {
         dos::quarantine(hub, id, &d.lang, &d.script)?;
     }
 
     hub.store.tx(|tx| {
         tx.execute(
-            "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![s.id, key, transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now],
+            "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at, raw_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![s.id, key, transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now, raw_sha],
         )?;
         let reply_id = tx.last_insert_rowid();
         match echo_status {

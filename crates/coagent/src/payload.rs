@@ -54,6 +54,15 @@ pub fn header(id: &str, kind: &str, k: usize, n: usize, body: &str) -> String {
     )
 }
 
+/// More to land with a payload, in the same syncs and the same transaction: the files a
+/// command made (artifacts) and its records (a session, a run, a message).
+#[derive(Default)]
+pub struct Extra<'a> {
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    #[allow(clippy::type_complexity)]
+    pub sql: Option<Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<()> + 'a>>,
+}
+
 /// Puts `out` through the guard, the vendor's limits, the outbox, the transcript, the store
 /// and the clipboard. With `redact`, each guard finding is masked; without, any finding
 /// refuses the whole payload and nothing is written.
@@ -63,6 +72,19 @@ pub fn send(
     out: Outgoing,
     redact: bool,
     clip: &mut dyn Clipboard,
+) -> Result<Sent> {
+    send_with(hub, vendor, out, redact, clip, Extra::default())
+}
+
+/// [`send`], landing `extra` with the payload: files first (one batch of syncs), then one
+/// transaction for every record, so a crash leaves all of it or none of it.
+pub fn send_with(
+    hub: &mut Hub,
+    vendor: &Vendor,
+    out: Outgoing,
+    redact: bool,
+    clip: &mut dyn Clipboard,
+    extra: Extra<'_>,
 ) -> Result<Sent> {
     let screened = guard::screen(
         hub,
@@ -91,19 +113,12 @@ pub fn send(
                 body.push_str(" This is the last part: now follow all parts together.\n");
             }
         }
-        let file = format!(
-            "{}{}\n{}",
-            header(&out.id, &out.kind, k, n, &body),
-            "",
-            body
-        );
+        let file = format!("{}\n{}", header(&out.id, &out.kind, k, n, &body), body);
         let name = if n > 1 {
             format!("{}-{k}-of-{n}.paste.md", out.stem)
         } else {
             format!("{}.paste.md", out.stem)
         };
-        let path = hub.outbox().join(name);
-        fsx::write_atomic(&path, file.as_bytes())?;
         if file.chars().count() > vendor.paste_chars {
             warnings.push(format!(
                 "part {k}/{n} is {} characters, over {}'s paste limit of {}: a code block longer than the limit is never split",
@@ -112,7 +127,7 @@ pub fn send(
                 vendor.paste_chars
             ));
         }
-        paths.push(path);
+        paths.push(hub.outbox().join(name));
         files.push(file);
     }
     let whole: String = files.join("\n");
@@ -126,21 +141,43 @@ pub fn send(
     } else {
         files.iter().map(|f| vendor.count_cheap(f)).collect()
     };
+
+    let mut batch = fsx::Batch::new();
+    for (p, f) in paths.iter().zip(&files) {
+        batch.write(p.clone(), f.as_bytes().to_vec());
+    }
+    // The transcript keeps every part under a second name: no copy, no extra sync of data.
     if let Some(s) = &out.session {
         let dir = hub.transcripts_dir().join(s);
-        fsx::write_atomic(
-            &dir.join(format!(
-                "{}-out-{}-{}.md",
-                file_stamp(now),
-                out.kind,
-                out.id
-            )),
-            whole.as_bytes(),
-        )?;
+        for (i, p) in paths.iter().enumerate() {
+            let part = if n > 1 {
+                format!("-{}-of-{n}", i + 1)
+            } else {
+                String::new()
+            };
+            batch.link(
+                p.clone(),
+                dir.join(format!(
+                    "{}-out-{}-{}{part}.md",
+                    file_stamp(now),
+                    out.kind,
+                    out.id
+                )),
+            );
+        }
     }
+    for (p, b) in extra.files {
+        batch.write(p, b);
+    }
+    batch.commit()?;
+
     let rel: Vec<String> = paths.iter().map(|p| hub.rel(p)).collect();
     let redactions = screened.findings;
+    let extra_sql = extra.sql;
     hub.store.tx(|tx| {
+        if let Some(f) = extra_sql {
+            f(tx)?;
+        }
         for (i, file) in files.iter().enumerate() {
             tx.execute(
                 "INSERT OR REPLACE INTO payloads (id, session, kind, part, parts, path, sha256, chars, tokens, tokens_exact, redactions, created_at)

@@ -95,12 +95,16 @@ pub fn open(hub: &Hub) -> Result<Vec<Session>> {
 
 /// The most recent sessions, open ones first.
 pub fn recent(hub: &Hub, limit: usize) -> Result<Vec<Session>> {
+    let mut out = open(hub)?;
     let mut stmt = hub.store.conn().prepare_cached(&format!(
-        "SELECT {COLS} FROM sessions ORDER BY state NOT IN ('live', 'booting'), created_at DESC LIMIT ?1"
+        "SELECT {COLS} FROM sessions INDEXED BY sessions_by_created
+         WHERE state NOT IN ('live', 'booting') ORDER BY created_at DESC LIMIT ?1"
     ))?;
-    Ok(stmt
-        .query_map([limit as i64], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+    out.extend(
+        stmt.query_map([limit as i64], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    );
+    Ok(out)
 }
 
 pub fn count(hub: &Hub) -> Result<i64> {
@@ -266,41 +270,50 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
     let text = templates.render(template, ctx)?;
     let from_wrap = opts.respawn.as_ref().map(|r| r.wrap_id.clone());
     let prev = opts.respawn.as_ref().map(|r| r.from_session.clone());
-    hub.store.tx(|tx| {
-        tx.execute(
-            &format!("INSERT INTO sessions ({COLS}) VALUES (?1, ?2, ?3, 'booting', ?4, ?5, 'missing', ?6, NULL, NULL, ?7, ?8, ?6, NULL, NULL)"),
-            params![session, vendor.name, goal, capsule.version, capsule.sha256, now, from_wrap, prev],
-        )?;
-        tx.execute(
-            "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
-             VALUES (?1, ?2, 'out', ?3, ?4, ?5, ?6, 1, 0, ?7)",
-            params![msg_id, session, message.kind.as_str(), message.to, message.subject, message_json, now],
-        )?;
-        store::event(tx, now, Some(&session), "session.started", &serde_json::json!({"vendor": vendor.name, "capsule": capsule.version, "from_wrap": from_wrap}))
-    })?;
     let out = Outgoing {
         session: Some(session.clone()),
         kind: kind_word.to_string(),
         stem: format!("{session}-{kind_word}"),
-        id: msg_id,
+        id: msg_id.clone(),
         text,
     };
-    let sent = match payload::send(hub, &vendor, out, opts.redact, clip) {
-        Ok(s) => s,
-        Err(e) => {
-            // Nobody ever saw this session: take it back whole.
-            hub.store.tx(|tx| {
-                tx.execute("DELETE FROM messages WHERE session = ?1", [&session])?;
-                tx.execute(
-                    "DELETE FROM events WHERE session = ?1 AND kind = 'session.started'",
-                    [&session],
-                )?;
-                tx.execute("DELETE FROM sessions WHERE id = ?1", [&session])?;
-                Ok(())
-            })?;
-            return Err(e);
-        }
+    // The session exists only once its boot payload is out: one transaction for both, so a
+    // refused or failed payload leaves no session behind.
+    let (sid, vname, cap_v, cap_sha) = (
+        session.clone(),
+        vendor.name.clone(),
+        capsule.version.clone(),
+        capsule.sha256.clone(),
+    );
+    let (fw, pv, to, subject, kind_s) = (
+        from_wrap.clone(),
+        prev,
+        message.to.clone(),
+        message.subject.clone(),
+        message.kind.as_str(),
+    );
+    let extra = payload::Extra {
+        files: Vec::new(),
+        sql: Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
+            tx.execute(
+                &format!("INSERT INTO sessions ({COLS}) VALUES (?1, ?2, ?3, 'booting', ?4, ?5, 'missing', ?6, NULL, NULL, ?7, ?8, ?6, NULL, NULL)"),
+                params![sid, vname, goal, cap_v, cap_sha, now, fw, pv],
+            )?;
+            tx.execute(
+                "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
+                 VALUES (?1, ?2, 'out', ?3, ?4, ?5, ?6, 1, 0, ?7)",
+                params![msg_id, sid, kind_s, to, subject, message_json, now],
+            )?;
+            store::event(
+                tx,
+                now,
+                Some(&sid),
+                "session.started",
+                &serde_json::json!({"vendor": vname, "capsule": cap_v, "from_wrap": fw}),
+            )
+        })),
     };
+    let sent = payload::send_with(hub, &vendor, out, opts.redact, clip, extra)?;
     Ok(Started {
         session,
         vendor: vendor.name,

@@ -165,6 +165,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_session ON events (session, at);
     CREATE INDEX events_by_kind ON events (kind, at);
     "#,
+    // 2: a reply pasted again byte for byte is known before it is parsed; recent sessions
+    // are listed without sorting the whole table.
+    r#"
+    ALTER TABLE replies ADD COLUMN raw_sha256 TEXT;
+    CREATE INDEX replies_by_raw ON replies (session, raw_sha256);
+    CREATE INDEX sessions_by_created ON sessions (created_at);
+    "#,
 ];
 
 pub struct Store {

@@ -89,14 +89,14 @@ pub fn write_status_files(hub: &Hub, top: Option<&SessionStatus>) -> Result<()> 
     let json = serde_json::to_string_pretty(&t).unwrap_or_default() + "\n";
     let json_path = dir.join("ticker.json");
     if std::fs::read_to_string(&json_path).ok().as_deref() != Some(json.as_str()) {
-        fsx::write_atomic(&json_path, json.as_bytes())?;
+        fsx::write_derived(&json_path, json.as_bytes())?;
     }
     for (level, name) in LEVEL_FILES {
         let p = dir.join(name);
         if level == t.level {
             let text = format!("{}\n", t.line);
             if std::fs::read_to_string(&p).ok().as_deref() != Some(text.as_str()) {
-                fsx::write_atomic(&p, text.as_bytes())?;
+                fsx::write_derived(&p, text.as_bytes())?;
             }
         } else if p.exists() {
             std::fs::remove_file(&p)

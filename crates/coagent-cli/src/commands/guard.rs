@@ -13,7 +13,7 @@ pub fn run(app: &App, cmd: GuardCmd) -> anyhow::Result<ExitCode> {
     let GuardCmd::Scan { paths } = cmd;
     // Inside a hub, its guard.toml and private values apply; elsewhere the built-in rules.
     let guard = match app.hub_unchecked() {
-        Ok(hub) => coagent::guard::for_hub(&hub)?,
+        Ok(hub) => coagent::guard::build(&hub)?,
         Err(_) => coagent_guard::Guard::builtin(),
     };
     let report = if paths.len() == 1 && paths[0].as_os_str() == "-" {
