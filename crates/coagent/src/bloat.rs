@@ -3,7 +3,7 @@
 //! time, so every signal can be tested at its threshold with a fixed clock; [`facts`]
 //! gathers those facts from the store with indexed queries, cheap enough for every command.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Millis;
 use crate::config::Bloat;
@@ -12,7 +12,7 @@ use crate::session::Session;
 use crate::vendor::Vendor;
 use crate::{Result, store};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Idle,
@@ -42,7 +42,7 @@ impl Level {
 }
 
 /// What the monitor needs to know about one session.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Facts {
     pub booted_at: Millis,
     /// When each completed DO's first successful run ended.

@@ -22,7 +22,7 @@ use crate::{Error, Result, bpoe, store, todo};
 /// How many open TODOs a handoff lists (the top 3 come first; the rest give context).
 pub const HANDOFF_TODOS: usize = 12;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Session {
     pub id: String,
     pub vendor: String,

@@ -41,6 +41,7 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
     let cfg = hub.config()?;
     let now = hub.now_ms();
     let mut out = Vec::new();
+    let mut basis = Vec::new();
     for s in session::open(hub)? {
         let v = vendor::find(&cfg, &s.vendor)?;
         let facts = bloat::facts(hub, &s, &v)?;
@@ -51,6 +52,7 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
             s.breach_at = Some(now);
             s.breach_signal = a.breached().first().map(|x| x.name.to_string());
         }
+        basis.push((s.clone(), facts));
         out.push(SessionStatus {
             wrap_in: a.wrap_in(),
             level: a.level,
@@ -58,14 +60,25 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
             session: s,
         });
     }
-    // Worst first; among equals the newest.
+    sort(&mut out);
+    ticker::write_status_files(
+        hub,
+        out.first(),
+        &ticker::Basis {
+            sessions: basis,
+            thresholds: cfg.bloat,
+        },
+    )?;
+    Ok(out)
+}
+
+/// Worst first; among equals the newest.
+pub fn sort(out: &mut [SessionStatus]) {
     out.sort_by(|a, b| {
         b.level
             .cmp(&a.level)
             .then(b.session.created_at.cmp(&a.session.created_at))
     });
-    ticker::write_status_files(hub, out.first())?;
-    Ok(out)
 }
 
 pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {

@@ -3,12 +3,31 @@
 //! `SESSION_FAIL.txt`, `SESSION_IDLE.txt` and `ticker.json`; they are rewritten only when
 //! their content changes, so a prompt that runs the ticker costs no disk writes.
 
-use serde::Serialize;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 
 use crate::bloat::{Level, Signal};
+use crate::clock::Millis;
+use crate::config::Bloat;
 use crate::hub::Hub;
+use crate::session::Session;
 use crate::status::SessionStatus;
 use crate::{Result, fsx};
+
+/// What the last full check saw, kept in `ticker.json` so that a prompt's `ticker` can
+/// re-assess the time-dependent signals without opening the store.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Basis {
+    pub sessions: Vec<(Session, crate::bloat::Facts)>,
+    pub thresholds: Bloat,
+}
+
+#[derive(Deserialize)]
+struct Saved {
+    level: Level,
+    basis: Basis,
+}
 
 const LEVEL_FILES: [(Level, &str); 4] = [
     (Level::Ok, "SESSION_OK.txt"),
@@ -83,10 +102,17 @@ pub fn ticker(top: Option<&SessionStatus>) -> Ticker {
 }
 
 /// Keeps exactly one `SESSION_<LEVEL>.txt` and `ticker.json` in `temps/status/`.
-pub fn write_status_files(hub: &Hub, top: Option<&SessionStatus>) -> Result<()> {
+pub fn write_status_files(hub: &Hub, top: Option<&SessionStatus>, basis: &Basis) -> Result<()> {
     let dir = hub.status_dir();
     let t = ticker(top);
-    let json = serde_json::to_string_pretty(&t).unwrap_or_default() + "\n";
+    let mut doc = serde_json::to_value(&t).unwrap_or_default();
+    if let Some(o) = doc.as_object_mut() {
+        o.insert(
+            "basis".into(),
+            serde_json::to_value(basis).unwrap_or_default(),
+        );
+    }
+    let json = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
     let json_path = dir.join("ticker.json");
     if std::fs::read_to_string(&json_path).ok().as_deref() != Some(json.as_str()) {
         fsx::write_derived(&json_path, json.as_bytes())?;
@@ -104,4 +130,39 @@ pub fn write_status_files(hub: &Hub, top: Option<&SessionStatus>) -> Result<()> 
         }
     }
     Ok(())
+}
+
+fn mtime(p: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// The ticker from `ticker.json` alone, when nothing it was computed from has changed
+/// since (the store, config.toml) and the level at `now` is still the one it recorded:
+/// no store opened, nothing written. `None` sends the caller to the full check.
+pub fn fast(hub_dir: &Path, now: Millis) -> Option<Ticker> {
+    let path = hub_dir.join("temps/status/ticker.json");
+    let written = mtime(&path)?;
+    for dep in ["store.db", "store.db-wal", crate::config::FILE] {
+        if mtime(&hub_dir.join(dep)).is_some_and(|m| m > written) {
+            return None;
+        }
+    }
+    let saved: Saved = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    let mut out: Vec<SessionStatus> = saved
+        .basis
+        .sessions
+        .into_iter()
+        .map(|(s, f)| {
+            let a = crate::bloat::assess(&f, &saved.basis.thresholds, now);
+            SessionStatus {
+                wrap_in: a.wrap_in(),
+                level: a.level,
+                signals: a.signals,
+                session: s,
+            }
+        })
+        .collect();
+    crate::status::sort(&mut out);
+    let t = ticker(out.first());
+    (t.level == saved.level).then_some(t)
 }

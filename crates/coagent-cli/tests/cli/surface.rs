@@ -111,3 +111,29 @@ fn profile_show_masks_private_values() {
     let j = env.json(&["profile", "show"]);
     assert!(!j.to_string().contains(crate::harness::CANARY));
 }
+
+#[test]
+fn the_ticker_follows_the_clock_and_records_a_breach_it_sees() {
+    let mut env = Env::new();
+    env.init();
+    env.json(&["start", "--vendor", "claude"]);
+    assert!(env.ok(&["ticker"]).stdout.contains("stale 0s"));
+    env.now = "2026-11-24T09:05:00Z".into();
+    assert!(env.ok(&["ticker"]).stdout.contains("stale 5m"));
+    env.now = "2026-11-24T09:26:00Z".into();
+    let warn = env.ok(&["ticker"]).stdout;
+    assert!(warn.starts_with("[OE:▲]"), "{warn}");
+    assert!(env.hub().join("temps/status/SESSION_WARN.txt").is_file());
+    env.now = "2026-11-24T09:31:00Z".into();
+    let fail = env.ok(&["ticker"]).stdout;
+    assert!(fail.starts_with("[OE:✖]"), "{fail}");
+    assert!(
+        env.json(&["status"])["sessions"][0]["breach_at"].is_i64(),
+        "the ticker's check recorded the breach"
+    );
+    // A change in the store is seen at once.
+    env.cmd(&["ingest", "-"])
+        .stdin("Policy v1.0 loaded.\n")
+        .ok();
+    assert!(env.ok(&["ticker"]).stdout.contains("policy v1.0 ✓"));
+}
