@@ -87,16 +87,18 @@ COAGENT="$TARGET/release/coagent"
 # --- running ---------------------------------------------------------------------------
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
-# Findings in secrets/ and elsewhere, from "path" lines on stdin.
+# From "path" lines on stdin (one per finding): findings, labelled files in secrets/ with
+# at least one finding (recall out of the 200 files), findings elsewhere.
 split_counts() {
   python3 -c '
 import sys
 paths = [l.rstrip("\n") for l in sys.stdin if l.strip()]
-s = sum(1 for p in paths if "/secrets/" in p or p.startswith("secrets/"))
-print(f"{len(paths)} {s} {len(paths) - s}")'
+hit = {p for p in paths if "/secrets/" in p or p.startswith("./secrets/") or p.startswith("secrets/")}
+other = sum(1 for p in paths if p not in hit)
+print(f"{len(paths)} {len(hit)} {other}")'
 }
-printf '%-34s %9s %9s %12s %12s\n' tool "wall (s)" findings "in secrets/" "elsewhere"
-row() { printf '%-34s %9s %9s %12s %12s\n' "$1" "$2" "$3" "$4" "$5"; }
+printf '%-34s %9s %9s %16s %10s\n' tool "wall (s)" findings "secret files" elsewhere
+row() { printf '%-34s %9s %9s %16s %10s\n' "$1" "$2" "$3" "$4" "$5"; }
 
 run_json_guard() { # label, command...
   local label="$1"; shift
