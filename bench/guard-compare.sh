@@ -136,9 +136,9 @@ fi
 if command -v detect-secrets >/dev/null; then
   t0=$(now); (cd "$DIR" && detect-secrets scan --all-files . >"$WORK/detect-secrets.json" 2>"$WORK/detect-secrets.err"); t1=$(now)
   read -r total s other < <(python3 -c '
-import json, sys
+import json, os, sys
 for path, items in json.load(open(sys.argv[1]))["results"].items():
-    for _ in items: print(path)' "$WORK/detect-secrets.json" | split_counts)
+    for _ in items: print(os.path.join(sys.argv[2], path))' "$WORK/detect-secrets.json" "$DIR" | split_counts)
   row "detect-secrets $(detect-secrets --version 2>/dev/null)" "$(elapsed "$t0" "$t1")" "$total" "$s" "$other"
 else
   row detect-secrets - unavailable - -
