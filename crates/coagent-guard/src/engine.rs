@@ -4,7 +4,7 @@
 //! anything it returns: a finding carries a span and a masked preview only.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{CaptureLocations, Regex};
@@ -50,12 +50,45 @@ pub struct Finding {
     pub preview: String,
 }
 
+/// A rule's regex, compiled on first use: a process that only guards a few payloads pays
+/// for the keyword automaton, not for 50 regexes whose keywords never occur.
+#[derive(Clone, Debug)]
+struct LazyRegex {
+    source: Option<&'static str>,
+    cell: Arc<OnceLock<Option<Regex>>>,
+}
+
+impl LazyRegex {
+    fn ready(regex: Regex) -> LazyRegex {
+        let cell = OnceLock::new();
+        let _ = cell.set(Some(regex));
+        LazyRegex {
+            source: None,
+            cell: Arc::new(cell),
+        }
+    }
+
+    fn lazy(source: &'static str) -> LazyRegex {
+        LazyRegex {
+            source: Some(source),
+            cell: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// `None` only if a built-in failed to compile, which the test `every_builtin_rule_compiles` rules out.
+    fn get(&self) -> Option<&Regex> {
+        self.cell
+            .get_or_init(|| self.source.and_then(|s| compile(s).ok()))
+            .as_ref()
+    }
+}
+
 /// A compiled rule, built-in or from `guard.toml`.
 #[derive(Clone, Debug)]
 struct Rule {
     id: String,
     description: String,
-    regex: Regex,
+    regex: LazyRegex,
     secret_group: usize,
     check: Option<Check>,
     /// Built-in rules also skip documented examples and placeholders.
@@ -128,10 +161,7 @@ impl Guard {
             {
                 continue;
             }
-            let regex = compile(b.regex).map_err(|e| GuardError::Rule {
-                id: b.id.to_owned(),
-                message: format!("built-in regex does not compile: {e}"),
-            })?;
+            let regex = LazyRegex::lazy(b.regex);
             let rule = Rule {
                 id: b.id.to_owned(),
                 description: b.description.to_owned(),
@@ -170,7 +200,7 @@ impl Guard {
             let rule = Rule {
                 id: u.id.clone(),
                 description: u.description.clone(),
-                regex: regex.clone(),
+                regex: LazyRegex::ready(regex.clone()),
                 secret_group: u.secret_group,
                 check: u.entropy.map(Check::Entropy),
                 builtin: false,
@@ -336,9 +366,10 @@ impl Guard {
                         Target::Rule(r) if self.rules[r].anchored => {
                             if assignment_follows(hay, m.end())
                                 && path_applies(&self.rules[r], path)
+                                && let Some(re) = self.rules[r].regex.get()
                             {
-                                let locs = anchored_locs
-                                    .get_or_insert_with(|| self.rules[r].regex.capture_locations());
+                                let locs =
+                                    anchored_locs.get_or_insert_with(|| re.capture_locations());
                                 self.run_anchored(r, hay, m.end(), locs, &mut candidates);
                             }
                         }
@@ -361,7 +392,8 @@ impl Guard {
             if !path_applies(rule, path) {
                 continue;
             }
-            let mut locs = rule.regex.capture_locations();
+            let Some(re) = rule.regex.get() else { continue };
+            let mut locs = re.capture_locations();
             if rule.whole_buffer {
                 self.run_rule(ri, hay, 0, hay.len(), &mut locs, &mut candidates);
                 continue;
@@ -386,8 +418,10 @@ impl Guard {
         }
         for &ri in &self.unconditional {
             let rule = &self.rules[ri];
-            if path_applies(rule, path) {
-                let mut locs = rule.regex.capture_locations();
+            if path_applies(rule, path)
+                && let Some(re) = rule.regex.get()
+            {
+                let mut locs = re.capture_locations();
                 self.run_rule(ri, hay, 0, hay.len(), &mut locs, &mut candidates);
             }
         }
@@ -405,10 +439,11 @@ impl Guard {
         out: &mut Vec<Candidate>,
     ) {
         let rule = &self.rules[ri];
+        let Some(re) = rule.regex.get() else { return };
         let sub = &hay[..we];
         let mut pos = ws;
         while pos <= we {
-            let Some(m) = rule.regex.captures_read_at(locs, sub, pos) else {
+            let Some(m) = re.captures_read_at(locs, sub, pos) else {
                 break;
             };
             pos = if m.end() > m.start() {
@@ -441,7 +476,8 @@ impl Guard {
     ) {
         let rule = &self.rules[ri];
         let sub = &hay[at..hay.len().min(at + ANCHORED_SPAN)];
-        let Some(m) = rule.regex.captures_read(locs, sub) else {
+        let Some(re) = rule.regex.get() else { return };
+        let Some(m) = re.captures_read(locs, sub) else {
             return;
         };
         let Some((ss, se)) = secret_span(locs, rule.secret_group) else {
@@ -650,6 +686,19 @@ mod tests {
     fn every_builtin_rule_compiles() {
         let guard = Guard::new(&GuardConfig::default(), &[]).unwrap();
         assert_eq!(guard.rule_ids().count(), BUILTINS.len());
+        // Compiled lazily in use; here, every one of them, now.
+        for (rule, b) in guard.rules.iter().zip(BUILTINS) {
+            assert!(
+                rule.regex.get().is_some(),
+                "built-in {} does not compile",
+                b.id
+            );
+            assert!(
+                compile(b.regex).is_ok(),
+                "built-in {} does not compile",
+                b.id
+            );
+        }
     }
 
     #[test]

@@ -113,10 +113,9 @@ pub fn write_status_files(hub: &Hub, top: Option<&SessionStatus>, basis: &Basis)
         );
     }
     let json = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-    let json_path = dir.join("ticker.json");
-    if std::fs::read_to_string(&json_path).ok().as_deref() != Some(json.as_str()) {
-        fsx::write_derived(&json_path, json.as_bytes())?;
-    }
+    // Always rewritten (unsynced, so cheap): its modification time says which state of the
+    // store it reflects, and [`fast`] trusts it only while it is newer than the store.
+    fsx::write_derived(&dir.join("ticker.json"), json.as_bytes())?;
     for (level, name) in LEVEL_FILES {
         let p = dir.join(name);
         if level == t.level {
