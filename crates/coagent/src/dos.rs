@@ -368,7 +368,9 @@ pub fn run(
         store::event(tx, now, Some(&d.session), "do.started", &serde_json::json!({"id": d.id, "run": run_id, "sha256": sha}))
     })?;
 
-    let git = worktree::is_git_repo(&hub.root);
+    // Looking for `.git` first spares a git process (milliseconds) in projects without one.
+    let git =
+        hub.root.ancestors().any(|a| a.join(".git").exists()) && worktree::is_git_repo(&hub.root);
     let mut warnings = Vec::new();
     let before = if git {
         match worktree::snapshot(&hub.root, &[crate::hub::HUB_DIR]) {

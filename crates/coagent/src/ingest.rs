@@ -380,24 +380,42 @@ const UI_LINES: &[&str] = &[
 /// selected-page copy of one reply get the same key; two different replies do not, even
 /// when they propose the same DOs.
 pub fn reply_key(text: &str) -> String {
-    let mut words = String::with_capacity(text.len());
+    use sha2::Digest;
+    // Streamed into the hash through one small buffer: a 1 MiB reply allocates nothing per word.
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = String::with_capacity(8 * 1024);
+    let mut in_word = false;
     for line in text.lines() {
         let t = line.trim();
         if t.starts_with("```")
             || t.starts_with("~~~")
-            || UI_LINES.contains(&t.to_ascii_lowercase().as_str())
+            || (t.len() <= 24 && UI_LINES.iter().any(|u| t.eq_ignore_ascii_case(u)))
         {
             continue;
         }
-        for w in t
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
-            words.push_str(&w.to_lowercase());
-            words.push(' ');
+        for c in t.chars() {
+            if c.is_ascii_alphanumeric() {
+                buf.push(c.to_ascii_lowercase());
+                in_word = true;
+            } else if !c.is_ascii() && c.is_alphanumeric() {
+                buf.extend(c.to_lowercase());
+                in_word = true;
+            } else if in_word {
+                buf.push(' ');
+                in_word = false;
+            }
+        }
+        if in_word {
+            buf.push(' ');
+            in_word = false;
+        }
+        if buf.len() >= 8 * 1024 - 64 {
+            hasher.update(buf.as_bytes());
+            buf.clear();
         }
     }
-    fsx::sha256_hex(words.as_bytes())
+    hasher.update(buf.as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 fn echo_report(s: &Session, reply: &coagent_ingest::Reply) -> EchoReport {
@@ -473,6 +491,12 @@ fn refuse_own_payload(hub: &Hub, s: &Session, reply: &coagent_ingest::Reply) -> 
             .collect::<rusqlite::Result<_>>()?;
         recent.into_iter().find_map(|(path, kind)| {
             let text = std::fs::read_to_string(hub.dir.join(&path)).ok()?;
+            // A payload pasted back is about the payload's size; skip the line-by-line
+            // comparison for anything far from it.
+            let (r, p) = (reply.text.len(), text.len());
+            if r > 2 * p + 4096 || 3 * r < p {
+                return None;
+            }
             coagent_ingest::matches_payload(reply, &text)
                 .then(|| format!("it is the text of the {kind} payload {path}"))
         })
@@ -523,4 +547,19 @@ fn answer_next(
         path: Some(path),
         clipboard: Some(outcome),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reply_key;
+
+    #[test]
+    fn reply_key_sees_words_not_markup() {
+        let copy =
+            "Policy v1.0 loaded.\n\n**Two** DOs:\n\n```bash\n# DO: List\nls -1\n# END DO\n```\n";
+        let rendered = "Policy v1.0 loaded.\r\n\r\nTwo DOs:\r\n\r\nbash\r\nCopy code\r\n# DO: List\r\nls -1\r\n# END DO\r\n";
+        assert_eq!(reply_key(copy), reply_key(rendered));
+        assert_ne!(reply_key(copy), reply_key(&copy.replace("Two", "Three")));
+        assert_eq!(reply_key("Ünïcödé WORDS"), reply_key("ünïcödé words"));
+    }
 }
