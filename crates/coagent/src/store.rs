@@ -274,6 +274,14 @@ impl Store {
         Ok(out)
     }
 
+    /// Changes whenever another connection commits (SQLite's `PRAGMA data_version`): how
+    /// `watch` notices other commands' writes without reading anything else.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
     pub fn meta_get(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn

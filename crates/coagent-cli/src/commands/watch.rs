@@ -1,6 +1,8 @@
 //! `coagent watch`: the foreground watcher. It starts only when the user runs it, stops
-//! cleanly on Ctrl-C or SIGTERM, and refuses to start twice on one hub. Filesystem events
-//! (notify) wake it early; a 250 ms poll keeps it correct where events are not delivered.
+//! cleanly on Ctrl-C or SIGTERM, and refuses to start twice on one hub. Inbox events
+//! (notify) wake it early; a 250 ms poll notices other processes' writes to the store (a
+//! breach caused by a command is checked at once) and keeps it correct where events are
+//! not delivered.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -52,8 +54,9 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
     })
     .ok();
     if let Some(w) = watcher.as_mut() {
+        // Only the inbox: the store's own files change on every read (SQLite's shared
+        // memory), which would wake the loop endlessly; its changes are polled instead.
         let _ = w.watch(&hub.inbox(), notify::RecursiveMode::NonRecursive);
-        let _ = w.watch(&hub.dir, notify::RecursiveMode::NonRecursive);
     }
     let mut clipboard = clip::choose_holding(app.global.no_clipboard);
     let mut inbox = Inbox::default();
@@ -110,6 +113,7 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
         if due {
             last_check = Some(now);
             let t = watch::tick(&mut hub, clipboard.as_mut())?;
+
             // Our own writes must not wake us again.
             last_stamp = store_stamp(&hub);
             if last_level != Some(t.level) {
@@ -186,10 +190,9 @@ fn name(p: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
-/// Changes when any process writes the store (its WAL grows or is checkpointed).
-fn store_stamp(hub: &coagent::hub::Hub) -> Option<(u64, std::time::SystemTime)> {
-    let m = std::fs::metadata(hub.dir.join("store.db-wal")).ok()?;
-    Some((m.len(), m.modified().ok()?))
+/// Changes when another process commits to the store (SQLite's `data_version`).
+fn store_stamp(hub: &coagent::hub::Hub) -> Option<i64> {
+    hub.store.data_version().ok()
 }
 
 /// One event: a line of text, or one JSON document per line with `--json`.
