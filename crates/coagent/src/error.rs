@@ -108,6 +108,9 @@ impl Error {
             Error::GuardRefused { .. } => {
                 "pass `--redact` to mask each finding as [REDACTED:<rule>], or add an allowlist entry to .coagent/guard.toml".into()
             }
+            Error::Template { name, .. } => format!(
+                "fix or remove .coagent/templates/{name}; without it the built-in template is used"
+            ),
             Error::StoreBusy => "wait for the other coagent command to finish, then try again".into(),
             Error::ReadOnly { .. } => "make the hub writable (chmod u+w) or run as its owner".into(),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {

@@ -208,3 +208,30 @@ fn openai_vendors_count_exactly_once_it_matters() {
     env.json(&["start", "--vendor", "claude"]);
     assert!(ctx(&env.json(&["status"])).starts_with('~'));
 }
+
+#[test]
+fn a_template_in_the_hub_overrides_the_builtin() {
+    let env = Env::new();
+    env.init();
+    std::fs::write(
+        env.hub().join("templates/boot.md"),
+        "# Our boot for {{ session }}\n\n{{ capsule_block }}\n{{ bpoe }}\nSay `{{ echo }}`.\n",
+    )
+    .unwrap();
+    let s = env.json(&["start", "--vendor", "claude"]);
+    let payload = std::fs::read_to_string(s["payloads"][0].as_str().unwrap()).unwrap();
+    assert!(
+        payload.contains(&format!(
+            "# Our boot for {}",
+            s["session"].as_str().unwrap()
+        )),
+        "{payload}"
+    );
+    assert!(payload.contains("Say `Policy v1.0 loaded.`"));
+    // A broken template is a clear error, and no session is left behind.
+    std::fs::write(env.hub().join("templates/boot.md"), "{{ nope }\n").unwrap();
+    env.fails(&["start", "--vendor", "claude"], 1)
+        .stderr_has("template `boot.md`")
+        .stderr_has("templates/boot.md");
+    assert_eq!(env.json(&["status"])["sessions_total"], 1);
+}
