@@ -78,10 +78,9 @@ impl Error {
 
     /// `true` when the user can fix it (exit code 1); `false` for internal failures (2).
     pub fn is_user(&self) -> bool {
-        !matches!(
-            self,
-            Error::Store(_) | Error::Template { .. } | Error::Internal(_)
-        ) && !matches!(self, Error::Io { source, .. } if source.kind() != std::io::ErrorKind::PermissionDenied && source.kind() != std::io::ErrorKind::NotFound)
+        // A template that fails is the hub's override (the built-ins are tested).
+        !matches!(self, Error::Store(_) | Error::Internal(_))
+            && !matches!(self, Error::Io { source, .. } if source.kind() != std::io::ErrorKind::PermissionDenied && source.kind() != std::io::ErrorKind::NotFound)
     }
 
     /// What the user should do next, naming the command when there is one.
