@@ -510,10 +510,11 @@ pub fn run(
     let log_text = String::from_utf8_lossy(&log_bytes).into_owned();
     let (out, message, v) = result_payload(hub, &d, &run_rec, &artifacts, &log_text)?;
     let msg_sql = message_insert(&message, now);
+    let landed = finish.clone();
     let extra = payload::Extra {
         files: files.clone(),
         sql: Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
-            finish.clone()(tx)?;
+            landed(tx)?;
             msg_sql(tx)
         })),
     };
@@ -528,42 +529,12 @@ pub fn run(
                 batch.write(p, b);
             }
             batch.commit()?;
-            hub.store.tx(|tx| finish_fallback(tx, &report, &d, ended))?;
+            hub.store.tx(|tx| finish(tx))?;
             report.payload_error = Some(e.to_string());
         }
         Err(e) => return Err(e),
     }
     Ok(report)
-}
-
-/// The run's records when its result payload was refused (see [`run`]).
-fn finish_fallback(
-    tx: &rusqlite::Transaction<'_>,
-    r: &RunReport,
-    d: &Do,
-    ended: Millis,
-) -> Result<()> {
-    for a in &r.artifacts {
-        tx.execute(
-            "INSERT INTO artifacts (id, do_id, run_id, kind, path, source, sha256, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8)",
-            params![a.id, d.id, r.run, a.kind, a.path, a.sha256, a.bytes, ended],
-        )?;
-    }
-    tx.execute(
-        "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, ended_at = ?5, duration_ms = ?6 WHERE id = ?1",
-        params![r.run, r.status.as_str(), r.exit_code, r.signal, ended, r.duration_ms as i64],
-    )?;
-    tx.execute(
-        "UPDATE dos SET state = ?2, first_artifact_at = COALESCE(first_artifact_at, ?3) WHERE id = ?1",
-        params![d.id, r.status.as_str(), ended],
-    )?;
-    store::event(
-        tx,
-        ended,
-        Some(&d.session),
-        "do.finished",
-        &serde_json::json!({"id": d.id, "run": r.run, "status": r.status.as_str(), "payload": "refused"}),
-    )
 }
 
 fn message_insert(

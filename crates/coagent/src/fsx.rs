@@ -16,25 +16,15 @@ use std::path::Path;
 use crate::{Error, Result};
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let ctx = || format!("cannot write {}", path.display());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".coagent-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(ctx(), e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(ctx(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(ctx(), e.error))?;
-    sync_dir(dir)
+    write_file(path, bytes, true)
 }
 
 /// Atomic but not synced: for files derived from the store, rebuilt when lost.
 pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file(path, bytes, false)
+}
+
+fn write_file(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -47,8 +37,11 @@ pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| Error::io(ctx(), e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
+    if sync {
+        tmp.as_file().sync_all().map_err(|e| Error::io(ctx(), e))?;
+    }
     tmp.persist(path).map_err(|e| Error::io(ctx(), e.error))?;
-    Ok(())
+    if sync { sync_dir(dir) } else { Ok(()) }
 }
 
 /// Durable writes that share their syncs (see the module docs).

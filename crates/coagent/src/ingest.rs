@@ -122,11 +122,7 @@ pub fn ingest(
         return Ok(IngestReport {
             session: s.id.clone(),
             echo: EchoReport {
-                status: match s.echo.as_str() {
-                    "verified" => EchoStatus::Verified,
-                    "stale" => EchoStatus::Stale,
-                    _ => EchoStatus::Missing,
-                },
+                status: session_echo(&s),
                 version: None,
                 expected: capsule::echo_line(&s.capsule_version),
             },
@@ -418,14 +414,17 @@ pub fn reply_key(text: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn echo_report(s: &Session, reply: &coagent_ingest::Reply) -> EchoReport {
-    let status = match s.echo.as_str() {
+fn session_echo(s: &Session) -> EchoStatus {
+    match s.echo.as_str() {
         "verified" => EchoStatus::Verified,
         "stale" => EchoStatus::Stale,
         _ => EchoStatus::Missing,
-    };
+    }
+}
+
+fn echo_report(s: &Session, reply: &coagent_ingest::Reply) -> EchoReport {
     EchoReport {
-        status,
+        status: session_echo(s),
         version: reply.echo.as_ref().map(|e| e.version.clone()),
         expected: capsule::echo_line(&s.capsule_version),
     }

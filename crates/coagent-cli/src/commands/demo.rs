@@ -176,15 +176,7 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
             }
         ));
         g.show(&format!("$ coagent do run {}", d.id));
-        let mut live = LiveIndent;
-        let rep = dos::run(
-            &mut hub,
-            &d.id,
-            &dos::RunOptions::default(),
-            &mut live,
-            &Cancel::new(),
-            &mut clip,
-        )?;
+        let rep = run_do(&mut hub, &d.id, &mut clip)?;
         g.show(&format!(
             "  {} in {} ms · artifacts: {}",
             rep.status.as_str(),
@@ -277,15 +269,7 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
         r3.dos.first().map(|d| d.title.as_str()).unwrap_or("-")
     ));
     if let Some(d) = r3.dos.first() {
-        let mut live = LiveIndent;
-        let rep = dos::run(
-            &mut hub,
-            &d.id,
-            &dos::RunOptions::default(),
-            &mut live,
-            &Cancel::new(),
-            &mut clip,
-        )?;
+        let rep = run_do(&mut hub, &d.id, &mut clip)?;
         g.show(&format!(
             "$ coagent do run {}\n  {} · expect `{}`",
             d.id,
@@ -317,6 +301,18 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
         });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `coagent do run ID`, its live output indented under the command.
+fn run_do(hub: &mut Hub, id: &str, clip: &mut NoClipboard) -> coagent::Result<dos::RunReport> {
+    dos::run(
+        hub,
+        id,
+        &dos::RunOptions::default(),
+        &mut LiveIndent,
+        &Cancel::new(),
+        clip,
+    )
 }
 
 fn git_init(root: &Path) -> bool {
