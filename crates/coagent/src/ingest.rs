@@ -140,16 +140,43 @@ pub fn ingest(
             ],
         });
     }
-    let reply = coagent_ingest::parse_reply(input);
-    refuse_own_payload(hub, &s, &reply)?;
+    let now = hub.now_ms();
+    let transcript = hub.transcripts_dir().join(&s.id).join(format!(
+        "{}-in-{}.md",
+        file_stamp(now),
+        &raw_sha[..12]
+    ));
+    let transcript_rel = hub.rel(&transcript);
+    let guard = crate::guard::for_hub(hub)?;
+    // The reply is written (and synced) while it is parsed and scanned: the disk's wait
+    // overlaps the CPU's work. A reply that turns out refused or known is removed again.
+    let (reply, guard_findings, landed) = std::thread::scope(|sc| {
+        let writer = sc.spawn(|| {
+            let mut b = fsx::Batch::new();
+            b.write(transcript.clone(), input.to_vec());
+            b.commit()
+        });
+        let g: &coagent_guard::Guard = &guard;
+        let scanner = sc.spawn(move || g.scan(input).len());
+        let reply = coagent_ingest::parse_reply(input);
+        let findings = scanner.join().unwrap_or(0);
+        let landed = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the transcript writer panicked".into())));
+        (reply, findings, landed)
+    });
+    landed?;
+    let discard = |e: Error| {
+        let _ = std::fs::remove_file(&transcript);
+        e
+    };
+    refuse_own_payload(hub, &s, &reply).map_err(discard)?;
     let key = reply_key(&reply.text);
-    let cfg = hub.config()?;
-    let v = vendor::find(&cfg, &s.vendor)?;
-    let (running, warn_at) = crate::bloat::token_budget(hub, &s.id, &v, &cfg.bloat)?;
+    let cfg = hub.config().map_err(discard)?;
+    let v = vendor::find(&cfg, &s.vendor).map_err(discard)?;
+    let (running, warn_at) =
+        crate::bloat::token_budget(hub, &s.id, &v, &cfg.bloat).map_err(discard)?;
     let tokens = v.count_for_session(&reply.text, running, warn_at);
-    let guard_findings = crate::guard::for_hub(hub)?
-        .scan(reply.text.as_bytes())
-        .len();
     let mut warnings = reply.warnings.clone();
     if guard_findings > 0 {
         warnings.push(format!(
@@ -165,17 +192,12 @@ pub fn ingest(
             params![s.id, key],
             |r| r.get(0),
         )
-        .optional()?;
+        .optional()
+        .map_err(|e| discard(e.into()))?;
     if seen.is_some() {
+        let _ = std::fs::remove_file(&transcript);
         return duplicate_report(hub, &s, &reply, tokens, guard_findings, warnings);
     }
-
-    let now = hub.now_ms();
-    let transcript =
-        hub.transcripts_dir()
-            .join(&s.id)
-            .join(format!("{}-in-{}.md", file_stamp(now), &key[..12]));
-    let transcript_rel = hub.rel(&transcript);
 
     // Ids and judgements first (reads), then one transaction for every record.
     let echo_status = reply.echo.as_ref().map(|e| {
@@ -259,11 +281,8 @@ pub fn ingest(
         ));
         messages.push(report);
     }
-    // The reply itself is kept durably; the scripts' copies under dos/ are derived from the
-    // store (each DO's script is recorded there) and rebuilt when missing.
-    let mut batch = fsx::Batch::new();
-    batch.write(transcript.clone(), input.to_vec());
-    batch.commit()?;
+    // The scripts' copies under dos/ are derived from the store (each DO's script is
+    // recorded there) and rebuilt when missing.
     for (id, d) in &new_dos {
         dos::quarantine(hub, id, &d.lang, &d.script)?;
     }
