@@ -16,7 +16,15 @@ use clap::Parser;
 
 /// Runs the command line; returns the process exit code (0 ok, 1 user error, 2 internal).
 pub fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    // Usage errors are user errors: exit 1 (clap's own default is 2, our internal-error code).
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     let json = args.global.json;
     match commands::run(args) {
         Ok(code) => code,

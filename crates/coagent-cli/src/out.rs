@@ -76,7 +76,10 @@ pub fn report_error(e: &anyhow::Error, json_mode: bool) -> ExitCode {
             .and_then(|u| u.hint.clone())
     });
     let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    if json_mode {
+    let reported = e
+        .chain()
+        .any(|c| c.downcast_ref::<UserError>().is_some_and(|u| u.reported));
+    if json_mode && !reported {
         json(&serde_json::json!({
             "error": {"message": chain.join(": "), "hint": hint, "kind": if user { "user" } else { "internal" }}
         }));
@@ -97,6 +100,8 @@ pub fn report_error(e: &anyhow::Error, json_mode: bool) -> ExitCode {
 pub struct UserError {
     pub message: String,
     pub hint: Option<String>,
+    /// The command already printed its JSON document; print no second one.
+    pub reported: bool,
 }
 
 impl std::fmt::Display for UserError {
@@ -107,8 +112,19 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// A user error after the command printed its report: with `--json`, stdout keeps that
+/// one document and the error goes to stderr only.
+pub fn reported(message: impl Into<String>, hint: Option<&str>, json_mode: bool) -> anyhow::Error {
+    anyhow::Error::new(UserError {
+        message: message.into(),
+        hint: hint.map(str::to_string),
+        reported: json_mode,
+    })
+}
+
 pub fn user(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
     anyhow::Error::new(UserError {
+        reported: false,
         message: message.into(),
         hint: hint.map(str::to_string),
     })

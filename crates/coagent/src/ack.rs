@@ -32,6 +32,18 @@ pub fn judge(hub: &Hub, ack: &AckLine) -> Result<AckResult> {
         None => {
             let mut first = None;
             for r in &ack.refs {
+                if let (AckRef::Artifact { id }, true) = (r, ack.id.starts_with("DO-"))
+                    && crate::artifact::exists(hub, id)?
+                    && count2(
+                        hub,
+                        "SELECT COUNT(*) FROM artifacts WHERE id = ?1 AND do_id = ?2",
+                        id,
+                        &ack.id,
+                    )? == 0
+                {
+                    first = Some(format!("artifact:{id} is not an artifact of {}", ack.id));
+                    break;
+                }
                 if let Some(p) = ref_problem(hub, r)? {
                     first = Some(p);
                     break;
@@ -57,6 +69,10 @@ fn count(hub: &Hub, sql: &str, id: &str) -> Result<i64> {
     Ok(hub.store.conn().query_row(sql, [id], |r| r.get(0))?)
 }
 
+fn count2(hub: &Hub, sql: &str, a: &str, b: &str) -> Result<i64> {
+    Ok(hub.store.conn().query_row(sql, [a, b], |r| r.get(0))?)
+}
+
 fn target_problem(hub: &Hub, id: &str) -> Result<Option<String>> {
     let known = if id.starts_with("DO-") {
         let runs = count(hub, "SELECT COUNT(*) FROM runs WHERE do_id = ?1", id)?;
@@ -70,7 +86,12 @@ fn target_problem(hub: &Hub, id: &str) -> Result<Option<String>> {
             true
         }
     } else if id.starts_with("BC-") {
-        count(hub, "SELECT COUNT(*) FROM messages WHERE id = ?1", id)? > 0
+        // Only what this hub sent can be acknowledged, not the chat's own messages.
+        count(
+            hub,
+            "SELECT COUNT(*) FROM messages WHERE id = ?1 AND direction = 'out'",
+            id,
+        )? > 0
     } else if id.starts_with("W-") {
         count(hub, "SELECT COUNT(*) FROM wraps WHERE id = ?1", id)? > 0
     } else {

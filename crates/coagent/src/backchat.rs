@@ -291,7 +291,11 @@ pub fn emit(
     e: Emit,
     clip: &mut dyn crate::clipboard::Clipboard,
 ) -> Result<Emitted> {
-    let s = crate::session::resolve(hub, e.session.as_deref()).ok();
+    // A session named must exist; without one, the newest open session (or none).
+    let s = match e.session.as_deref() {
+        Some(typed) => Some(crate::session::get(hub, typed)?),
+        None => crate::session::resolve(hub, None).ok(),
+    };
     let capsule = match &s {
         Some(s) => CapsuleRef {
             version: s.capsule_version.clone(),
@@ -368,16 +372,28 @@ pub fn emit(
         id: id.clone(),
         text,
     };
-    let sent = crate::payload::send(hub, &v, out, e.redact, clip)?;
     let json = message.to_json();
-    hub.store.tx(|tx| {
-        tx.execute(
-            "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
-             VALUES (?1, ?2, 'out', ?3, ?4, ?5, ?6, 1, ?7, ?8)",
-            rusqlite::params![id, session_id, message.kind.as_str(), message.to, message.subject, json, message.requires_ack as i64, now],
-        )?;
-        Ok(())
-    })?;
+    let (mid, sid, kind, to, subject, ack) = (
+        id.clone(),
+        session_id.clone(),
+        message.kind.as_str(),
+        message.to.clone(),
+        message.subject.clone(),
+        message.requires_ack,
+    );
+    // The message's record lands with its payload: an ACK for it is never "unknown".
+    let extra = crate::payload::Extra {
+        files: Vec::new(),
+        sql: Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
+            tx.execute(
+                "INSERT INTO messages (id, session, direction, kind, to_target, subject, json, valid, requires_ack, created_at)
+                 VALUES (?1, ?2, 'out', ?3, ?4, ?5, ?6, 1, ?7, ?8)",
+                rusqlite::params![mid, sid, kind, to, subject, json, ack as i64, now],
+            )?;
+            Ok(())
+        })),
+    };
+    let sent = crate::payload::send_with(hub, &v, out, e.redact, clip, extra)?;
     Ok(Emitted { id, message, sent })
 }
 

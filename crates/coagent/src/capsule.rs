@@ -140,6 +140,12 @@ pub fn read_lock(hub_dir: &Path) -> Result<Lock> {
         file: p.clone(),
         message: crate::config::toml_error(&text, &e),
     })?;
+    if lock.sha256.len() != 64 || !lock.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::Config {
+            file: p.clone(),
+            message: "sha256 must be 64 hex digits".to_string(),
+        });
+    }
     Version::parse(&lock.version).map_err(|e| Error::Config {
         file: p.clone(),
         message: format!("version `{}` is not semver: {e}", lock.version),

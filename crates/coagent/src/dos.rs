@@ -117,8 +117,9 @@ pub fn list(hub: &Hub, session: Option<&str>) -> Result<Vec<Do>> {
 /// The quarantined script as it is now, and its sha256.
 pub fn current_script(hub: &Hub, d: &Do) -> Result<(String, String)> {
     let p = hub.dir.join(&d.path);
-    if !p.exists() && d.approved_sha256.is_none() {
-        // Lost (e.g. a crash before the disk caught up): the proposal is in the store.
+    if !p.exists() {
+        // Lost (e.g. a crash before the disk caught up): the proposal is in the store. If
+        // the user had edited and approved another text, the hash check refuses it.
         let script: String =
             hub.store
                 .conn()
@@ -359,7 +360,23 @@ pub fn run(
     let cfg = hub.config()?;
     let run_id = hub.new_id(Kind::Run);
     let now = hub.now_ms();
+    let rerun = opts.rerun;
     hub.store.tx(|tx| {
+        // Checked again inside the transaction: two `do run` started together run it once.
+        let (runs_so_far, approved): (i64, Option<String>) = tx.query_row(
+            "SELECT (SELECT COUNT(*) FROM runs WHERE do_id = ?1), approved_sha256 FROM dos WHERE id = ?1",
+            [&d.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if runs_so_far > 0 && !rerun {
+            return Err(Error::invalid(
+                format!("{} is already running or ran", d.id),
+                Some("pass --rerun to run it again".to_string()),
+            ));
+        }
+        if approved.is_some_and(|a| a != sha) {
+            return Err(Error::invalid(format!("the script of {} changed since it was approved", d.id), Some(format!("coagent do approve {}", d.id))));
+        }
         tx.execute(
             "UPDATE dos SET state = 'running', approved_sha256 = ?2, approved_at = COALESCE(approved_at, ?3) WHERE id = ?1",
             params![d.id, sha, now],
@@ -508,31 +525,45 @@ pub fn run(
         duration_ms: Some(duration_ms as i64),
     };
     let log_text = String::from_utf8_lossy(&log_bytes).into_owned();
-    let (out, message, v) = result_payload(hub, &d, &run_rec, &artifacts, &log_text)?;
-    let msg_sql = message_insert(&message, now);
+    // The script has run: from here on, whatever fails, its artifacts and its end are kept.
     let landed = finish.clone();
-    let extra = payload::Extra {
-        files: files.clone(),
-        sql: Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
-            landed(tx)?;
-            msg_sql(tx)
-        })),
-    };
-    match payload::send_with(hub, &v, out, opts.redact, clip, extra) {
+    let sent =
+        result_payload(hub, &d, &run_rec, &artifacts, &log_text).and_then(|(out, message, v)| {
+            let msg_sql = message_insert(&message, now);
+            let extra = payload::Extra {
+                files: files.clone(),
+                sql: Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
+                    landed(tx)?;
+                    msg_sql(tx)
+                })),
+            };
+            payload::send_with(hub, &v, out, opts.redact, clip, extra)
+        });
+    match sent {
         Ok(sent) => {
             report.payload = sent.paths.first().cloned();
             report.sent = Some(sent);
         }
-        Err(e @ Error::GuardRefused { .. }) => {
+        Err(e) => {
             let mut batch = fsx::Batch::new();
             for (p, b) in files {
                 batch.write(p, b);
             }
             batch.commit()?;
-            hub.store.tx(|tx| finish(tx))?;
-            report.payload_error = Some(e.to_string());
+            hub.store.tx(|tx| {
+                // The payload's own transaction may have landed the records before failing.
+                let done: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM runs WHERE id = ?1 AND status != 'running'",
+                    [&run_id],
+                    |r| r.get(0),
+                )?;
+                if done == 0 { finish(tx) } else { Ok(()) }
+            })?;
+            match e {
+                Error::GuardRefused { .. } => report.payload_error = Some(e.to_string()),
+                other => return Err(other),
+            }
         }
-        Err(e) => return Err(e),
     }
     Ok(report)
 }

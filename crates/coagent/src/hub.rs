@@ -240,6 +240,14 @@ impl Hub {
         Ok(self.profile.get_or_init(|| p).clone())
     }
 
+    /// Drops the parsed config, profile and guard, so that the next use reads the files
+    /// again: a long-running `watch` must see a private value added to the profile.
+    pub fn forget_cached(&mut self) {
+        self.config = Default::default();
+        self.profile = Default::default();
+        self.guard = Default::default();
+    }
+
     /// The hub's secret guard (built-in rules, `guard.toml`, the profile's private values).
     pub fn guard(&self) -> Result<std::rc::Rc<coagent_guard::Guard>> {
         if let Some(g) = self.guard.get() {

@@ -287,7 +287,27 @@ pub fn ingest(
         dos::quarantine(hub, id, &d.lang, &d.script)?;
     }
 
-    hub.store.tx(|tx| {
+    let recorded = hub.store.tx(|tx| {
+        // Checked again under the write lock: the same reply may arrive through the inbox
+        // and the command line at once, and `watch` may have wrapped the session meanwhile.
+        let again: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM replies WHERE session = ?1 AND sha256 = ?2",
+            params![s.id, key],
+            |r| r.get(0),
+        )?;
+        if again > 0 {
+            return Ok(false);
+        }
+        let open = tx.execute(
+            "UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1 AND state IN ('booting', 'live')",
+            params![s.id, now],
+        )?;
+        if open == 0 {
+            return Err(Error::invalid(
+                format!("session {} was closed while the reply was read", s.id),
+                Some("ingest it into the session that continues the work (`coagent status`)".to_string()),
+            ));
+        }
         tx.execute(
             "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at, raw_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![s.id, key, transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now, raw_sha],
@@ -332,15 +352,26 @@ pub fn ingest(
                 params![m.id, s.id, m.kind, to, subject, json, m.valid as i64, serde_json::to_string(&m.errors).unwrap_or_default(), now],
             )?;
         }
-        tx.execute("UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1", params![s.id, now])?;
         store::event(
             tx,
             now,
             Some(&s.id),
             "reply.ingested",
             &serde_json::json!({"dos": new_dos.len(), "acks": acks.len(), "messages": messages.len(), "echo": echo_status, "guard_findings": guard_findings}),
-        )
-    })?;
+        )?;
+        Ok(true)
+    });
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => {
+            let _ = std::fs::remove_file(&transcript);
+            return duplicate_report(hub, &s, &reply, tokens, guard_findings, warnings);
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&transcript);
+            return Err(e);
+        }
+    }
 
     let next = match reply.next {
         Some(np) => Some(answer_next(hub, &s, np.k, np.n, clip)?),

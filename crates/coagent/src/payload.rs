@@ -190,9 +190,14 @@ pub fn send_with(
                 ],
             )?;
         }
-        if let Some(s) = &out.session {
-            let pending = if n > 1 { Some(serde_json::to_string(&rel).unwrap_or_default()) } else { None };
-            tx.execute("UPDATE sessions SET pending_next = ?2 WHERE id = ?1", rusqlite::params![s, pending])?;
+        // A one-part payload (a result, a message) must not forget parts still being pasted.
+        if let Some(s) = &out.session
+            && n > 1
+        {
+            tx.execute(
+                "UPDATE sessions SET pending_next = ?2 WHERE id = ?1",
+                rusqlite::params![s, serde_json::to_string(&rel).unwrap_or_default()],
+            )?;
         }
         store::event(
             tx,
@@ -328,8 +333,11 @@ fn cut_long(block: &str, budget: usize) -> Vec<String> {
 /// Copies a part already in the outbox (`rel` to the hub) to the clipboard again — for
 /// `NEXT k/n` answers — through the guard like everything else that leaves.
 pub fn copy_part(hub: &mut Hub, rel: &str, clip: &mut dyn Clipboard) -> Result<ClipOutcome> {
-    let path = hub.dir.join(rel);
-    if !path.starts_with(hub.outbox()) {
+    let path = std::fs::canonicalize(hub.dir.join(rel))
+        .map_err(|e| crate::Error::io(format!("cannot open {rel}"), e))?;
+    let outbox = std::fs::canonicalize(hub.outbox())
+        .map_err(|e| crate::Error::io("cannot open the outbox", e))?;
+    if !path.starts_with(outbox) {
         return Err(crate::Error::Internal(format!(
             "{rel} is not in the outbox"
         )));

@@ -86,7 +86,7 @@ pub fn get(hub: &Hub, typed: &str) -> Result<Session> {
 /// Open sessions (booting or live), newest first.
 pub fn open(hub: &Hub) -> Result<Vec<Session>> {
     let mut stmt = hub.store.conn().prepare_cached(&format!(
-        "SELECT {COLS} FROM sessions WHERE state IN ('live', 'booting') ORDER BY state = 'booting', created_at DESC"
+        "SELECT {COLS} FROM sessions WHERE state IN ('live', 'booting') ORDER BY created_at DESC, rowid DESC"
     ))?;
     Ok(stmt
         .query_map([], row)?
@@ -133,7 +133,7 @@ pub fn latest(hub: &Hub) -> Result<Option<Session>> {
         .store
         .conn()
         .query_row(
-            &format!("SELECT {COLS} FROM sessions ORDER BY created_at DESC LIMIT 1"),
+            &format!("SELECT {COLS} FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1"),
             [],
             row,
         )

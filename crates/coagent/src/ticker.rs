@@ -1,7 +1,8 @@
 //! CoTicker: the one-line status for shell prompts and status bars, and the files behind it.
 //! `temps/status/` holds exactly one of `SESSION_OK.txt`, `SESSION_WARN.txt`,
-//! `SESSION_FAIL.txt`, `SESSION_IDLE.txt` and `ticker.json`; they are rewritten only when
-//! their content changes, so a prompt that runs the ticker costs no disk writes.
+//! `SESSION_FAIL.txt`, `SESSION_IDLE.txt` and `ticker.json`. `ticker.json` also keeps what
+//! the last full check saw, so that `coagent ticker` in a prompt re-assesses from it alone,
+//! without opening the store or writing anything, while nothing has changed since.
 
 use std::path::Path;
 
@@ -123,9 +124,14 @@ pub fn write_status_files(hub: &Hub, top: Option<&SessionStatus>, basis: &Basis)
             if std::fs::read_to_string(&p).ok().as_deref() != Some(text.as_str()) {
                 fsx::write_derived(&p, text.as_bytes())?;
             }
-        } else if p.exists() {
-            std::fs::remove_file(&p)
-                .map_err(|e| crate::Error::io(format!("cannot remove {}", p.display()), e))?;
+        } else if let Err(e) = std::fs::remove_file(&p)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            // NotFound is fine: another process (watch) removed it first.
+            return Err(crate::Error::io(
+                format!("cannot remove {}", p.display()),
+                e,
+            ));
         }
     }
     Ok(())

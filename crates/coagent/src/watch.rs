@@ -208,7 +208,11 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
     let open = status::check(hub)?;
     let mut wrapped = Vec::new();
     if cfg.watch.auto_wrap {
-        for s in open.iter().filter(|s| s.level == Level::Fail) {
+        // Only live chats: a boot payload nobody pasted yet is not a degrading chat.
+        for s in open
+            .iter()
+            .filter(|s| s.level == Level::Fail && s.session.state == "live")
+        {
             let reason = s
                 .signals
                 .iter()

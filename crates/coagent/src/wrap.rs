@@ -288,7 +288,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
     fsx::write_atomic(&archive, &bytes)?;
     let sha = fsx::sha256_hex(&bytes);
     let rel = hub.rel(&archive);
-    hub.store.tx(|tx| {
+    let recorded = hub.store.tx(|tx| {
         tx.execute(
             "INSERT INTO wraps (id, session, to_target, archive, sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![wrap_id, s.id, to, rel, sha, now],
@@ -298,9 +298,20 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
              VALUES (?1, ?2, 'out', 'wrap', ?3, ?4, ?5, 1, 0, ?6)",
             params![msg_id, s.id, to, message.subject, message.to_json(), now],
         )?;
-        tx.execute("UPDATE sessions SET state = 'wrapped', closed_at = ?2 WHERE id = ?1", params![s.id, now])?;
+        // Checked again here: `watch` and a `coagent wrap` may race for the same session.
+        let closed = tx.execute(
+            "UPDATE sessions SET state = 'wrapped', closed_at = ?2 WHERE id = ?1 AND state IN ('booting', 'live')",
+            params![s.id, now],
+        )?;
+        if closed == 0 {
+            return Err(Error::invalid(format!("session {} was wrapped meanwhile", s.id), Some("`coagent wraps` lists its wrap".to_string())));
+        }
         store::event(tx, now, Some(&s.id), "session.wrapped", &serde_json::json!({"wrap": wrap_id, "reason": opts.reason, "breach_at": s.breach_at}))
-    })?;
+    });
+    if let Err(e) = recorded {
+        let _ = std::fs::remove_file(&archive);
+        return Err(e);
+    }
     let mut wrapped = Wrapped {
         id: wrap_id.clone(),
         session: s.id.clone(),
@@ -315,12 +326,45 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         started: None,
     };
     if opts.respawn {
-        let vendor = if crate::vendor::find(&hub.config()?, &to).is_ok() {
-            to.clone()
+        // The wrap is committed: whatever fails now is reported with it, never half-done.
+        if let Err(e) = respawn(
+            hub,
+            &mut wrapped,
+            &s,
+            &to,
+            &capsule,
+            handoff,
+            message,
+            opts.redact,
+            clip,
+        ) {
+            wrapped.respawn_error = Some(e.to_string());
+        }
+    }
+    write_latest(hub, &wrapped, &to)?;
+    Ok(wrapped)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn respawn(
+    hub: &mut Hub,
+    wrapped: &mut Wrapped,
+    s: &Session,
+    to: &str,
+    capsule: &Capsule,
+    handoff: String,
+    message: BackchatMessage,
+    redact: bool,
+    clip: &mut dyn Clipboard,
+) -> Result<()> {
+    {
+        let wrap_id = wrapped.id.clone();
+        let vendor = if crate::vendor::find(&hub.config()?, to).is_ok() {
+            to.to_string()
         } else {
             s.vendor.clone()
         };
-        let (cap, note) = respawn_capsule(hub, &capsule)?;
+        let (cap, note) = respawn_capsule(hub, capsule)?;
         wrapped.note = note;
         let respawn = Respawn {
             wrap_id: wrap_id.clone(),
@@ -329,29 +373,24 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
             message,
             capsule: cap,
         };
-        match session::start(
+        // When this fails the wrap stands; `unwrap` (with `--redact` for a guard refusal)
+        // makes the respawn again.
+        let started = session::start(
             hub,
             StartOptions {
                 vendor,
                 goal: s.goal.clone(),
-                redact: opts.redact,
+                redact,
                 respawn: Some(respawn),
             },
             clip,
-        ) {
-            Ok(started) => {
-                record_receipt(hub, &wrap_id, &started.session)?;
-                wrapped.respawn = started.payloads.clone();
-                wrapped.respawn_session = Some(started.session.clone());
-                wrapped.started = Some(started);
-            }
-            // The wrap stands; the respawn can be made again with `unwrap --redact`.
-            Err(e @ Error::GuardRefused { .. }) => wrapped.respawn_error = Some(e.to_string()),
-            Err(e) => return Err(e),
-        }
+        )?;
+        record_receipt(hub, &wrap_id, &started.session)?;
+        wrapped.respawn = started.payloads.clone();
+        wrapped.respawn_session = Some(started.session.clone());
+        wrapped.started = Some(started);
     }
-    write_latest(hub, &wrapped, &to)?;
-    Ok(wrapped)
+    Ok(())
 }
 
 fn read(p: &Path) -> Result<Vec<u8>> {

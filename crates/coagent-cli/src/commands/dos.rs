@@ -95,9 +95,10 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             drop(guard);
             out::emit(app.json(), &report, || render_run(&report));
             if let Some(e) = &report.payload_error {
-                return Err(out::user(
+                return Err(out::reported(
                     format!("the run is recorded, but its result payload was not written: {e}"),
                     Some(&format!("coagent do result {} --redact", report.id)),
+                    app.json(),
                 ));
             }
             return Ok(match report.status {

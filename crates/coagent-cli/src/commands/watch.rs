@@ -76,6 +76,7 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
     loop {
         let now = Instant::now();
         for file in inbox.settled(&hub, now) {
+            hub.forget_cached();
             let o = inbox.ingest(&mut hub, &file, clipboard.as_mut())?;
             match (&o.report, &o.error) {
                 (Some(r), _) => say(
@@ -112,7 +113,23 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
             last_check.is_none_or(|t| now.duration_since(t) >= interval) || stamp != last_stamp;
         if due {
             last_check = Some(now);
-            let t = watch::tick(&mut hub, clipboard.as_mut())?;
+            // Profile, guard.toml and config.toml may have changed since the last check.
+            hub.forget_cached();
+            let t = match watch::tick(&mut hub, clipboard.as_mut()) {
+                Ok(t) => t,
+                Err(e) => {
+                    // A watcher reports and carries on; the next check may succeed.
+                    let hint = e.hint().unwrap_or_default();
+                    say(
+                        app,
+                        "error",
+                        &format!("check failed: {e} {hint}"),
+                        serde_json::json!({"error": e.to_string(), "hint": hint}),
+                    );
+                    last_stamp = store_stamp(&hub);
+                    continue;
+                }
+            };
 
             // Our own writes must not wake us again.
             last_stamp = store_stamp(&hub);

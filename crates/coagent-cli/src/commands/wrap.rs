@@ -55,9 +55,15 @@ pub fn run(app: &App, a: WrapArgs) -> anyhow::Result<ExitCode> {
     )?;
     out::emit(app.json(), &w, || render_wrapped(&w));
     if let Some(e) = &w.respawn_error {
-        return Err(out::user(
-            format!("the session is wrapped, but its respawn payload was refused: {e}"),
-            Some("coagent unwrap --latest --redact"),
+        let hint = if e.contains("secret guard") {
+            "coagent unwrap --latest --redact"
+        } else {
+            "fix the cause, then `coagent unwrap --latest`"
+        };
+        return Err(out::reported(
+            format!("the session is wrapped, but its respawn failed: {e}"),
+            Some(hint),
+            app.json(),
         ));
     }
     Ok(ExitCode::SUCCESS)

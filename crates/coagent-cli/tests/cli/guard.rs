@@ -65,6 +65,17 @@ fn no_payload_path_lets_a_secret_out() {
         .stderr_has("do result");
     assert!(!out.stderr.contains(&secret) && !out.stderr.contains(CANARY));
     env.ok(&["do", "result", &do_id, "--redact"]);
+    // With --json, stdout still holds one document: the run's report.
+    let run = env
+        .cmd(&["--json", "do", "run", &do_id, "--rerun"])
+        .code(1)
+        .json();
+    assert!(
+        run["payload_error"]
+            .as_str()
+            .unwrap()
+            .contains("secret guard")
+    );
     // Messages, wraps and unwraps carry it nowhere either.
     env.fails(
         &[
@@ -96,7 +107,7 @@ fn no_payload_path_lets_a_secret_out() {
     ]);
     let w = env.cmd(&["--json", "wrap"]).run();
     assert!(
-        w.code == 0 || w.stderr.contains("respawn payload was refused"),
+        w.code == 0 || w.stderr.contains("respawn failed"),
         "{}",
         w.stderr
     );

@@ -262,3 +262,35 @@ fn ingest_reads_the_clipboard_by_default() {
         .code(1);
     out.stderr_has("hint:");
 }
+
+#[test]
+fn an_ack_may_only_cite_the_acked_dos_artifacts() {
+    let env = Env::new();
+    started(&env, "claude");
+    let r = ingest(&env, REPLY);
+    let (a, b) = (
+        r["dos"][0]["id"].as_str().unwrap().to_string(),
+        r["dos"][1]["id"].as_str().unwrap().to_string(),
+    );
+    let run_a = env.cmd(&["--json", "do", "run", &a]).ok().json();
+    env.cmd(&["--json", "do", "run", &b]).ok();
+    let art_a = run_a["artifacts"][0]["id"].as_str().unwrap().to_string();
+    let out = ingest(&env, &format!("ACK {b} artifact:{art_a}\n"));
+    assert_eq!(out["acks"][0]["status"], "rejected");
+    assert!(
+        out["acks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not an artifact of")
+    );
+}
+
+#[test]
+fn a_reply_goes_to_the_newest_open_session() {
+    let env = Env::new();
+    started(&env, "claude");
+    ingest(&env, REPLY);
+    let newer = env.json(&["start", "--vendor", "gemini"]);
+    let r = ingest(&env, "Policy v1.0 loaded.\n\nReady for the next TODO.\n");
+    assert_eq!(r["session"], newer["session"]);
+}

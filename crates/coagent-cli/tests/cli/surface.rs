@@ -137,3 +137,28 @@ fn the_ticker_follows_the_clock_and_records_a_breach_it_sees() {
         .ok();
     assert!(env.ok(&["ticker"]).stdout.contains("policy v1.0 ✓"));
 }
+
+#[test]
+fn usage_errors_are_user_errors() {
+    let env = Env::new();
+    env.fails(&["frobnicate"], 1);
+    env.init();
+    env.fails(&["todo", "done"], 1).stderr_has("Usage");
+    env.fails(
+        &[
+            "backchat",
+            "emit",
+            "--to",
+            "ANY",
+            "--kind",
+            "note",
+            "--subject",
+            "s",
+            "--session",
+            "S-NOPE",
+        ],
+        1,
+    )
+    .stderr_has("no session matches");
+    env.ok(&["--version"]);
+}
