@@ -41,7 +41,9 @@
 //! block ended there: the DO is incomplete, as its fenced copy says.
 //!
 //! **Language**: the fence tag; in the rendered form the label line just
-//! above (`bash`, `Bash`, `bashCopy code`, `PowerShell`, UI words skipped);
+//! above (`bash`, `Bash`, `bashCopy code`, `PowerShell`, UI words skipped;
+//! never across a blank line or a `Use code with caution.` footer, beyond
+//! which a word such as `r` or `md` is the last line of another block);
 //! a DO that follows another one with only blank lines and fence marks
 //! between shares its block's language; otherwise a guess from a shebang or
 //! the content (python imports, PowerShell cmdlets), `bash` by default, with
@@ -50,7 +52,8 @@
 //!
 //! **Examples are not proposals.** Nothing is recorded from: a fence tagged
 //! `text`, `plaintext`, `txt`, `markdown` or `md` (rendered: the lines after
-//! such a label, up to a blank line); a markdown blockquote (`>`); a DO whose
+//! such a label, up to a blank line; a label followed by a blank line labels
+//! nothing); a markdown blockquote (`>`); a DO whose
 //! title holds a placeholder (`<title>`, `…`); anything right after a lead-in
 //! line such as "For example:" or "It looks like this:" (until the next line
 //! of prose); a mention inside a sentence. A rendered selection loses the

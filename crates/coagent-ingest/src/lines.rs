@@ -286,6 +286,14 @@ pub(crate) fn is_ui_marker(line: &str) -> bool {
     UI_WORDS.iter().any(|w| t.ends_with(w)) && chrome(t).is_some()
 }
 
+/// UI words that a chat shows under a code block, never above one (Gemini's
+/// `Use code with caution.`): the line above them is the block's last line.
+pub(crate) fn is_block_footer(line: &str) -> bool {
+    let t = line.trim_matches([' ', '\t']);
+    let t = t.strip_suffix('.').unwrap_or(t);
+    t.eq_ignore_ascii_case("Use code with caution")
+}
+
 /// Fence tags and labels that mark an example rather than something to run.
 pub(crate) fn is_example_lang(l: &str) -> bool {
     matches!(
@@ -461,6 +469,9 @@ mod tests {
         assert_eq!(chrome("Copy code"), Some(Chrome::Ui));
         assert_eq!(chrome("Use code with caution."), Some(Chrome::Ui));
         assert_eq!(chrome("Here is the plan"), None);
+        assert!(is_block_footer("Use code with caution."));
+        assert!(is_block_footer("  Use code with caution"));
+        assert!(!is_block_footer("Copy code"));
     }
 
     #[test]

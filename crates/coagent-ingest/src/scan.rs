@@ -66,10 +66,12 @@ struct OpenFence {
 }
 
 /// A rendered code block labelled `text`/`markdown`: runs until a blank line
-/// (blank lines inside a fence within it do not count).
+/// (blank lines inside a fence within it do not count). A blank line right
+/// under the label ends it at once: a label heads its block directly, so a
+/// `md` followed by a blank line was the last line of some other code block,
+/// and the lines after it are read as the fenced copy reads them.
 struct Region {
     inner: Option<Fence>,
-    seen_text: bool,
 }
 
 struct Scanner<'t> {
@@ -232,10 +234,7 @@ impl<'t> Scanner<'t> {
             Some(Chrome::Ui) => return i + 1,
             Some(Chrome::Lang(l)) => {
                 if lines::is_example_lang(&l) {
-                    self.region = Some(Region {
-                        inner: None,
-                        seen_text: false,
-                    });
+                    self.region = Some(Region { inner: None });
                 }
                 return i + 1;
             }
@@ -329,12 +328,9 @@ impl<'t> Scanner<'t> {
             return i + 1;
         }
         if lines::is_blank(line) {
-            if r.seen_text {
-                self.region = None;
-            }
+            self.region = None;
             return i + 1;
         }
-        r.seen_text = true;
         if let Some(f) = lines::fence_open(line) {
             r.inner = Some(f);
         } else if let Some(title) = lines::do_start(line) {
@@ -345,7 +341,13 @@ impl<'t> Scanner<'t> {
     }
 
     /// The language label a rendered copy shows just above line `i`:
-    /// skips blank lines and UI words, stops at the first other line.
+    /// skips UI words, stops at the first other line.
+    ///
+    /// A label heads its block with nothing between them but UI words, so a
+    /// blank line or a block footer ends the search: what lies beyond it is
+    /// the end of something else, such as the last line of the previous code
+    /// block (`r`, `go`, `make` read like labels). The fenced copy of the same
+    /// reply has no label there, so taking one would make the two disagree.
     fn lookback_label(&self, i: usize) -> Option<String> {
         let mut j = i;
         let mut steps = 0;
@@ -353,8 +355,8 @@ impl<'t> Scanner<'t> {
             j -= 1;
             steps += 1;
             let l = self.lines[j];
-            if lines::is_blank(l) {
-                continue;
+            if lines::is_blank(l) || lines::is_block_footer(l) {
+                return None;
             }
             match lines::chrome(l) {
                 Some(Chrome::Ui) => continue,

@@ -8,7 +8,42 @@ mod common;
 use coagent_ingest::{Reply, parse_reply};
 use common::{Noise, Vendor, render};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use sha2::Digest;
+
+/// The seed CI uses, so that every run checks the same cases and a failure
+/// is reproducible from the log alone.
+const DEFAULT_SEED: u64 = 0x0C0A_6E47_2026_1124;
+
+/// `cases` cases from a fixed seed. Locally, explore with other seeds and
+/// more cases: `PROPTEST_SEED=7 PROPTEST_CASES=4096 cargo test -p
+/// coagent-ingest --test props` (proptest's own `PROPTEST_RNG_SEED` works
+/// too). A failure names the seed, so it can be replayed and pinned.
+fn config(cases: u32) -> ProptestConfig {
+    let base = ProptestConfig::default();
+    let seed = match std::env::var("PROPTEST_SEED") {
+        Ok(s) => s
+            .trim()
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("PROPTEST_SEED={s:?} is not a u64")),
+        Err(_) => match base.rng_seed {
+            RngSeed::Fixed(s) => s,
+            RngSeed::Random => DEFAULT_SEED,
+        },
+    };
+    // An explicit `cases` would override PROPTEST_CASES; honour it here.
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
+        base.cases
+    } else {
+        cases
+    };
+    eprintln!("proptest seed {seed}, {cases} cases (set PROPTEST_SEED to replay)");
+    ProptestConfig {
+        cases,
+        rng_seed: RngSeed::Fixed(seed),
+        ..base
+    }
+}
 
 fn sha256_hex(b: &[u8]) -> String {
     sha2::Sha256::digest(b)
@@ -87,7 +122,7 @@ fn protocol_soup() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config(512))]
 
     #[test]
     fn never_panics_on_arbitrary_bytes(input in prop::collection::vec(any::<u8>(), 0..4096)) {
@@ -389,7 +424,7 @@ fn check_expected(r: &Reply, exp: &Expected, what: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(config(256))]
 
     #[test]
     fn a_reply_gives_the_same_records_copied_either_way(
@@ -414,7 +449,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(config(128))]
 
     #[test]
     fn a_next_answer_is_read_the_same_either_way(
@@ -433,5 +468,90 @@ proptest! {
         let want = Some(coagent_ingest::NextPart { k, n });
         prop_assert_eq!(parse_reply(md.as_bytes()).next, want);
         prop_assert_eq!(parse_reply(rendered.as_bytes()).next, want, "{}", rendered);
+    }
+}
+
+// ---- regressions found by the properties, pinned for every vendor ----
+
+/// Checks one generated reply both ways, for every vendor and noise mix.
+fn check_both_ways(blocks: &[Block]) {
+    let (md, exp) = markdown(blocks);
+    let a = parse_reply(md.as_bytes());
+    check_expected(&a, &exp, &format!("copy:\n{md}"));
+    for vendor in Vendor::ALL {
+        for bits in 0u8..16 {
+            let noise = Noise {
+                crlf: bits & 1 != 0,
+                nbsp: bits & 2 != 0,
+                zero_width: bits & 4 != 0,
+                trailing_spaces: bits & 8 != 0,
+                seed: u64::from(bits) * 0x9E37_79B9,
+            };
+            let rendered = render(&md, vendor, &noise);
+            let b = parse_reply(rendered.as_bytes());
+            check_expected(&b, &exp, &format!("rendered {vendor:?}:\n{rendered}"));
+            assert_eq!(a.records(), b.records(), "{vendor:?}:\n{rendered}");
+        }
+    }
+}
+
+/// A DO broken by its fence, then an untagged complete DO in the next block
+/// whose body starts with blank lines (CI, Gemini).
+#[test]
+fn an_incomplete_do_then_a_complete_one_in_the_next_block() {
+    check_both_ways(&[
+        Block::Ack {
+            id: "W-K2QXK".into(),
+            refs: vec![],
+            style: 0,
+        },
+        Block::Broken {
+            title: "jnoklc".into(),
+            body: vec!["r".into()],
+        },
+        Block::Do(GenDo {
+            title: "vjjuohso jgkl".into(),
+            tag: "",
+            fence: "```",
+            body: vec![
+                String::new(),
+                String::new(),
+                "echo \"ACK DO-1 quoted\"".into(),
+                "echo \"ACK DO-1 quoted\"".into(),
+            ],
+            heredoc_fence: false,
+        }),
+        Block::Prose("Phnpuzwj qbzmw cwr b dshzhx wbup ze gtsjb!".into()),
+    ]);
+}
+
+/// A DO broken by its fence whose last line reads like a `md` label, then an
+/// echo: the rendered copy must not take the rest for a markdown example.
+#[test]
+fn a_broken_do_ending_in_a_label_like_line_then_an_echo() {
+    for last in ["md", "text", "r", "go", "bash"] {
+        check_both_ways(&[
+            Block::Broken {
+                title: "aa".into(),
+                body: vec!["ls".into(), last.into()],
+            },
+            Block::Echo {
+                version: "1.0".into(),
+                hash: None,
+                bold: false,
+            },
+            Block::Do(GenDo {
+                title: "next step".into(),
+                tag: "",
+                fence: "~~~",
+                body: vec!["echo hi".into()],
+                heredoc_fence: false,
+            }),
+            Block::Ack {
+                id: "DO-7".into(),
+                refs: vec!["PR #1".into()],
+                style: 0,
+            },
+        ]);
     }
 }
