@@ -211,15 +211,7 @@ pub fn ingest(
     let mut new_dos = Vec::new();
     let mut do_reports = Vec::new();
     for d in &reply.dos {
-        let existing: Option<String> = hub
-            .store
-            .conn()
-            .query_row(
-                "SELECT id FROM dos WHERE session = ?1 AND sha256 = ?2",
-                params![s.id, d.sha256],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let existing = known_do(hub, &s.id, &d.sha256)?;
         let (id, new) = match existing {
             Some(id) => (id, false),
             None => (hub.new_id(Kind::Do), true),
@@ -464,6 +456,19 @@ pub fn reply_key(text: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The DO already recorded for this script in this session, if any.
+fn known_do(hub: &Hub, session: &str, sha256: &str) -> Result<Option<String>> {
+    Ok(hub
+        .store
+        .conn()
+        .query_row(
+            "SELECT id FROM dos WHERE session = ?1 AND sha256 = ?2",
+            params![session, sha256],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 fn session_echo(s: &Session) -> EchoStatus {
     match s.echo.as_str() {
         "verified" => EchoStatus::Verified,
@@ -491,15 +496,7 @@ fn duplicate_report(
     warnings.push("this reply was ingested before: nothing new was recorded".to_string());
     let mut dos = Vec::new();
     for d in &reply.dos {
-        let id: Option<String> = hub
-            .store
-            .conn()
-            .query_row(
-                "SELECT id FROM dos WHERE session = ?1 AND sha256 = ?2",
-                params![s.id, d.sha256],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let id = known_do(hub, &s.id, &d.sha256)?;
         dos.push(DoReport {
             id: id.unwrap_or_default(),
             title: d.title.clone(),
