@@ -150,6 +150,18 @@ pub fn generated_schema() -> String {
     s
 }
 
+impl std::fmt::Display for SchemaError {
+    /// `/capsule/sha256: "xyz" does not match …`; `/` for the document itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{at}: {}", self.message)
+    }
+}
+
 /// One schema violation: where (JSON pointer) and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaError {
@@ -341,7 +353,7 @@ pub fn emit(
                 "the message is not schema-valid: {}",
                 errors
                     .iter()
-                    .map(|x| format!("{} {}", x.pointer, x.message))
+                    .map(|x| x.to_string())
                     .collect::<Vec<_>>()
                     .join("; ")
             ),

@@ -95,7 +95,8 @@ pub fn send_with(
     )?;
     let text = screened.text;
     let budget = vendor.paste_chars.saturating_sub(PART_OVERHEAD).max(500);
-    let (chunks, mut warnings) = split(&text, budget);
+    let chunks = split(&text, budget);
+    let mut warnings = Vec::new();
     let n = chunks.len();
     let now = hub.now_ms();
     let mut paths = Vec::with_capacity(n);
@@ -224,14 +225,13 @@ pub fn send_with(
 /// Splits markdown into chunks of at most `budget` characters, cutting only between blocks
 /// (paragraphs, lists, fenced code blocks); a fenced block is never cut, even when it alone
 /// is over the budget. A paragraph over the budget is cut between lines, then between chars.
-pub fn split(text: &str, budget: usize) -> (Vec<String>, Vec<String>) {
+pub fn split(text: &str, budget: usize) -> Vec<String> {
     if text.chars().count() <= budget {
-        return (vec![text.to_string()], Vec::new());
+        return vec![text.to_string()];
     }
     let mut chunks: Vec<String> = Vec::new();
     let mut cur = String::new();
     let mut cur_len = 0usize;
-    let warnings = Vec::new();
     for block in blocks(text) {
         let blen = block.chars().count();
         if cur_len + blen > budget && cur_len > 0 {
@@ -259,7 +259,7 @@ pub fn split(text: &str, budget: usize) -> (Vec<String>, Vec<String>) {
     if !cur.is_empty() {
         chunks.push(cur);
     }
-    (chunks, warnings)
+    chunks
 }
 
 /// Blocks of markdown, each with its trailing blank lines: a fenced code block (``` or ~~~,
@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn small_text_is_one_part() {
-        let (c, _) = split("hello\n", 100);
+        let c = split("hello\n", 100);
         assert_eq!(c, vec!["hello\n"]);
     }
 
@@ -366,7 +366,7 @@ mod tests {
             code,
             "para two\n\n".repeat(20)
         );
-        let (chunks, _) = split(&text, 200);
+        let chunks = split(&text, 200);
         assert!(chunks.len() > 2);
         assert_eq!(chunks.concat(), text, "nothing lost or added");
         let with_code: Vec<_> = chunks.iter().filter(|c| c.contains("```bash")).collect();
@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn long_paragraphs_are_cut_between_lines() {
         let text = "word word word\n".repeat(100);
-        let (chunks, _) = split(&text, 100);
+        let chunks = split(&text, 100);
         assert!(chunks.iter().all(|c| c.chars().count() <= 100));
         assert_eq!(chunks.concat(), text);
     }

@@ -29,15 +29,7 @@ pub fn run(app: &App, cmd: BackchatCmd) -> anyhow::Result<ExitCode> {
                 } else {
                     let mut s = format!("{} {}\n", out::red("invalid:"), file.display());
                     for e in &errors {
-                        s.push_str(&format!(
-                            "  {}: {}\n",
-                            if e.pointer.is_empty() {
-                                "/"
-                            } else {
-                                &e.pointer
-                            },
-                            e.message
-                        ));
+                        s.push_str(&format!("  {e}\n"));
                     }
                     s
                 }
@@ -91,7 +83,7 @@ pub fn run(app: &App, cmd: BackchatCmd) -> anyhow::Result<ExitCode> {
                     if m.valid { "valid" } else { "invalid" }
                 );
                 for e in &m.errors {
-                    s.push_str(&format!("  {}: {}\n", e.pointer, e.message));
+                    s.push_str(&format!("  {e}\n"));
                 }
                 s.push_str(&serde_json::to_string_pretty(&m.message).unwrap_or_default());
                 s.push('\n');

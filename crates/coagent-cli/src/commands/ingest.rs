@@ -89,15 +89,7 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
         } else {
             s.push_str(&format!("  message   {} {}\n", m.id, out::red("invalid")));
             for e in &m.errors {
-                s.push_str(&format!(
-                    "              {}: {}\n",
-                    if e.pointer.is_empty() {
-                        "/"
-                    } else {
-                        &e.pointer
-                    },
-                    e.message
-                ));
+                s.push_str(&format!("              {e}\n"));
             }
         }
     }
