@@ -14,7 +14,7 @@ fn main() -> std::io::Result<()> {
         Some(path) => input = std::fs::read(path)?,
     }
     let mut reply = coagent_ingest::parse_reply(&input);
-    reply.text = format!("<{} bytes>", reply.text.len());
+    reply.text = format!("<{} bytes>", reply.text.len()).into();
     let json = serde_json::to_string_pretty(&reply).map_err(std::io::Error::other)?;
     println!("{json}");
     Ok(())

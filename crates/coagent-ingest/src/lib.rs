@@ -115,6 +115,8 @@ mod normalize;
 mod payload;
 mod scan;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 pub use ack::{AckLine, AckRef};
@@ -125,9 +127,10 @@ pub use payload::{OwnPayload, matches_payload};
 
 /// Everything found in one pasted reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reply {
+pub struct Reply<'a> {
     /// The normalised text that was parsed; `line` fields index into it (1-based).
-    pub text: String,
+    /// Borrowed from the input when normalising changed nothing.
+    pub text: Cow<'a, str>,
     /// The input had invalid UTF-8 (replaced by U+FFFD; see `warnings`).
     pub lossy_utf8: bool,
     /// The text is one of CoAgent's own payloads pasted back.
@@ -161,7 +164,7 @@ pub struct Records {
     pub next: Option<NextPart>,
 }
 
-impl Reply {
+impl Reply<'_> {
     /// The records of this reply, independent of how it was copied.
     pub fn records(&self) -> Records {
         Records {
@@ -213,11 +216,27 @@ impl Reply {
     }
 }
 
+/// True when `text` is already in the form [`parse_reply`] normalises to, so that the
+/// reply's `text` would be `text` itself: work on the reply's text can then start on the
+/// input before the parse ends.
+pub fn is_normal(text: &str) -> bool {
+    normalize::is_normal(text)
+}
+
 /// Parses a pasted reply. Never panics and never fails: invalid UTF-8 is read
 /// lossily and reported in `warnings`.
-pub fn parse_reply(input: &[u8]) -> Reply {
+pub fn parse_reply(input: &[u8]) -> Reply<'_> {
     let decoded = normalize::decode(input);
-    let text = normalize::normalize(&decoded.text);
+    let text = match decoded.text {
+        Cow::Borrowed(s) => normalize::normalize(s),
+        Cow::Owned(s) => {
+            let changed = match normalize::normalize(&s) {
+                Cow::Owned(n) => Some(n),
+                Cow::Borrowed(_) => None,
+            };
+            Cow::Owned(changed.unwrap_or(s))
+        }
+    };
     let found = scan::scan(&text);
     let mut warnings = Vec::new();
     if decoded.invalid_sequences > 0 {

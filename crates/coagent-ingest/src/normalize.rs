@@ -73,7 +73,31 @@ fn end_line(out: &mut String) {
 /// Trailing whitespace is removed because browsers add and drop it
 /// unpredictably at the end of selected lines; it carries no meaning in the
 /// script languages CoAgent runs.
-pub(crate) fn normalize(s: &str) -> String {
+///
+/// Text that needs none of this (a copy-button copy, most of the time) is returned as it
+/// is, borrowed: a 1 MiB reply is then never copied.
+pub(crate) fn normalize(s: &str) -> Cow<'_, str> {
+    if is_normal(s) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(normalized(s))
+    }
+}
+
+/// True when [`normalize`] would return `s` unchanged.
+pub(crate) fn is_normal(s: &str) -> bool {
+    s.split('\n').all(|line| {
+        !line.ends_with([' ', '\t'])
+            && if line.is_ascii() {
+                !line.as_bytes().contains(&b'\r')
+            } else {
+                line.chars()
+                    .all(|c| c != '\r' && matches!(classify(c), Class::Keep))
+            }
+    })
+}
+
+fn normalized(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut start = 0;
@@ -153,6 +177,22 @@ fn slow_line(s: &str, lf_follows: bool, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn normalize(s: &str) -> String {
+        let n = super::normalize(s);
+        assert_eq!(matches!(n, Cow::Borrowed(_)), n == normalized(s) && n == s);
+        n.into_owned()
+    }
+
+    #[test]
+    fn normal_text_is_not_copied() {
+        for s in ["", "a\nb\n", "“x” ‘y’\n\n```sh\nls\n```", "é\n"] {
+            assert!(matches!(super::normalize(s), Cow::Borrowed(_)), "{s:?}");
+        }
+        for s in ["a \nb", "a\r\n", "x\u{a0}y", "x\u{200b}", "a\t", "é \n"] {
+            assert!(matches!(super::normalize(s), Cow::Owned(_)), "{s:?}");
+        }
+    }
 
     #[test]
     fn line_endings_spaces_and_invisibles() {

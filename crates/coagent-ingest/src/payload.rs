@@ -64,7 +64,7 @@ fn meaningful_lines(text: &str) -> impl Iterator<Item = &str> {
 /// meaningful lines appear in the reply, and they make up most of the reply.
 /// The core calls this with the session's outbox payloads, since a pasted-back
 /// payload without its header line can only be told by its content.
-pub fn matches_payload(reply: &Reply, payload: &str) -> bool {
+pub fn matches_payload(reply: &Reply<'_>, payload: &str) -> bool {
     let payload = crate::normalize::normalize(payload);
     let want: HashSet<&str> = meaningful_lines(&payload).collect();
     if want.is_empty() {

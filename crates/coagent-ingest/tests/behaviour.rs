@@ -125,9 +125,11 @@ fn a_pasted_back_payload_is_recognised_by_its_text() {
 #[test]
 fn a_json_tagged_backchat_is_not_a_message_but_a_coagent_one_is() {
     let json = r#"{"schema": "coagent.backchat.v1", "id": "BC-1"}"#;
-    let r = parse_reply(format!("```json\n{json}\n```\n").as_bytes());
+    let tagged_json = format!("```json\n{json}\n```\n");
+    let r = parse_reply(tagged_json.as_bytes());
     assert!(r.messages.is_empty());
-    let r = parse_reply(format!("```coagent\n{json}\n```\n").as_bytes());
+    let tagged_coagent = format!("```coagent\n{json}\n```\n");
+    let r = parse_reply(tagged_coagent.as_bytes());
     assert_eq!(r.messages.len(), 1);
     assert!(r.messages[0].fenced);
     assert_eq!(r.messages[0].json, json);

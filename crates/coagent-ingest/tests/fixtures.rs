@@ -75,7 +75,7 @@ fn write_missing_rendered_forms() {
     }
 }
 
-fn check(reply: &Reply, exp: &Value, what: &str, errors: &mut Vec<String>) {
+fn check(reply: &Reply<'_>, exp: &Value, what: &str, errors: &mut Vec<String>) {
     let mut fail = |m: String| errors.push(format!("{what}: {m}"));
     let echo = reply
         .echo
@@ -215,7 +215,7 @@ fn every_fixture_gives_its_expected_records_in_both_forms() {
                 b.records()
             ));
         }
-        let scripts = |r: &Reply| r.dos.iter().map(|d| d.script.clone()).collect::<Vec<_>>();
+        let scripts = |r: &Reply<'_>| r.dos.iter().map(|d| d.script.clone()).collect::<Vec<_>>();
         if scripts(&a) != scripts(&b) {
             errors.push(format!(
                 "{vendor}/{name}: scripts differ between the two copies"

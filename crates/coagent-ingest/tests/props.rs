@@ -53,7 +53,7 @@ fn sha256_hex(b: &[u8]) -> String {
 }
 
 /// What must hold for any reply, whatever the input.
-fn invariants(input: &[u8], r: &Reply) {
+fn invariants(input: &[u8], r: &Reply<'_>) {
     assert_eq!(r.lossy_utf8, std::str::from_utf8(input).is_err());
     if r.lossy_utf8 {
         assert!(r.warnings.iter().any(|w| w.contains("not valid UTF-8")));
@@ -394,7 +394,7 @@ fn markdown(blocks: &[Block]) -> (String, Expected) {
     (md, exp)
 }
 
-fn check_expected(r: &Reply, exp: &Expected, what: &str) {
+fn check_expected(r: &Reply<'_>, exp: &Expected, what: &str) {
     assert_eq!(
         r.echo.as_ref().map(|e| e.version.clone()),
         exp.0,

@@ -291,9 +291,14 @@ pub fn facts(hub: &Hub, s: &Session, vendor: &Vendor) -> Result<Facts> {
     })
 }
 
-/// The tokens recorded for a session so far (payloads out and replies in), and the level
-/// at which the context signal starts to warn, in tokens.
-pub fn token_budget(hub: &Hub, session: &str, vendor: &Vendor, t: &Bloat) -> Result<(u64, u64)> {
+/// The tokens recorded for a session so far (payloads out and replies in), and the levels
+/// at which the context signal warns and breaches, in tokens.
+pub fn token_budget(
+    hub: &Hub,
+    session: &str,
+    vendor: &Vendor,
+    t: &Bloat,
+) -> Result<crate::vendor::Budget> {
     let c = hub.store.conn();
     let out: i64 = c
         .prepare_cached("SELECT COALESCE(SUM(tokens), 0) FROM payloads WHERE session = ?1")?
@@ -301,8 +306,12 @@ pub fn token_budget(hub: &Hub, session: &str, vendor: &Vendor, t: &Bloat) -> Res
     let inn: i64 = c
         .prepare_cached("SELECT COALESCE(SUM(tokens), 0) FROM replies WHERE session = ?1")?
         .query_row([session], |r| r.get(0))?;
-    let warn_at = (vendor.context_tokens as f64 * t.context_ratio * t.warn_ratio) as u64;
-    Ok(((out + inn).max(0) as u64, warn_at))
+    let breach_at = vendor.context_tokens as f64 * t.context_ratio;
+    Ok(crate::vendor::Budget {
+        running: (out + inn).max(0) as u64,
+        warn_at: (breach_at * t.warn_ratio) as u64,
+        breach_at: breach_at as u64,
+    })
 }
 
 /// Records the first breach of a session (time and signal); later checks keep the first.

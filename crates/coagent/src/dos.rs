@@ -84,9 +84,14 @@ fn script_rel(id: &str, lang: &str) -> String {
 /// Writes a proposed script to `dos/<id>.<ext>` in the hub. The store holds the script
 /// too, so this copy is derived: written atomically, not synced, and rebuilt when missing.
 pub fn quarantine(hub: &Hub, id: &str, lang: &str, script: &str) -> Result<PathBuf> {
-    let p = hub.dir.join(script_rel(id, lang));
+    let p = quarantine_path(hub, id, lang);
     fsx::write_derived(&p, script.as_bytes())?;
     Ok(p)
+}
+
+/// Where [`quarantine`] writes a DO's script.
+pub fn quarantine_path(hub: &Hub, id: &str, lang: &str) -> PathBuf {
+    hub.dir.join(script_rel(id, lang))
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Do> {

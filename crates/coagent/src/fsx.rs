@@ -46,17 +46,22 @@ fn write_file(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
 
 /// Durable writes that share their syncs (see the module docs).
 #[derive(Default)]
-pub struct Batch {
-    writes: Vec<(std::path::PathBuf, Vec<u8>)>,
+pub struct Batch<'a> {
+    /// Borrowed bytes are written as they are: a 1 MiB reply is not copied to be saved.
+    writes: Vec<(std::path::PathBuf, std::borrow::Cow<'a, [u8]>)>,
     links: Vec<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
-impl Batch {
-    pub fn new() -> Batch {
+impl<'a> Batch<'a> {
+    pub fn new() -> Batch<'a> {
         Batch::default()
     }
 
-    pub fn write(&mut self, path: impl Into<std::path::PathBuf>, bytes: impl Into<Vec<u8>>) {
+    pub fn write(
+        &mut self,
+        path: impl Into<std::path::PathBuf>,
+        bytes: impl Into<std::borrow::Cow<'a, [u8]>>,
+    ) {
         self.writes.push((path.into(), bytes.into()));
     }
 

@@ -40,21 +40,43 @@ pub fn for_hub(hub: &Hub) -> Result<std::rc::Rc<Guard>> {
 
 /// Builds the guard of this hub: built-in rules, `guard.toml`, and the profile's private values.
 pub fn build(hub: &Hub) -> Result<Guard> {
-    let path = hub.dir.join(CONFIG_FILE);
-    let cfg = if path.exists() {
-        let text = fsx::read_to_string(&path)?;
-        GuardConfig::parse(&text).map_err(|e| Error::Config {
-            file: path.clone(),
+    Recipe::of(hub)?.build()
+}
+
+/// What a hub's guard is made of, read from its files: the guard itself can then be built
+/// on another thread (a `Hub` stays on its own), while the reply it will scan is parsed.
+pub struct Recipe {
+    path: std::path::PathBuf,
+    config: GuardConfig,
+    private: Vec<String>,
+}
+
+impl Recipe {
+    pub fn of(hub: &Hub) -> Result<Recipe> {
+        let path = hub.dir.join(CONFIG_FILE);
+        let config = if path.exists() {
+            let text = fsx::read_to_string(&path)?;
+            GuardConfig::parse(&text).map_err(|e| Error::Config {
+                file: path.clone(),
+                message: e.to_string(),
+            })?
+        } else {
+            GuardConfig::default()
+        };
+        let private = hub.profile()?.private_values();
+        Ok(Recipe {
+            path,
+            config,
+            private,
+        })
+    }
+
+    pub fn build(&self) -> Result<Guard> {
+        Guard::new(&self.config, &self.private).map_err(|e| Error::Config {
+            file: self.path.clone(),
             message: e.to_string(),
-        })?
-    } else {
-        GuardConfig::default()
-    };
-    let private = hub.profile()?.private_values();
-    Guard::new(&cfg, &private).map_err(|e| Error::Config {
-        file: path,
-        message: e.to_string(),
-    })
+        })
+    }
 }
 
 /// Text after the guard.

@@ -147,36 +147,52 @@ pub fn ingest(
         &raw_sha[..12]
     ));
     let transcript_rel = hub.rel(&transcript);
-    let guard = crate::guard::for_hub(hub)?;
-    // The reply is written (and synced) while it is parsed and scanned: the disk's wait
-    // overlaps the CPU's work. A reply that turns out refused or known is removed again.
-    let (reply, guard_findings, landed) = std::thread::scope(|sc| {
+    let recipe = crate::guard::Recipe::of(hub)?;
+    // The reply is written (and synced) while it is parsed, keyed and scanned: the disk's
+    // wait overlaps the CPU's work. A reply that turns out refused or known is removed again.
+    let (reply, key, guard_findings, landed) = std::thread::scope(|sc| {
         let writer = sc.spawn(|| {
             let mut b = fsx::Batch::new();
-            b.write(transcript.clone(), input.to_vec());
+            b.write(transcript.clone(), input);
             b.commit()
         });
-        let g: &coagent_guard::Guard = &guard;
-        let scanner = sc.spawn(move || g.scan(input).len());
+        let recipe = &recipe;
+        let scanner = sc.spawn(move || recipe.build().map(|g| g.scan(input).len()));
+        // The words key of a reply that normalising leaves as it is can be taken from the
+        // input, on another core, while the reply is parsed.
+        let keyer = sc.spawn(|| {
+            std::str::from_utf8(input)
+                .ok()
+                .filter(|t| coagent_ingest::is_normal(t))
+                .map(reply_key)
+        });
         let reply = coagent_ingest::parse_reply(input);
-        let findings = scanner.join().unwrap_or(0);
+        let key = match keyer.join().ok().flatten() {
+            Some(k) => k,
+            None => reply_key(&reply.text),
+        };
+        let findings = scanner
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the guard's scan panicked".into())));
         let landed = writer
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the transcript writer panicked".into())));
-        (reply, findings, landed)
+        (reply, key, findings, landed)
     });
-    landed?;
+    let landed = landed.and(guard_findings);
+    if landed.is_err() {
+        let _ = std::fs::remove_file(&transcript);
+    }
+    let guard_findings = landed?;
     let discard = |e: Error| {
         let _ = std::fs::remove_file(&transcript);
         e
     };
     refuse_own_payload(hub, &s, &reply).map_err(discard)?;
-    let key = reply_key(&reply.text);
     let cfg = hub.config().map_err(discard)?;
     let v = vendor::find(&cfg, &s.vendor).map_err(discard)?;
-    let (running, warn_at) =
-        crate::bloat::token_budget(hub, &s.id, &v, &cfg.bloat).map_err(discard)?;
-    let tokens = v.count_for_session(&reply.text, running, warn_at);
+    let budget = crate::bloat::token_budget(hub, &s.id, &v, &cfg.bloat).map_err(discard)?;
+    let tokens = v.count_for_session(&reply.text, &budget);
     let mut warnings = reply.warnings.clone();
     if guard_findings > 0 {
         warnings.push(format!(
@@ -274,87 +290,111 @@ pub fn ingest(
         messages.push(report);
     }
     // The scripts' copies under dos/ are derived from the store (each DO's script is
-    // recorded there) and rebuilt when missing.
-    for (id, d) in &new_dos {
-        dos::quarantine(hub, id, &d.lang, &d.script)?;
-    }
-
-    let recorded = hub.store.tx(|tx| {
-        // Checked again under the write lock: the same reply may arrive through the inbox
-        // and the command line at once, and `watch` may have wrapped the session meanwhile.
-        let again: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM replies WHERE session = ?1 AND sha256 = ?2",
-            params![s.id, key],
-            |r| r.get(0),
-        )?;
-        if again > 0 {
-            return Ok(false);
-        }
-        let open = tx.execute(
-            "UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1 AND state IN ('booting', 'live')",
-            params![s.id, now],
-        )?;
-        if open == 0 {
-            return Err(Error::invalid(
-                format!("session {} was closed while the reply was read", s.id),
-                Some("ingest it into the session that continues the work (`coagent status`)".to_string()),
-            ));
-        }
-        tx.execute(
-            "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at, raw_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![s.id, key, transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now, raw_sha],
-        )?;
-        let reply_id = tx.last_insert_rowid();
-        match echo_status {
-            Some(EchoStatus::Verified) => {
-                tx.execute(
-                    "UPDATE sessions SET echo = 'verified', state = 'live', live_at = COALESCE(live_at, ?2) WHERE id = ?1",
-                    params![s.id, now],
-                )?;
-            }
-            Some(_) => {
-                tx.execute("UPDATE sessions SET echo = 'stale' WHERE id = ?1 AND echo != 'verified'", [&s.id])?;
-            }
-            None => {}
-        }
-        for (id, d) in &new_dos {
-            tx.execute(
-                "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7)",
-                params![id, s.id, d.title, d.lang, d.script, d.sha256, now],
-            )?;
-        }
-        for a in &acks {
-            // The same receipt quoted again (e.g. a chat repeating its ACK) is one receipt.
-            let refs = serde_json::to_string(&a.refs).unwrap_or_default();
-            let seen: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM acks WHERE session = ?1 AND target = ?2 AND refs = ?3 AND status = ?4",
-                params![s.id, a.id, refs, a.status],
+    // recorded there, and the copy rebuilt when missing): they are written while the
+    // records are committed, and removed again when nothing is recorded.
+    let copies: Vec<(std::path::PathBuf, &str)> = new_dos
+        .iter()
+        .map(|(id, d)| (dos::quarantine_path(hub, id, &d.lang), d.script.as_str()))
+        .collect();
+    let (recorded, copied) = std::thread::scope(|sc| {
+        let writer = sc.spawn(|| {
+            copies
+                .iter()
+                .try_for_each(|(p, script)| fsx::write_derived(p, script.as_bytes()))
+        });
+        let recorded = hub.store.tx(|tx| {
+            // Checked again under the write lock: the same reply may arrive through the inbox
+            // and the command line at once, and `watch` may have wrapped the session meanwhile.
+            let again: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM replies WHERE session = ?1 AND sha256 = ?2",
+                params![s.id, key],
                 |r| r.get(0),
             )?;
-            if seen == 0 {
-                ack::record(tx, &s.id, reply_id, a, now)?;
+            if again > 0 {
+                return Ok(false);
+            }
+            let open = tx.execute(
+                "UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1 AND state IN ('booting', 'live')",
+                params![s.id, now],
+            )?;
+            if open == 0 {
+                return Err(Error::invalid(
+                    format!("session {} was closed while the reply was read", s.id),
+                    Some("ingest it into the session that continues the work (`coagent status`)".to_string()),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at, raw_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![s.id, key, transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now, raw_sha],
+            )?;
+            let reply_id = tx.last_insert_rowid();
+            match echo_status {
+                Some(EchoStatus::Verified) => {
+                    tx.execute(
+                        "UPDATE sessions SET echo = 'verified', state = 'live', live_at = COALESCE(live_at, ?2) WHERE id = ?1",
+                        params![s.id, now],
+                    )?;
+                }
+                Some(_) => {
+                    tx.execute("UPDATE sessions SET echo = 'stale' WHERE id = ?1 AND echo != 'verified'", [&s.id])?;
+                }
+                None => {}
+            }
+            for (id, d) in &new_dos {
+                tx.execute(
+                    "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7)",
+                    params![id, s.id, d.title, d.lang, d.script, d.sha256, now],
+                )?;
+            }
+            for a in &acks {
+                // The same receipt quoted again (e.g. a chat repeating its ACK) is one receipt.
+                let refs = serde_json::to_string(&a.refs).unwrap_or_default();
+                let seen: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM acks WHERE session = ?1 AND target = ?2 AND refs = ?3 AND status = ?4",
+                    params![s.id, a.id, refs, a.status],
+                    |r| r.get(0),
+                )?;
+                if seen == 0 {
+                    ack::record(tx, &s.id, reply_id, a, now)?;
+                }
+            }
+            for (m, json, value) in &message_rows {
+                let to = value.as_ref().and_then(|v| v["to"].as_str()).unwrap_or_default();
+                let subject = value.as_ref().and_then(|v| v["subject"].as_str()).unwrap_or_default();
+                tx.execute(
+                    "INSERT OR IGNORE INTO messages (id, session, direction, kind, to_target, subject, json, valid, errors, created_at)
+                     VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![m.id, s.id, m.kind, to, subject, json, m.valid as i64, serde_json::to_string(&m.errors).unwrap_or_default(), now],
+                )?;
+            }
+            store::event(
+                tx,
+                now,
+                Some(&s.id),
+                "reply.ingested",
+                &serde_json::json!({"dos": new_dos.len(), "acks": acks.len(), "messages": messages.len(), "echo": echo_status, "guard_findings": guard_findings}),
+            )?;
+            Ok(true)
+        });
+        let copied = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the DO writer panicked".into())));
+        (recorded, copied)
+    });
+    if !matches!(recorded, Ok(true)) {
+        for (p, _) in &copies {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    match recorded {
+        Ok(true) => {
+            if let Err(e) = copied {
+                // The records are in; the copies are rebuilt from them when next needed.
+                warnings.push(format!(
+                    "the DOs are recorded, but their copies under dos/ could not be written ({e}); `coagent do show` writes them again"
+                ));
             }
         }
-        for (m, json, value) in &message_rows {
-            let to = value.as_ref().and_then(|v| v["to"].as_str()).unwrap_or_default();
-            let subject = value.as_ref().and_then(|v| v["subject"].as_str()).unwrap_or_default();
-            tx.execute(
-                "INSERT OR IGNORE INTO messages (id, session, direction, kind, to_target, subject, json, valid, errors, created_at)
-                 VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![m.id, s.id, m.kind, to, subject, json, m.valid as i64, serde_json::to_string(&m.errors).unwrap_or_default(), now],
-            )?;
-        }
-        store::event(
-            tx,
-            now,
-            Some(&s.id),
-            "reply.ingested",
-            &serde_json::json!({"dos": new_dos.len(), "acks": acks.len(), "messages": messages.len(), "echo": echo_status, "guard_findings": guard_findings}),
-        )?;
-        Ok(true)
-    });
-    match recorded {
-        Ok(true) => {}
         Ok(false) => {
             let _ = std::fs::remove_file(&transcript);
             return duplicate_report(hub, &s, &reply, tokens, guard_findings, warnings);
@@ -419,10 +459,12 @@ const UI_LINES: &[&str] = &[
 /// when they propose the same DOs.
 pub fn reply_key(text: &str) -> String {
     use sha2::Digest;
-    // Streamed into the hash through one small buffer: a 1 MiB reply allocates nothing per word.
+    // Streamed into the hash through one fixed buffer: a 1 MiB reply allocates nothing per
+    // word. An ASCII line (nearly all of a reply) takes a branch-free path through a table;
+    // other lines go char by char.
+    const CHUNK: usize = 16 * 1024;
     let mut hasher = sha2::Sha256::new();
-    let mut buf = String::with_capacity(8 * 1024);
-    let mut in_word = false;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     for line in text.lines() {
         let t = line.trim();
         if t.starts_with("```")
@@ -431,29 +473,84 @@ pub fn reply_key(text: &str) -> String {
         {
             continue;
         }
-        for c in t.chars() {
-            if c.is_ascii_alphanumeric() {
-                buf.push(c.to_ascii_lowercase());
-                in_word = true;
-            } else if !c.is_ascii() && c.is_alphanumeric() {
-                buf.extend(c.to_lowercase());
-                in_word = true;
-            } else if in_word {
-                buf.push(' ');
-                in_word = false;
+        if t.is_ascii() {
+            if buf.len() + t.len() + 1 > CHUNK {
+                hasher.update(&buf);
+                buf.clear();
+            }
+            ascii_words(t.as_bytes(), &mut buf);
+        } else {
+            other_words(t, &mut buf);
+            if buf.len() >= CHUNK {
+                hasher.update(&buf);
+                buf.clear();
             }
         }
-        if in_word {
-            buf.push(' ');
+    }
+    hasher.update(&buf);
+    hex::encode(hasher.finalize())
+}
+
+/// For each ASCII byte: its lowercase form when it belongs to a word, else 0.
+const WORD_BYTE: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() {
+            t[c] = b.to_ascii_lowercase();
+        }
+        c += 1;
+    }
+    t
+};
+
+/// Appends an ASCII line's words, lowercased, each followed by one space.
+fn ascii_words(line: &[u8], buf: &mut Vec<u8>) {
+    let at = buf.len();
+    // At most one byte out per byte in, plus the space after the last word.
+    buf.resize(at + line.len() + 1, 0);
+    let out = &mut buf[at..];
+    let (mut n, mut in_word) = (0usize, false);
+    for &c in line {
+        let w = WORD_BYTE[(c & 0x7f) as usize];
+        let is_word = u8::from(w != 0);
+        // A word byte is written and kept; a separator is written as a space and kept only
+        // right after a word. Arithmetic, not branches: prose alternates too often for a
+        // branch to be predicted.
+        out[n] = w | ((1 - is_word) * b' ');
+        n += usize::from(is_word | u8::from(in_word));
+        in_word = is_word == 1;
+    }
+    if in_word {
+        out[n] = b' ';
+        n += 1;
+    }
+    buf.truncate(at + n);
+}
+
+/// Appends a line's words, lowercased (Unicode), each followed by one space.
+fn other_words(line: &str, buf: &mut Vec<u8>) {
+    let mut in_word = false;
+    for ch in line.chars() {
+        if ch.is_alphanumeric() {
+            if ch.is_ascii() {
+                buf.push(ch.to_ascii_lowercase() as u8);
+            } else {
+                for l in ch.to_lowercase() {
+                    let mut enc = [0u8; 4];
+                    buf.extend_from_slice(l.encode_utf8(&mut enc).as_bytes());
+                }
+            }
+            in_word = true;
+        } else if in_word {
+            buf.push(b' ');
             in_word = false;
         }
-        if buf.len() >= 8 * 1024 - 64 {
-            hasher.update(buf.as_bytes());
-            buf.clear();
-        }
     }
-    hasher.update(buf.as_bytes());
-    hex::encode(hasher.finalize())
+    if in_word {
+        buf.push(b' ');
+    }
 }
 
 /// The DO already recorded for this script in this session, if any.
@@ -477,7 +574,7 @@ fn session_echo(s: &Session) -> EchoStatus {
     }
 }
 
-fn echo_report(s: &Session, reply: &coagent_ingest::Reply) -> EchoReport {
+fn echo_report(s: &Session, reply: &coagent_ingest::Reply<'_>) -> EchoReport {
     EchoReport {
         status: session_echo(s),
         version: reply.echo.as_ref().map(|e| e.version.clone()),
@@ -488,7 +585,7 @@ fn echo_report(s: &Session, reply: &coagent_ingest::Reply) -> EchoReport {
 fn duplicate_report(
     hub: &Hub,
     s: &Session,
-    reply: &coagent_ingest::Reply,
+    reply: &coagent_ingest::Reply<'_>,
     tokens: crate::vendor::Tokens,
     guard_findings: usize,
     mut warnings: Vec<String>,
@@ -521,7 +618,7 @@ fn duplicate_report(
     })
 }
 
-fn refuse_own_payload(hub: &Hub, s: &Session, reply: &coagent_ingest::Reply) -> Result<()> {
+fn refuse_own_payload(hub: &Hub, s: &Session, reply: &coagent_ingest::Reply<'_>) -> Result<()> {
     let what = if let Some(p) = &reply.own_payload {
         Some(format!(
             "its header says kind={} id={}",
@@ -607,5 +704,64 @@ mod tests {
         assert_eq!(reply_key(copy), reply_key(rendered));
         assert_ne!(reply_key(copy), reply_key(&copy.replace("Two", "Three")));
         assert_eq!(reply_key("Ünïcödé WORDS"), reply_key("ünïcödé words"));
+    }
+
+    /// The key as first written, char by char: the table-driven one must agree with it,
+    /// so replies recorded by earlier versions are still known after an upgrade.
+    fn reference_key(text: &str) -> String {
+        use sha2::Digest;
+        let mut words = String::new();
+        let mut in_word = false;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with("```")
+                || t.starts_with("~~~")
+                || (t.len() <= 24 && super::UI_LINES.iter().any(|u| t.eq_ignore_ascii_case(u)))
+            {
+                continue;
+            }
+            for c in t.chars() {
+                if c.is_ascii_alphanumeric() {
+                    words.push(c.to_ascii_lowercase());
+                    in_word = true;
+                } else if !c.is_ascii() && c.is_alphanumeric() {
+                    words.extend(c.to_lowercase());
+                    in_word = true;
+                } else if in_word {
+                    words.push(' ');
+                    in_word = false;
+                }
+            }
+            if in_word {
+                words.push(' ');
+                in_word = false;
+            }
+        }
+        hex::encode(sha2::Sha256::digest(words.as_bytes()))
+    }
+
+    #[test]
+    fn reply_key_is_stable() {
+        let reply = "Policy v1.0 loaded.\n\n## Plan — «Straße» İstanbul ΣΑΣ 😀 x\u{200b}y\n\n```bash\n# DO: x\necho 'a_b-c'\n# END DO\n```\nCopy code\n";
+        assert_eq!(reply_key(reply), reference_key(reply));
+        assert_eq!(
+            reply_key(reply),
+            "ce221fb01c4a9279cc585a82d0af9dc78a9730e0484122c3b407a0ef28abd44f"
+        );
+        let long: String = (0..4000)
+            .map(|i| format!("Line {i}: Ärger über «{i}» — ok\n"))
+            .collect();
+        assert_eq!(reply_key(&long), reference_key(&long));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn reply_key_agrees_with_the_reference(
+            lines in proptest::collection::vec("(```[a-z]*|Copy code|[ \\t]*[a-zA-Z0-9 _.,:'é€ßİΣ😀\u{a0}\u{200b}-]{0,40})", 0..30)
+        ) {
+            let text = lines.join("\n");
+            proptest::prop_assert_eq!(reply_key(&text), reference_key(&text));
+        }
     }
 }

@@ -132,11 +132,11 @@ pub fn send_with(
         files.push(file);
     }
     let whole: String = files.join("\n");
-    let (running, warn_at) = match &out.session {
+    let budget = match &out.session {
         Some(sid) => crate::bloat::token_budget(hub, sid, vendor, &hub.config()?.bloat)?,
-        None => (0, u64::MAX),
+        None => crate::vendor::Budget::NONE,
     };
-    let tokens = vendor.count_for_session(&whole, running, warn_at);
+    let tokens = vendor.count_for_session(&whole, &budget);
     let part_tokens: Vec<Tokens> = if tokens.exact {
         files.iter().map(|f| vendor.count(f)).collect()
     } else {
@@ -145,7 +145,7 @@ pub fn send_with(
 
     let mut batch = fsx::Batch::new();
     for (p, f) in paths.iter().zip(&files) {
-        batch.write(p.clone(), f.as_bytes().to_vec());
+        batch.write(p.clone(), f.as_bytes());
     }
     // The transcript keeps every part under a second name: no copy, no extra sync of data.
     if let Some(s) = &out.session {

@@ -132,6 +132,23 @@ pub fn find(cfg: &Config, name: &str) -> Result<Vendor> {
         })
 }
 
+/// A session's tokens so far, and where its context signal warns and breaches, in tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub running: u64,
+    pub warn_at: u64,
+    pub breach_at: u64,
+}
+
+impl Budget {
+    /// No session: nothing to warn about.
+    pub const NONE: Budget = Budget {
+        running: 0,
+        warn_at: u64::MAX,
+        breach_at: u64::MAX,
+    };
+}
+
 /// A token count and whether it is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Tokens {
@@ -154,10 +171,95 @@ pub fn estimate(text: &str) -> u64 {
     ((text.len() as f64 / 3.2) * 1.15).ceil() as u64
 }
 
-/// Cheap bounds on the exact `o200k_base` count: every token covers at least one byte, and
-/// in practice at most ~40 bytes; used to skip exact counting when it cannot matter.
+/// Cheap bounds on the exact `o200k_base` count, read in one pass with no tokenizer:
+/// `(floor, ceiling)`. The ceiling is the byte count (every token covers at least one
+/// byte). The floor counts what `o200k_base`'s pre-tokenizer must cut into separate pieces
+/// (each piece is at least one token):
+///
+/// - a *word* is a run of ASCII letters and digits and non-ASCII characters, between ASCII
+///   spaces and punctuation; only words with an ASCII letter or digit count. No piece holds
+///   ASCII letters or digits of two such words: a letter piece is one optional leading
+///   symbol, letters and marks, and an optional `'s`/`'t`/`'re`/`'ve`/`'m`/`'ll`/`'d`; a
+///   digit piece is one to three digits; the other pieces hold neither letters nor digits.
+/// - a word that starts right after an apostrophe that follows a word counts for nothing
+///   (it may be the `'s` of the word before);
+/// - in an all-ASCII word, each run of letters is a piece of its own, and each run of n
+///   digits at least n/3 pieces.
+///
+/// The floor is about 0.8 times the exact count on English prose, 0.5 on code.
 pub fn bounds(text: &str) -> (u64, u64) {
-    ((text.len() as u64).div_ceil(40), text.len() as u64)
+    #[derive(Clone, Copy, PartialEq)]
+    enum Run {
+        None,
+        Letters,
+        Digits(u64),
+    }
+    let b = text.as_bytes();
+    let mut floor = 0u64;
+    // The current word: counted so far if all ASCII, whether it has ASCII alnum, whether
+    // it is all ASCII, and whether it follows `<word>'`.
+    let (mut in_word, mut ascii_count, mut has_alnum, mut all_ascii, mut after_quote) =
+        (false, 0u64, false, true, false);
+    let mut run = Run::None;
+    let end_word = |ascii_count: u64, has_alnum: bool, all_ascii: bool, after_quote: bool| match (
+        has_alnum && !after_quote,
+        all_ascii,
+    ) {
+        (false, _) => 0,
+        (true, true) => ascii_count,
+        (true, false) => 1,
+    };
+    for (i, &c) in b.iter().enumerate() {
+        let word_byte = c.is_ascii_alphanumeric() || c >= 0x80;
+        if !word_byte {
+            if in_word {
+                if let Run::Digits(n) = run {
+                    ascii_count += n.div_ceil(3);
+                }
+                floor += end_word(ascii_count, has_alnum, all_ascii, after_quote);
+                in_word = false;
+            }
+            continue;
+        }
+        if !in_word {
+            in_word = true;
+            (ascii_count, has_alnum, all_ascii) = (0, false, true);
+            run = Run::None;
+            after_quote = i >= 2
+                && b[i - 1] == b'\''
+                && (b[i - 2].is_ascii_alphanumeric() || b[i - 2] >= 0x80);
+        }
+        if c >= 0x80 {
+            all_ascii = false;
+            if let Run::Digits(n) = run {
+                ascii_count += n.div_ceil(3);
+            }
+            run = Run::None;
+        } else if c.is_ascii_digit() {
+            has_alnum = true;
+            run = match run {
+                Run::Digits(n) => Run::Digits(n + 1),
+                _ => Run::Digits(1),
+            };
+        } else {
+            has_alnum = true;
+            match run {
+                Run::Letters => {}
+                Run::Digits(n) => {
+                    ascii_count += n.div_ceil(3) + 1;
+                }
+                Run::None => ascii_count += 1,
+            }
+            run = Run::Letters;
+        }
+    }
+    if in_word {
+        if let Run::Digits(n) = run {
+            ascii_count += n.div_ceil(3);
+        }
+        floor += end_word(ascii_count, has_alnum, all_ascii, after_quote);
+    }
+    (floor, b.len() as u64)
 }
 
 fn o200k() -> Option<&'static tiktoken_rs::CoreBPE> {
@@ -180,12 +282,19 @@ impl Vendor {
         }
     }
 
-    /// Exact where it matters: when the vendor counts with `o200k_base` and the session's
-    /// running total plus this text's upper bound could reach half of `threshold` (the
-    /// context signal's warning level), the text is counted exactly; below that, the
-    /// estimate decides nothing and the tokenizer's start-up is not paid.
-    pub fn count_for_session(&self, text: &str, running: u64, threshold: u64) -> Tokens {
-        if self.tokenizer == Tokenizer::O200kBase && running + bounds(text).1 >= threshold / 2 {
+    /// Exact where it matters: when the vendor counts with `o200k_base`, the session's
+    /// running total plus this text could reach half of `budget.warn_at` (so that totals
+    /// are exact well before the context signal warns), and the text is not so long that
+    /// its floor alone ([`bounds`]) already reaches `budget.breach_at`. Elsewhere the
+    /// estimate decides nothing and the tokenizer's start-up (~100 ms) and its pass over
+    /// the text (~25 ms a MiB) are not paid: a 1 MiB reply breaches a 128k window whatever
+    /// its exact count.
+    pub fn count_for_session(&self, text: &str, budget: &Budget) -> Tokens {
+        if self.tokenizer != Tokenizer::O200kBase {
+            return self.count_cheap(text);
+        }
+        let (floor, ceiling) = bounds(text);
+        if budget.running + ceiling >= budget.warn_at / 2 && floor < budget.breach_at {
             self.count(text)
         } else {
             self.count_cheap(text)
@@ -243,5 +352,70 @@ mod tests {
         assert!(!est.exact);
         assert!(est.count >= gpt.count, "the estimate errs high");
         assert_eq!(est.to_string(), format!("~{}", est.count));
+    }
+
+    fn exact(text: &str) -> u64 {
+        o200k().expect("o200k_base").encode_ordinary(text).len() as u64
+    }
+
+    #[test]
+    fn the_floor_is_close_below_the_exact_count_on_prose_and_code() {
+        let prose = "Which commit should the worker review before the release, and which \
+                     schema migration can wait until the rollout is done? We read the handoff.\n";
+        let code = "fn main() {\n    let x: Vec<u32> = (0..10).map(|i| i * 2).collect();\n}\n";
+        // Prose is mostly words; code is half symbols, which the floor does not count.
+        for (text, share) in [(prose, 0.8), (code, 0.4)] {
+            let text = text.repeat(50);
+            let (floor, ceiling) = bounds(&text);
+            let n = exact(&text);
+            assert!(floor <= n && n <= ceiling, "{floor} <= {n} <= {ceiling}");
+            assert!(
+                floor as f64 >= n as f64 * share,
+                "a floor of {floor} for {n} tokens is too weak"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Never above the exact count, whatever the text: contractions, digits, marks,
+        /// letters of any script, symbols, CRLF and runs of spaces.
+        #[test]
+        fn the_floor_never_exceeds_the_exact_count(
+            parts in proptest::collection::vec(
+                "(don't|it's|I'M|we'LL|x'ſ|'s|[a-zA-Z]{1,12}|[0-9]{1,9}|[A-Z][a-z]+[0-9]+[a-z]*|naïve|e\u{301}x|—|«»|…|\u{a0}|\u{200b}|日本語|Σίσυφος|😀|[ \t]{1,5}|\r\n|\n{1,3}|[-.,;:!?'\"/()<>=_*#@$%^&+|~`\\\\]{1,4})",
+                0..40,
+            )
+        ) {
+            let text = parts.concat();
+            let (floor, ceiling) = bounds(&text);
+            let n = exact(&text);
+            proptest::prop_assert!(floor <= n && n <= ceiling, "{:?}: {} <= {} <= {}", text, floor, n, ceiling);
+        }
+    }
+
+    #[test]
+    fn a_reply_that_breaches_by_its_floor_alone_is_not_counted_exactly() {
+        let cfg = Config::default();
+        let gpt = find(&cfg, "chatgpt").expect("v");
+        let budget = Budget {
+            running: 0,
+            warn_at: 61_440,
+            breach_at: 76_800,
+        };
+        let huge =
+            "Which commit should the worker review before the release branch? ".repeat(12_000);
+        assert!(bounds(&huge).0 >= budget.breach_at);
+        assert!(!gpt.count_for_session(&huge, &budget).exact);
+        let near = "Which commit should the worker review? ".repeat(200);
+        let later = Budget {
+            running: 40_000,
+            ..budget
+        };
+        assert!(gpt.count_for_session(&near, &later).exact);
+        assert!(
+            !gpt.count_for_session(&near, &budget).exact,
+            "far below the warning: estimated"
+        );
     }
 }
