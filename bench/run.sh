@@ -45,8 +45,8 @@ t() { # t NAME TARGET_MS [timeit options] -- command...
 }
 
 # A project with a hub, a few TODOs and one live session.
-new_hub() { # new_hub DIR [git]
-    local dir=$1
+new_hub() { # new_hub DIR [git|plain] [VENDOR]
+    local dir=$1 vendor=${3:-claude}
     mkdir -p "$dir"
     if [[ "${2:-}" == git ]]; then
         git -C "$dir" init -q
@@ -57,7 +57,7 @@ new_hub() { # new_hub DIR [git]
         && "$BIN" todo add "Ship the CSV importer" >/dev/null \
         && "$BIN" todo add "Fix the flaky parser test" >/dev/null \
         && "$BIN" todo add "Write the upgrade notes" >/dev/null \
-        && "$BIN" start --vendor claude --goal "bench" --no-clipboard >/dev/null)
+        && "$BIN" start --vendor "$vendor" --goal "bench" --no-clipboard >/dev/null)
 }
 
 echo "preparing hubs in $WORK ..." >&2
@@ -95,6 +95,11 @@ SESSION=$(cd "$WORK/ingest" && "$BIN" status --json | "$PY" -c 'import json,sys;
 t "ingest 1 MiB, first time" 20 --cwd "$WORK/ingest" -- "$BIN" ingest --session "$SESSION" "$WORK/replies/reply-{i}.md"
 t "ingest 1 MiB, duplicate" 20 --cwd "$WORK/ingest" -- "$BIN" ingest --session "$SESSION" "$WORK/replies/reply-0.md"
 t "ingest 16 KiB, first time (fixed cost)" 20 --cwd "$WORK/ingest" -- "$BIN" ingest --session "$SESSION" "$WORK/small-replies/reply-{i}.md"
+# A ChatGPT session counts with o200k_base: a 1 MiB reply breaches its window by the
+# floor of its count alone, so the tokenizer is not loaded (see vendor::bounds).
+new_hub "$WORK/ingest-gpt" plain chatgpt
+GPT=$(cd "$WORK/ingest-gpt" && "$BIN" status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["session"])')
+t "ingest 1 MiB, first time, ChatGPT session" 20 --cwd "$WORK/ingest-gpt" -- "$BIN" ingest --session "$GPT" "$WORK/replies/reply-{i}.md"
 
 # --- 3. do run of a trivial script, in a git repo and outside git.
 NOOP=$'Policy v1.0 loaded.\n\n```sh\n# DO: noop\ntrue\n# END DO\n```\n'
