@@ -106,8 +106,13 @@ fn normalized(s: &str) -> String {
     loop {
         let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |k| start + k);
         let line = &s[start..end];
-        if line.is_ascii() && !line.as_bytes().contains(&b'\r') {
-            out.push_str(line.trim_end_matches([' ', '\t']));
+        // A CRLF's CR goes with its LF (a CR ending the text is a line end of its own).
+        let body = match line.strip_suffix('\r') {
+            Some(body) if end < b.len() => body,
+            _ => line,
+        };
+        if body.is_ascii() && !body.as_bytes().contains(&b'\r') {
+            out.push_str(body.trim_end_matches([' ', '\t']));
         } else {
             slow_line(line, end < b.len(), &mut out);
         }
@@ -145,7 +150,14 @@ fn slow_line(s: &str, lf_follows: bool, out: &mut String) {
             }
             continue;
         }
-        // `i` is always on a char boundary: we only advance by whole chars.
+        // Every character normalising changes starts with one of these bytes (U+0085,
+        // U+00A0 and U+00AD; U+2000..U+206F; U+3000; U+FEFF); the bytes of any other
+        // character are passed over one by one.
+        if !matches!(c, 0xC2 | 0xE2 | 0xE3 | 0xEF) {
+            i += 1;
+            continue;
+        }
+        // `i` is on a char boundary: those four are lead bytes, never continuation bytes.
         let Some(ch) = s[i..].chars().next() else {
             break;
         };
@@ -218,5 +230,44 @@ mod tests {
         let d = decode(b"ok \xff\xfe then \xc3");
         assert_eq!(d.invalid_sequences, 3);
         assert!(d.text.contains('\u{FFFD}'));
+    }
+
+    /// Normalising as the module docs say it, a character at a time, with none of the
+    /// fast paths.
+    fn reference(s: &str) -> String {
+        let mut lines = vec![String::new()];
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            let line = lines.last_mut().expect("a line");
+            match (c, classify(c)) {
+                ('\r', _) => {
+                    chars.next_if_eq(&'\n');
+                    lines.push(String::new());
+                }
+                ('\n', _) | (_, Class::Newline) => lines.push(String::new()),
+                (_, Class::Space) => line.push(' '),
+                (_, Class::Drop) => {}
+                (_, Class::Keep) => line.push(c),
+            }
+        }
+        lines
+            .iter()
+            .map(|l| l.trim_end_matches([' ', '\t']))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        #[test]
+        fn fast_paths_agree_with_the_reference(
+            parts in proptest::collection::vec(
+                "(abc|x y|[ \t]{1,3}|\r\n|\r|\n|é|“q”|😀|日本|\u{a0}|\u{2009}|\u{202f}|\u{3000}|\u{200b}|\u{feff}|\u{ad}|\u{2028}|\u{85}|\u{2060}|\u{2019}|\u{20ac})",
+                0..24,
+            )
+        ) {
+            let s = parts.concat();
+            proptest::prop_assert_eq!(normalize(&s), reference(&s));
+        }
     }
 }
