@@ -294,3 +294,28 @@ fn a_reply_goes_to_the_newest_open_session() {
     let r = ingest(&env, "Policy v1.0 loaded.\n\nReady for the next TODO.\n");
     assert_eq!(r["session"], newer["session"]);
 }
+
+/// A reply far over a ChatGPT window is recorded without loading the tokenizer: its token
+/// floor alone breaches the window, so its count is an estimate and the session breaches.
+#[test]
+fn a_reply_larger_than_the_window_breaches_without_an_exact_count() {
+    let env = Env::new();
+    started(&env, "chatgpt");
+    let prose = "Which commit should the worker review before the release branch is cut? ";
+    let reply = format!("Policy v1.0 loaded.\n\n{}\n", prose.repeat(8_000));
+    let r = ingest(&env, &reply);
+    assert_eq!(r["tokens"]["exact"], false, "{}", r["tokens"]);
+    assert!(r["tokens"]["count"].as_u64().unwrap() > 128_000);
+    let st = env.json(&["status"]);
+    let s = &st["sessions"][0];
+    assert_eq!(s["level"], "FAIL", "{s}");
+    assert_eq!(s["breach_signal"], "context");
+    let context = s["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "context")
+        .expect("a context signal");
+    assert_eq!(context["level"], "FAIL");
+    assert!(context["shown"].as_str().unwrap().starts_with('~'));
+}
