@@ -171,19 +171,23 @@ pub fn ingest(
             Some(k) => k,
             None => reply_key(&reply.text),
         };
-        let findings = scanner
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the guard's scan panicked".into())));
+        // A guard that cannot be built (a broken guard.toml) stops the ingest; a scan that
+        // fails inside is reported, and the reply (kept locally) is still recorded.
+        let findings = scanner.join().map_err(|_| ());
         let landed = writer
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the transcript writer panicked".into())));
         (reply, key, findings, landed)
     });
-    let landed = landed.and(guard_findings);
-    if landed.is_err() {
-        let _ = std::fs::remove_file(&transcript);
-    }
-    let guard_findings = landed?;
+    let scanned = match (landed, guard_findings) {
+        (Ok(()), Ok(Ok(n))) => Some(n),
+        (Ok(()), Err(())) => None,
+        (Err(e), _) | (_, Ok(Err(e))) => {
+            let _ = std::fs::remove_file(&transcript);
+            return Err(e);
+        }
+    };
+    let guard_findings = scanned.unwrap_or(0);
     let discard = |e: Error| {
         let _ = std::fs::remove_file(&transcript);
         e
@@ -194,6 +198,12 @@ pub fn ingest(
     let budget = crate::bloat::token_budget(hub, &s.id, &v, &cfg.bloat).map_err(discard)?;
     let tokens = v.count_for_session(&reply.text, &budget);
     let mut warnings = reply.warnings.clone();
+    if scanned.is_none() {
+        warnings.push(
+            "the secret guard failed while reading the reply (an internal error): it is recorded unchecked, and everything pasted out is still guarded"
+                .to_string(),
+        );
+    }
     if guard_findings > 0 {
         warnings.push(format!(
             "the reply holds {guard_findings} thing(s) that look like secrets; it is kept locally, and the guard masks or refuses them in anything pasted out"
@@ -227,7 +237,7 @@ pub fn ingest(
     let mut new_dos = Vec::new();
     let mut do_reports = Vec::new();
     for d in &reply.dos {
-        let existing = known_do(hub, &s.id, &d.sha256)?;
+        let existing = known_do(hub, &s.id, &d.sha256).map_err(discard)?;
         let (id, new) = match existing {
             Some(id) => (id, false),
             None => (hub.new_id(Kind::Do), true),
@@ -247,11 +257,12 @@ pub fn ingest(
         .acks
         .iter()
         .map(|a| ack::judge(hub, a))
-        .collect::<Result<_>>()?;
+        .collect::<Result<_>>()
+        .map_err(discard)?;
     let mut messages = Vec::new();
     let mut message_rows = Vec::new();
     for m in &reply.messages {
-        let errors = backchat::validate_text(&m.json)?;
+        let errors = backchat::validate_text(&m.json).map_err(discard)?;
         let value: Option<serde_json::Value> = serde_json::from_str(&m.json).ok();
         let claimed = value
             .as_ref()
@@ -259,11 +270,13 @@ pub fn ingest(
             .map(str::to_string);
         let known: bool = match &claimed {
             Some(c) => {
-                hub.store.conn().query_row(
-                    "SELECT COUNT(*) FROM messages WHERE id = ?1",
-                    [c],
-                    |r| r.get::<_, i64>(0),
-                )? > 0
+                hub.store
+                    .conn()
+                    .query_row("SELECT COUNT(*) FROM messages WHERE id = ?1", [c], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map_err(|e| discard(e.into()))?
+                    > 0
             }
             None => false,
         };

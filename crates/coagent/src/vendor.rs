@@ -252,22 +252,29 @@ impl Vendor {
     /// running total plus this text could reach half of `budget.warn_at` (so that totals
     /// are exact well before the context signal warns), and the text is not so long that
     /// its floor alone ([`bounds`]) already reaches `budget.breach_at`. Elsewhere the
-    /// estimate decides nothing and the tokenizer's start-up (~100 ms) and its pass over
-    /// the text (~25 ms a MiB) are not paid: a 1 MiB reply breaches a 128k window whatever
-    /// its exact count.
+    /// tokenizer's start-up (~100 ms) and its pass over the text (~25 ms a MiB) are not
+    /// paid: far below the warning the estimate decides nothing, and a text whose floor
+    /// breaches is recorded as the larger of the estimate and the floor, so it breaches
+    /// whatever its exact count (a 1 MiB reply in a 128k window).
     pub fn count_for_session(&self, text: &str, budget: &Budget) -> Tokens {
-        if self.tokenizer != Tokenizer::O200kBase {
+        if self.tokenizer != Tokenizer::O200kBase
+            || budget.running + (text.len() as u64) < budget.warn_at / 2
+        {
             return self.count_cheap(text);
         }
-        let ceiling = text.len() as u64;
         // A text shorter than the breach level in bytes cannot breach by its floor: no need
-        // to count it.
-        if budget.running + ceiling >= budget.warn_at / 2
-            && (ceiling < budget.breach_at || floor(text, budget.breach_at) < budget.breach_at)
-        {
-            self.count(text)
-        } else {
-            self.count_cheap(text)
+        // to take it.
+        if (text.len() as u64) < budget.breach_at {
+            return self.count(text);
+        }
+        match floor(text, budget.breach_at) {
+            f if f < budget.breach_at => self.count(text),
+            // Never below the floor: on dense text (digit lists, matrices) the byte
+            // estimate falls under it, and the breach the floor proves would be lost.
+            f => Tokens {
+                count: estimate(text).max(f),
+                exact: false,
+            },
         }
     }
 
@@ -377,6 +384,15 @@ mod tests {
             "Which commit should the worker review before the release branch? ".repeat(12_000);
         assert!(bounds(&huge).0 >= budget.breach_at);
         assert!(!gpt.count_for_session(&huge, &budget).exact);
+        // Dense text has more words than the byte estimate has tokens: the floor stands.
+        let digits = "1,".repeat(80_000);
+        let t = gpt.count_for_session(&digits, &budget);
+        assert!(!t.exact);
+        assert!(
+            t.count >= budget.breach_at,
+            "{} is under the breach level",
+            t.count
+        );
         let near = "Which commit should the worker review? ".repeat(200);
         let later = Budget {
             running: 40_000,

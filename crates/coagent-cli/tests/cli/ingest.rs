@@ -319,3 +319,20 @@ fn a_reply_larger_than_the_window_breaches_without_an_exact_count() {
     assert_eq!(context["level"], "FAIL");
     assert!(context["shown"].as_str().unwrap().starts_with('~'));
 }
+
+/// Dense text (a long list of numbers) has more tokens than its bytes suggest: the count
+/// recorded without the tokenizer never falls under what the text provably holds.
+#[test]
+fn a_dense_reply_over_the_window_still_breaches() {
+    let env = Env::new();
+    started(&env, "chatgpt");
+    let reply = format!("Policy v1.0 loaded.\n\n{}\n", "1,".repeat(80_000));
+    let r = ingest(&env, &reply);
+    assert_eq!(r["tokens"]["exact"], false);
+    let st = env.json(&["status"]);
+    assert_eq!(
+        st["sessions"][0]["breach_signal"], "context",
+        "{}",
+        st["sessions"][0]
+    );
+}
