@@ -10,6 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let r = coagent_ingest::parse_reply(data);
     assert_eq!(r.lossy_utf8, std::str::from_utf8(data).is_err());
     assert!(!r.text.contains('\r'));
+    // The normalised text is normal, and a normal input is the text itself.
+    assert!(coagent_ingest::is_normal(&r.text));
+    if let Ok(s) = std::str::from_utf8(data) {
+        assert_eq!(coagent_ingest::is_normal(s), *r.text == *s);
+    }
     for d in &r.dos {
         assert!(d.script.ends_with('\n') && d.script.contains("END DO"));
         assert_eq!(d.sha256.len(), 64);
