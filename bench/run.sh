@@ -96,7 +96,7 @@ t "ingest 1 MiB, first time" 20 --cwd "$WORK/ingest" -- "$BIN" ingest --session 
 t "ingest 1 MiB, duplicate" 20 --cwd "$WORK/ingest" -- "$BIN" ingest --session "$SESSION" "$WORK/replies/reply-0.md"
 t "ingest 16 KiB, first time (fixed cost)" 20 --cwd "$WORK/ingest" -- "$BIN" ingest --session "$SESSION" "$WORK/small-replies/reply-{i}.md"
 # A ChatGPT session counts with o200k_base: a 1 MiB reply breaches its window by the
-# floor of its count alone, so the tokenizer is not loaded (see vendor::bounds).
+# floor of its count alone, so the tokenizer is not loaded (see vendor::floor).
 new_hub "$WORK/ingest-gpt" plain chatgpt
 GPT=$(cd "$WORK/ingest-gpt" && "$BIN" status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["session"])')
 t "ingest 1 MiB, first time, ChatGPT session" 20 --cwd "$WORK/ingest-gpt" -- "$BIN" ingest --session "$GPT" "$WORK/replies/reply-{i}.md"

@@ -2,9 +2,9 @@
 //!
 //! Token counts are offline. OpenAI models (ChatGPT, and Copilot, which runs them) count
 //! exactly with `o200k_base`; the others get an estimate with a safety margin, shown with
-//! `~`. Loading `o200k_base` costs ~100 ms, so callers count exactly only when a cheap bound
-//! says the figure matters ([`bounds`]): a command that only needs to know "well below the
-//! window" never pays for the tokenizer.
+//! `~`. Loading `o200k_base` costs ~100 ms, so callers count exactly only when cheap bounds
+//! say the figure matters ([`Vendor::count_for_session`], [`floor`]): a command that only
+//! needs to know "well below the window" or "far over it" never pays for the tokenizer.
 
 use std::sync::OnceLock;
 
@@ -171,10 +171,11 @@ pub fn estimate(text: &str) -> u64 {
     ((text.len() as f64 / 3.2) * 1.15).ceil() as u64
 }
 
-/// Cheap bounds on the exact `o200k_base` count, taken in one vectorised pass with no
-/// tokenizer: `(floor, ceiling)`. The ceiling is the byte count (every token covers at
-/// least one byte). The floor counts *words* that `o200k_base`'s pre-tokenizer must put in
-/// separate pieces, each piece being at least one token:
+/// A count the exact `o200k_base` count never falls below, taken in one pass with no
+/// tokenizer and stopped once it reaches `cap` (a 1 MiB reply is known to breach a window
+/// after reading half of it). (The exact count never exceeds the byte count either: every
+/// token covers at least one byte.) It counts *words* that `o200k_base`'s pre-tokenizer
+/// must put in separate pieces, each piece being at least one token:
 ///
 /// - a word is a run of ASCII letters and digits and non-ASCII characters, between ASCII
 ///   spaces and punctuation; only words that start with an ASCII letter or digit count.
@@ -185,13 +186,7 @@ pub fn estimate(text: &str) -> u64 {
 ///   may be the `'s` of the word before).
 ///
 /// The floor is about 0.8 times the exact count on English prose, 0.4 on dense code.
-pub fn bounds(text: &str) -> (u64, u64) {
-    (floor(text, u64::MAX), text.len() as u64)
-}
-
-/// The floor of [`bounds`], counted until it reaches `cap` (a 1 MiB reply is known to
-/// breach a window after reading half of it).
-fn floor(text: &str, cap: u64) -> u64 {
+pub fn floor(text: &str, cap: u64) -> u64 {
     let b = text.as_bytes();
     let alnum = |c: u8| ((c | 0x20).wrapping_sub(b'a') < 26) | (c.wrapping_sub(b'0') < 10);
     let word = |c: u8| alnum(c) | (c >= 0x80);
@@ -251,7 +246,7 @@ impl Vendor {
     /// Exact where it matters: when the vendor counts with `o200k_base`, the session's
     /// running total plus this text could reach half of `budget.warn_at` (so that totals
     /// are exact well before the context signal warns), and the text is not so long that
-    /// its floor alone ([`bounds`]) already reaches `budget.breach_at`. Elsewhere the
+    /// its floor alone ([`floor`]) already reaches `budget.breach_at`. Elsewhere the
     /// tokenizer's start-up (~100 ms) and its pass over the text (~25 ms a MiB) are not
     /// paid: far below the warning the estimate decides nothing, and a text whose floor
     /// breaches is recorded as the larger of the estimate and the floor, so it breaches
@@ -323,8 +318,7 @@ mod tests {
         let text = "Policy v1.2 loaded. Turn the top 3 TODOs into DOs.";
         let gpt = find(&cfg, "chatgpt").expect("v").count(text);
         assert!(gpt.exact);
-        let (lo, hi) = bounds(text);
-        assert!(gpt.count >= lo && gpt.count <= hi);
+        assert!(gpt.count >= floor(text, u64::MAX) && gpt.count <= text.len() as u64);
         let est = find(&cfg, "claude").expect("v").count(text);
         assert!(!est.exact);
         assert!(est.count >= gpt.count, "the estimate errs high");
@@ -343,7 +337,7 @@ mod tests {
         // Prose is mostly words; code is half symbols, which the floor does not count.
         for (text, share) in [(prose, 0.8), (code, 0.35)] {
             let text = text.repeat(50);
-            let (floor, ceiling) = bounds(&text);
+            let (floor, ceiling) = (floor(&text, u64::MAX), text.len() as u64);
             let n = exact(&text);
             assert!(floor <= n && n <= ceiling, "{floor} <= {n} <= {ceiling}");
             assert!(
@@ -365,7 +359,7 @@ mod tests {
             )
         ) {
             let text = parts.concat();
-            let (floor, ceiling) = bounds(&text);
+            let (floor, ceiling) = (floor(&text, u64::MAX), text.len() as u64);
             let n = exact(&text);
             proptest::prop_assert!(floor <= n && n <= ceiling, "{:?}: {} <= {} <= {}", text, floor, n, ceiling);
         }
@@ -382,7 +376,7 @@ mod tests {
         };
         let huge =
             "Which commit should the worker review before the release branch? ".repeat(12_000);
-        assert!(bounds(&huge).0 >= budget.breach_at);
+        assert!(floor(&huge, u64::MAX) >= budget.breach_at);
         assert!(!gpt.count_for_session(&huge, &budget).exact);
         // Dense text has more words than the byte estimate has tokens: the floor stands.
         let digits = "1,".repeat(80_000);
