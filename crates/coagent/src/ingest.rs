@@ -119,26 +119,10 @@ pub fn ingest(
         let tokens =
             vendor::find(&hub.config()?, &s.vendor)?.count_cheap(&String::from_utf8_lossy(input));
         let s = session::get(hub, &s.id)?;
-        return Ok(IngestReport {
-            session: s.id.clone(),
-            echo: EchoReport {
-                status: session_echo(&s),
-                version: None,
-                expected: capsule::echo_line(&s.capsule_version),
-            },
-            dos: Vec::new(),
-            incomplete_dos: Vec::new(),
-            acks: Vec::new(),
-            messages: Vec::new(),
-            next: None,
-            duplicate: true,
-            transcript: None,
-            tokens,
-            guard_findings: 0,
-            warnings: vec![
-                "this exact reply was ingested before: nothing new was recorded".to_string(),
-            ],
-        });
+        let mut r = nothing_new(&s, None, tokens);
+        r.warnings
+            .push("this exact reply was ingested before: nothing new was recorded".to_string());
+        return Ok(r);
     }
     let now = hub.now_ms();
     let transcript = hub.transcripts_dir().join(&s.id).join(format!(
@@ -424,7 +408,7 @@ pub fn ingest(
     };
     let s = session::get(hub, &s.id)?;
     Ok(IngestReport {
-        echo: echo_report(&s, &reply),
+        echo: echo_report(&s, reply.echo.as_ref().map(|e| e.version.clone())),
         session: s.id,
         dos: do_reports,
         incomplete_dos: reply.incomplete_dos,
@@ -587,14 +571,39 @@ fn session_echo(s: &Session) -> EchoStatus {
     }
 }
 
-fn echo_report(s: &Session, reply: &coagent_ingest::Reply<'_>) -> EchoReport {
+/// The session's echo (as recorded), and the version this reply's echo gave, if any.
+fn echo_report(s: &Session, version: Option<String>) -> EchoReport {
     EchoReport {
         status: session_echo(s),
-        version: reply.echo.as_ref().map(|e| e.version.clone()),
+        version,
         expected: capsule::echo_line(&s.capsule_version),
     }
 }
 
+/// A reply known before: the session's records as they are, nothing new.
+fn nothing_new(
+    s: &Session,
+    version: Option<String>,
+    tokens: crate::vendor::Tokens,
+) -> IngestReport {
+    IngestReport {
+        session: s.id.clone(),
+        echo: echo_report(s, version),
+        dos: Vec::new(),
+        incomplete_dos: Vec::new(),
+        acks: Vec::new(),
+        messages: Vec::new(),
+        next: None,
+        duplicate: true,
+        transcript: None,
+        tokens,
+        guard_findings: 0,
+        warnings: Vec::new(),
+    }
+}
+
+/// A reply known before by its words (copied either way): the DOs it proposes are the
+/// ones recorded then.
 fn duplicate_report(
     hub: &Hub,
     s: &Session,
@@ -616,18 +625,11 @@ fn duplicate_report(
         });
     }
     Ok(IngestReport {
-        session: s.id.clone(),
-        echo: echo_report(s, reply),
         dos,
         incomplete_dos: reply.incomplete_dos.clone(),
-        acks: Vec::new(),
-        messages: Vec::new(),
-        next: None,
-        duplicate: true,
-        transcript: None,
-        tokens,
         guard_findings,
         warnings,
+        ..nothing_new(s, reply.echo.as_ref().map(|e| e.version.clone()), tokens)
     })
 }
 
