@@ -1,9 +1,10 @@
-//! ACK lines: `ACK <id> [<ref> …]` (SPEC §5).
+//! ACK lines: `ACK <id> [<ref> …]`, and DONE lines, `DONE T-… [<ref> …]`,
+//! which are read by the same rules (SPEC §5).
 //!
-//! Owns: recognising a line as an ACK, splitting its id and refs, and the
-//! canonical text of a ref. Must never judge a ref (a path outside the project,
-//! an unknown commit): refs are kept exactly as given so the core can reject
-//! them with a reason.
+//! Owns: recognising a line as an ACK or a DONE, splitting its id and refs,
+//! and the canonical text of a ref. Must never judge a ref (a path outside the
+//! project, an unknown commit): refs are kept exactly as given so the core can
+//! reject them with a reason.
 
 use serde::Serialize;
 
@@ -61,6 +62,16 @@ pub struct AckLine {
     pub raw: String,
 }
 
+/// A recognised DONE line: the chat says a TODO is finished, citing refs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoneLine {
+    /// `T-…`.
+    pub id: String,
+    pub refs: Vec<AckRef>,
+    /// 1-based line in [`crate::Reply::text`].
+    pub line: usize,
+}
+
 pub(crate) enum AckParse {
     /// Not an ACK line at all (prose, or no `ACK` at the start).
     No,
@@ -73,7 +84,7 @@ pub(crate) enum AckParse {
 }
 
 /// Characters that may trail a token without belonging to it.
-fn trim_token(t: &str) -> &str {
+pub(crate) fn trim_token(t: &str) -> &str {
     t.trim_matches(|c: char| {
         matches!(
             c,
@@ -86,7 +97,7 @@ fn trim_token(t: &str) -> &str {
 
 /// Models write U+2010/U+2011 (non-breaking) hyphens, figure and minus
 /// dashes in prose; in an id they can only mean `-`. Paths are not touched.
-fn ascii_hyphens(id: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn ascii_hyphens(id: &str) -> std::borrow::Cow<'_, str> {
     const LOOKALIKES: [char; 4] = ['\u{2010}', '\u{2011}', '\u{2012}', '\u{2212}'];
     if id.is_ascii() {
         std::borrow::Cow::Borrowed(id)
@@ -96,7 +107,7 @@ fn ascii_hyphens(id: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `<prefix>-<[0-9A-Z]{1,26}>`.
-fn valid_id(id: &str, prefixes: &[&str]) -> bool {
+pub(crate) fn valid_id(id: &str, prefixes: &[&str]) -> bool {
     let Some((p, rest)) = id.split_once('-') else {
         return false;
     };
@@ -181,7 +192,7 @@ fn is_comment_separator(t: &str) -> bool {
 
 /// `[text](url)` → `text`: what the rendered copy of a markdown link shows,
 /// so both copies of an ACK line give the same refs.
-fn unlink(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn unlink(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains("](") {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -213,14 +224,50 @@ fn is_ornament(t: &str) -> bool {
     !t.chars().any(char::is_alphanumeric)
 }
 
-/// Parses the decoration-stripped core of a line.
+/// The two protocol lines made of a keyword, an id and refs.
+struct Grammar {
+    keyword: &'static str,
+    /// What the line is called in warnings ("an ACK").
+    what: &'static str,
+    ids: &'static [&'static str],
+    /// Other id kinds: a line naming one is malformed, with this reason.
+    other_ids: &'static [&'static str],
+    wrong_id: &'static str,
+}
+
+const ACK: Grammar = Grammar {
+    keyword: "ACK",
+    what: "an ACK",
+    ids: &["DO", "BC", "W"],
+    other_ids: &["S", "A", "T"],
+    wrong_id: "only DO-, BC- and W- ids can be acknowledged",
+};
+
+const DONE: Grammar = Grammar {
+    keyword: "DONE",
+    what: "a DONE line",
+    ids: &["T"],
+    other_ids: &["S", "A", "DO", "BC", "W"],
+    wrong_id: "only a TODO (a T- id) is closed with DONE; a result is answered with ACK",
+};
+
+/// Parses the decoration-stripped core of a line as an ACK.
 pub(crate) fn parse(core: &str) -> AckParse {
-    if !core.starts_with("ACK") {
+    parse_as(core, &ACK)
+}
+
+/// Parses the decoration-stripped core of a line as a DONE line.
+pub(crate) fn parse_done(core: &str) -> AckParse {
+    parse_as(core, &DONE)
+}
+
+fn parse_as(core: &str, g: &Grammar) -> AckParse {
+    if !core.starts_with(g.keyword) {
         return AckParse::No;
     }
     let core = unlink(core);
     let core = core.as_ref();
-    let Some(rest) = core.strip_prefix("ACK") else {
+    let Some(rest) = core.strip_prefix(g.keyword) else {
         return AckParse::No;
     };
     let rest = rest.strip_prefix(':').unwrap_or(rest);
@@ -233,11 +280,9 @@ pub(crate) fn parse(core: &str) -> AckParse {
     };
     let id = ascii_hyphens(trim_token(id_tok));
     let id = id.as_ref();
-    if !valid_id(id, &["DO", "BC", "W"]) {
-        if valid_id(id, &["S", "A", "T"]) {
-            return AckParse::Malformed(format!(
-                "`ACK {id}`: only DO-, BC- and W- ids can be acknowledged"
-            ));
+    if !valid_id(id, g.ids) {
+        if valid_id(id, g.other_ids) {
+            return AckParse::Malformed(format!("`{} {id}`: {}", g.keyword, g.wrong_id));
         }
         // "ACK <id>" placeholders and prose such as "ACK means…".
         return AckParse::No;
@@ -275,8 +320,9 @@ pub(crate) fn parse(core: &str) -> AckParse {
             None if after_separator => break,
             None => {
                 return AckParse::Malformed(format!(
-                    "`{}` starts like an ACK but `{t}` is not a ref (PR #N, pr:owner/repo#N, commit:SHA, artifact:A-…, a URL or a path); not recorded",
-                    core.chars().take(120).collect::<String>()
+                    "`{}` starts like {} but `{t}` is not a ref (PR #N, pr:owner/repo#N, commit:SHA, artifact:A-…, a URL or a path); not recorded",
+                    core.chars().take(120).collect::<String>(),
+                    g.what
                 ));
             }
         }
@@ -348,6 +394,37 @@ mod tests {
             AckParse::Malformed(_)
         ));
         assert_eq!(refs("ACK W-AB12 PR#9"), vec!["PR #9"]);
+    }
+
+    fn done_refs(line: &str) -> Vec<String> {
+        match parse_done(lines::core(line).text) {
+            AckParse::Yes { id, refs } => std::iter::once(id)
+                .chain(refs.iter().map(AckRef::as_str))
+                .collect(),
+            AckParse::No => vec!["<no>".into()],
+            AckParse::Malformed(m) => vec![format!("<malformed {m}>")],
+        }
+    }
+
+    #[test]
+    fn done_lines_read_like_acks() {
+        assert_eq!(
+            done_refs("- **DONE `T-05D7K0AXSR` artifact:A-1234 commit:abc1234**."),
+            vec!["T-05D7K0AXSR", "artifact:A-1234", "commit:abc1234"]
+        );
+        assert_eq!(
+            done_refs("DONE: T\u{2011}7 PR #12, pr:o/r#1 https://x.test/a docs/x.md ✅"),
+            vec!["T-7", "PR #12", "pr:o/r#1", "https://x.test/a", "docs/x.md"]
+        );
+        assert_eq!(done_refs("DONE T-7"), vec!["T-7"]);
+        assert_eq!(done_refs("DONE T-7 — all green"), vec!["T-7"]);
+        assert_eq!(done_refs("DONE with the tests"), vec!["<no>"]);
+        assert_eq!(done_refs("done T-7 x.log"), vec!["<no>"]);
+        assert!(done_refs("DONE DO-7 x.log")[0].starts_with("<malformed `DONE DO-7`"));
+        assert!(done_refs("DONE T-7 is finished")[0].contains("starts like a DONE line"));
+        // ACK lines are not DONE lines, and the other way round.
+        assert!(matches!(parse_line("DONE T-7 x.log"), AckParse::No));
+        assert_eq!(done_refs("ACK DO-7 x.log"), vec!["<no>"]);
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct DoProposal {
     pub sha256: String,
     /// 1-based line of `# DO:` in [`crate::Reply::text`].
     pub line: usize,
+    /// The TODO this DO serves (`T-…`): from a `# TODO: T-…` line among the comment
+    /// lines right after `# DO:` (the line stays part of the script), else from a
+    /// `T-…` id in the title.
+    pub todo: Option<String>,
 }
 
 /// A `# DO:` that cannot be recorded (no `# END DO`, no title, a language
@@ -29,6 +33,38 @@ pub struct IncompleteDo {
     pub title: String,
     pub line: usize,
     pub reason: String,
+}
+
+/// The TODO a DO names: a `# TODO: T-…` line (any case, any spacing, the colon optional)
+/// among the comment lines that follow `# DO:`, else the first `T-…` id in the title.
+pub(crate) fn todo_of(title: &str, script: &str) -> Option<String> {
+    for l in script.lines().skip(1) {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let Some(c) = t.strip_prefix('#') else {
+            break;
+        };
+        let c = c.trim_start();
+        if c.len() < 4 || !c.is_char_boundary(4) || !c[..4].eq_ignore_ascii_case("todo") {
+            continue;
+        }
+        let rest = c[4..].trim_start();
+        let rest = rest.strip_prefix(':').unwrap_or(rest);
+        let Some(tok) = rest.split_whitespace().next() else {
+            continue;
+        };
+        let id = crate::ack::ascii_hyphens(crate::ack::trim_token(tok)).to_ascii_uppercase();
+        if crate::ack::valid_id(&id, &["T"]) {
+            return Some(id);
+        }
+    }
+    title
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '\u{2010}' | '\u{2011}')))
+        .map(crate::ack::ascii_hyphens)
+        .find(|t| crate::ack::valid_id(t, &["T"]))
+        .map(std::borrow::Cow::into_owned)
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -97,6 +133,44 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn the_todo_a_do_serves() {
+        let t = |title: &str, script: &str| todo_of(title, script);
+        assert_eq!(
+            t("x", "# DO: x\n# TODO: T-05D7K0AXSR\nls\n# END DO\n").as_deref(),
+            Some("T-05D7K0AXSR")
+        );
+        assert_eq!(
+            t("x", "# DO: x\n\n  #todo:t-5d7   (parser)\nls\n# END DO\n").as_deref(),
+            Some("T-5D7")
+        );
+        assert_eq!(
+            t(
+                "x",
+                "# DO: x\n# ARTIFACT: a.txt\n# Todo T\u{2011}9\n# END DO\n"
+            )
+            .as_deref(),
+            Some("T-9")
+        );
+        // Only the comment lines that head the script count.
+        assert_eq!(t("x", "# DO: x\nls\n# TODO: T-1\n# END DO\n"), None);
+        assert_eq!(t("x", "# DO: x\n# TODO: tidy this later\n# END DO\n"), None);
+        assert_eq!(
+            t(
+                "Run the tests (T-05D7K0AXSR)",
+                "# DO: Run the tests (T-05D7K0AXSR)\n# END DO\n"
+            )
+            .as_deref(),
+            Some("T-05D7K0AXSR")
+        );
+        // The line wins over the title.
+        assert_eq!(
+            t("Fix T-1", "# DO: Fix T-1\n# TODO: T-2\n# END DO\n").as_deref(),
+            Some("T-2")
+        );
+        assert_eq!(t("Buy a t-shirt", "# DO: Buy a t-shirt\n# END DO\n"), None);
     }
 
     #[test]

@@ -74,6 +74,19 @@
 //! In ids (and `artifact:` refs) the hyphen look-alikes models write in prose
 //! (U+2010, U+2011, U+2012, U+2212) read as `-`.
 //!
+//! **DONE line**: `DONE T-… <ref>…`, read exactly as an ACK line is (same
+//! decorations, same refs, same tolerance), with a `T-` id: the chat says a
+//! TODO is finished. The core judges its refs.
+//!
+//! **DO ↔ TODO**: a DO names the TODO it serves with a `# TODO: T-…` line among
+//! the comment lines right after `# DO:` (any case, any spacing); without one,
+//! a `T-…` id written in the title counts. The line stays part of the script.
+//!
+//! **Questions**: a line of prose ending with `?` (after decorations), not in a
+//! code block, a DO, a blockquote or an example, and not a heading: the chat
+//! asks the human something. At most [`question::MAX`] are kept. They are not
+//! records: a rendered copy cannot tell an ordinary code block from prose.
+//!
 //! **Echo**: a line that is `Policy vX.Y[.Z] loaded` with an optional `.` and
 //! `(hash)`; more text may follow on the same line only after a sentence end.
 //! "I'll reply Policy v1.2 loaded. when ready" is not an echo. The first echo
@@ -113,17 +126,19 @@ mod echo;
 mod lines;
 mod normalize;
 mod payload;
+pub mod question;
 mod scan;
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 
-pub use ack::{AckLine, AckRef};
+pub use ack::{AckLine, AckRef, DoneLine};
 pub use backchat::{MessageBlock, SCHEMA as BACKCHAT_SCHEMA};
 pub use dos::{DoProposal, IncompleteDo};
 pub use echo::{Echo, NextPart};
 pub use payload::{OwnPayload, matches_payload};
+pub use question::Question;
 
 /// Everything found in one pasted reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,6 +154,10 @@ pub struct Reply<'a> {
     pub dos: Vec<DoProposal>,
     pub incomplete_dos: Vec<IncompleteDo>,
     pub acks: Vec<AckLine>,
+    /// `DONE T-… <ref>…` lines: the chat says these TODOs are finished.
+    pub dones: Vec<DoneLine>,
+    /// Questions the chat asks the human (advice, not records).
+    pub questions: Vec<Question>,
     pub messages: Vec<MessageBlock>,
     pub next: Option<NextPart>,
     /// Things a user may want to know: lossy input, ignored examples,
@@ -162,6 +181,10 @@ pub struct Records {
     /// Canonical JSON when valid, else the text.
     pub messages: Vec<String>,
     pub next: Option<NextPart>,
+    /// `(TODO id, refs in canonical text form)`; left out of the JSON when empty, so
+    /// the fingerprints of replies without DONE lines stay what they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dones: Vec<(String, Vec<String>)>,
 }
 
 impl Reply<'_> {
@@ -194,6 +217,11 @@ impl Reply<'_> {
                 .map(|m| m.canonical().unwrap_or_else(|| m.json.clone()))
                 .collect(),
             next: self.next,
+            dones: self
+                .dones
+                .iter()
+                .map(|d| (d.id.clone(), d.refs.iter().map(AckRef::as_str).collect()))
+                .collect(),
         }
     }
 
@@ -211,6 +239,7 @@ impl Reply<'_> {
             && self.dos.is_empty()
             && self.incomplete_dos.is_empty()
             && self.acks.is_empty()
+            && self.dones.is_empty()
             && self.messages.is_empty()
             && self.next.is_none()
     }
@@ -254,6 +283,8 @@ pub fn parse_reply(input: &[u8]) -> Reply<'_> {
         dos: found.dos,
         incomplete_dos: found.incomplete,
         acks: found.acks,
+        dones: found.dones,
+        questions: found.questions,
         messages: found.messages,
         next: found.next,
         warnings,

@@ -8,12 +8,13 @@
 
 use std::cell::Cell;
 
-use crate::ack::{self, AckLine, AckParse};
+use crate::ack::{self, AckLine, AckParse, DoneLine};
 use crate::backchat::{self, Braces, MessageBlock};
 use crate::dos::{self, DoProposal, IncompleteDo};
 use crate::echo::{self, Echo, NextPart};
 use crate::lines::{self, Chrome, Fence};
 use crate::payload::{self, OwnPayload};
+use crate::question::{self, Question};
 
 /// What the scan found; [`crate::parse_reply`] wraps it into a `Reply`.
 #[derive(Default)]
@@ -22,6 +23,8 @@ pub(crate) struct Found {
     pub dos: Vec<DoProposal>,
     pub incomplete: Vec<IncompleteDo>,
     pub acks: Vec<AckLine>,
+    pub dones: Vec<DoneLine>,
+    pub questions: Vec<Question>,
     pub messages: Vec<MessageBlock>,
     pub next: Option<NextPart>,
     pub own_payload: Option<OwnPayload>,
@@ -512,7 +515,9 @@ impl<'t> Scanner<'t> {
         }
         self.last_end = Some((i, lang));
         let sha256 = dos::sha256_hex(c.script.as_bytes());
+        let todo = dos::todo_of(&c.title, &c.script);
         self.found.dos.push(DoProposal {
+            todo,
             title: c.title,
             lang: lang.to_string(),
             script: c.script,
@@ -628,6 +633,25 @@ impl<'t> Scanner<'t> {
                 }
                 AckParse::No => {}
             },
+            b'D' => match ack::parse_done(c.text) {
+                AckParse::Yes { id, refs } => {
+                    if !example(self) {
+                        self.found.dones.push(DoneLine {
+                            id,
+                            refs,
+                            line: i + 1,
+                        });
+                    }
+                    return;
+                }
+                AckParse::Malformed(m) => {
+                    if !example(self) {
+                        self.warn(format!("line {}: {m}", i + 1));
+                    }
+                    return;
+                }
+                AckParse::No => {}
+            },
             b'P' | b'p' => {
                 if let Some((version, hash)) = echo::parse_echo(c.text) {
                     if !example(self) {
@@ -651,6 +675,25 @@ impl<'t> Scanner<'t> {
                 }
             }
             _ => {}
+        }
+        // A question to the human: prose only, so not in a code block, a quote, an
+        // example or a heading.
+        if c.text.ends_with('?')
+            && self.fence.is_none()
+            && !line.trim_start().starts_with('#')
+            && !example(self)
+            && let Some(text) = question::parse(c.text)
+        {
+            if self.found.questions.len() < question::MAX {
+                self.found.questions.push(Question { line: i + 1, text });
+            } else if self.found.questions.len() == question::MAX {
+                self.warn(format!(
+                    "line {}: more than {} questions; only the first {} are listed",
+                    i + 1,
+                    question::MAX,
+                    question::MAX
+                ));
+            }
         }
         self.last_prose = Some(i);
     }

@@ -173,3 +173,46 @@ fn a_non_breaking_hyphen_in_an_ack_id_is_read_as_a_hyphen() {
     let r = parse_reply("ACK DO\u{2011}7K3M9Q2XAB PR #4\n".as_bytes());
     assert_eq!(r.acks[0].id, "DO-7K3M9Q2XAB");
 }
+
+/// Fingerprints recorded before DONE lines existed must stay equal: a reply without
+/// one serialises its records exactly as before (the fingerprint below was taken with
+/// the parser of before).
+#[test]
+fn records_of_a_reply_without_done_lines_are_unchanged() {
+    let r = parse_reply(
+        b"Policy v1.2 loaded.\n\nShall I go on?\n\n```bash\n# DO: x (T-1)\n# TODO: T-2\nls\n# END DO\n```\n\nACK DO-7 PR #1\n",
+    );
+    assert_eq!(r.dos[0].todo.as_deref(), Some("T-2"));
+    assert_eq!(r.questions.len(), 1);
+    let json = serde_json::to_string(&r.records()).unwrap();
+    assert!(!json.contains("dones"), "{json}");
+    assert_eq!(
+        r.fingerprint(),
+        "e6c0592ff9d803d9add46560f5f2076d6c63f8e917e82534e19ec2116f2e86a7"
+    );
+    let d = parse_reply(b"DONE T-2 docs/x.md\n");
+    assert!(!d.is_empty());
+    assert!(
+        serde_json::to_string(&d.records())
+            .unwrap()
+            .contains("\"dones\"")
+    );
+}
+
+#[test]
+fn questions_are_prose_only() {
+    let r = parse_reply(
+        b"# What now?\n\n> Is this quoted?\n\n```text\nIs this an example?\n```\n\n```bash\necho 'is this code?'\n```\n\nFor example:\nIs this announced?\n\n- **Which port should it use?**\n",
+    );
+    let q: Vec<&str> = r.questions.iter().map(|q| q.text.as_str()).collect();
+    assert_eq!(q, vec!["Which port should it use?"]);
+    assert_eq!(r.questions[0].line, 16);
+    let many: String = (0..15).map(|i| format!("Question number {i}?\n")).collect();
+    let r = parse_reply(many.as_bytes());
+    assert_eq!(r.questions.len(), 10);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("more than 10 questions"))
+    );
+}

@@ -113,6 +113,16 @@ fn check(reply: &Reply<'_>, exp: &Value, what: &str, errors: &mut Vec<String>) {
                 d.title, d.script
             ));
         }
+        let todo = d
+            .todo
+            .as_ref()
+            .map_or(Value::Null, |t| Value::from(t.clone()));
+        if todo != e["todo"] {
+            fail(format!(
+                "DO {} serves {todo}, expected {}",
+                d.title, e["todo"]
+            ));
+        }
         if d.sha256 != sha256_hex(d.script.as_bytes()) {
             fail(format!("DO {} sha256 mismatch", d.title));
         }
@@ -143,6 +153,26 @@ fn check(reply: &Reply<'_>, exp: &Value, what: &str, errors: &mut Vec<String>) {
         .collect();
     if Value::from(acks.clone()) != exp["acks"] {
         fail(format!("acks {acks:?} != {}", exp["acks"]));
+    }
+    let dones: Vec<Value> = reply
+        .dones
+        .iter()
+        .map(|a| serde_json::json!([a.id, a.refs.iter().map(|r| r.as_str()).collect::<Vec<_>>()]))
+        .collect();
+    let exp_dones = exp
+        .get("dones")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    if Value::from(dones.clone()) != exp_dones {
+        fail(format!("dones {dones:?} != {exp_dones}"));
+    }
+    let questions: Vec<&str> = reply.questions.iter().map(|q| q.text.as_str()).collect();
+    let exp_q = exp
+        .get("questions")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    if serde_json::json!(questions) != exp_q {
+        fail(format!("questions {questions:?} != {exp_q}"));
     }
     let msgs: Vec<Value> = reply
         .messages

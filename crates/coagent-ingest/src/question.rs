@@ -1,0 +1,62 @@
+//! Questions the chat asks the human: a line of prose ending with `?`, outside code
+//! blocks, DOs, blockquotes and examples, and not a heading. Shown before the DOs so
+//! the human answers in the chat before running anything.
+//!
+//! Owns: telling a question from other prose by the line alone. Must never be a
+//! record: a rendered copy cannot tell an ordinary code block's line from prose, so
+//! the two copies of a reply may list different questions (they are advice, and
+//! not part of [`crate::Records`]).
+
+use serde::Serialize;
+
+/// At most this many questions are kept from one reply.
+pub const MAX: usize = 10;
+
+/// A question to the human.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Question {
+    /// 1-based line in [`crate::Reply::text`].
+    pub line: usize,
+    /// The line without its decorations.
+    pub text: String,
+}
+
+/// The question in the decoration-stripped core of a prose line, if it is one: it ends
+/// with `?`, starts with a letter or digit, and has at least two words. The text is
+/// given as a rendered copy shows it, so both copies of a reply agree.
+pub(crate) fn parse(core: &str) -> Option<String> {
+    let t = core.trim();
+    if !t.ends_with('?') || !t.chars().next().is_some_and(char::is_alphanumeric) {
+        return None;
+    }
+    if t.split_whitespace().nth(1).is_none() {
+        return None;
+    }
+    // As a rendered copy shows it: no emphasis marks, no backticks, links as their text.
+    let plain: String = crate::ack::unlink(t)
+        .chars()
+        .filter(|&c| c != '*' && c != '`')
+        .take(500)
+        .collect();
+    Some(plain.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn questions() {
+        assert_eq!(
+            parse("Should I also run the slow tests?").as_deref(),
+            Some("Should I also run the slow tests?")
+        );
+        assert_eq!(
+            parse("Keep **`tests/data`** or [the old one](https://x.test)?").as_deref(),
+            Some("Keep tests/data or the old one?")
+        );
+        assert_eq!(parse("Ready?"), None);
+        assert_eq!(parse("?? what"), None);
+        assert_eq!(parse("Is this fine? I think so."), None);
+    }
+}
