@@ -104,7 +104,7 @@ fn target_problem(hub: &Hub, id: &str) -> Result<Option<String>> {
     })
 }
 
-fn ref_problem(hub: &Hub, r: &AckRef) -> Result<Option<String>> {
+pub(crate) fn ref_problem(hub: &Hub, r: &AckRef) -> Result<Option<String>> {
     Ok(match r {
         AckRef::Pr { .. } | AckRef::PrFull { .. } | AckRef::Url { .. } => None,
         AckRef::Artifact { id } => {

@@ -16,7 +16,7 @@ use crate::clock::file_stamp;
 use crate::hub::Hub;
 use crate::id::Kind;
 use crate::session::{self, Session};
-use crate::{Error, Result, ack, backchat, dos, fsx, payload, store, vendor};
+use crate::{Error, Result, ack, backchat, dos, fsx, payload, store, todo, vendor};
 
 /// Replies larger than this are refused: no chat writes 16 MiB in one answer, and a paste
 /// that large is a mistake (a log, a binary) that must not fill the hub.
@@ -38,6 +38,9 @@ pub struct DoReport {
     pub sha256: String,
     /// `false` when this DO was already recorded from an earlier reply.
     pub new: bool,
+    /// The TODO it is linked to (its `# TODO: T-…` line, or an id in its title), when
+    /// that names a TODO of this hub.
+    pub todo: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +68,10 @@ pub struct IngestReport {
     pub dos: Vec<DoReport>,
     pub incomplete_dos: Vec<coagent_ingest::IncompleteDo>,
     pub acks: Vec<ack::AckResult>,
+    /// The chat's `DONE T-… <ref>…` lines, judged like ACKs.
+    pub dones: Vec<todo::DoneResult>,
+    /// What the chat asks the human: to be answered in the chat before running DOs.
+    pub questions: Vec<coagent_ingest::Question>,
     pub messages: Vec<MessageReport>,
     pub next: Option<NextReport>,
     pub duplicate: bool,
@@ -76,12 +83,39 @@ pub struct IngestReport {
 }
 
 /// Ingests one reply into `session` (default: the newest open session).
+///
+/// The steps: [`guard_input`] (size, emptiness, an open session), [`known_bytes`] (the same
+/// bytes again), [`read_reply`] (transcript, parse, key, guard scan), [`judge`] (reads
+/// only: echo, DOs and their TODOs, ACKs, DONE lines, messages), [`record`] (one
+/// transaction), then the answer (`NEXT k/n`, the report).
 pub fn ingest(
     hub: &mut Hub,
     input: &[u8],
     session: Option<&str>,
     clip: &mut dyn Clipboard,
 ) -> Result<IngestReport> {
+    let s = guard_input(hub, input, session)?;
+    if let Some(r) = known_bytes(hub, &s, input)? {
+        return Ok(r);
+    }
+    let read = read_reply(hub, &s, input)?;
+    let discard = |e: Error| {
+        let _ = std::fs::remove_file(&read.transcript);
+        e
+    };
+    let judged = judge(hub, &s, &read).map_err(discard)?;
+    let Judged::New(j) = judged else {
+        let _ = std::fs::remove_file(&read.transcript);
+        return duplicate_report(hub, &s, &read);
+    };
+    match record(hub, &s, &read, &j)? {
+        Recorded::Known => duplicate_report(hub, &s, &read),
+        Recorded::Written(w) => answer(hub, &s, read, j, w, clip),
+    }
+}
+
+/// Refuses what is not a reply to ingest (too large, empty, a closed session).
+fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<Session> {
     if input.len() > MAX_REPLY_BYTES {
         return Err(Error::invalid(
             format!(
@@ -108,22 +142,44 @@ pub fn ingest(
             ),
         ));
     }
-    // The same bytes again: known before any parsing.
+    Ok(s)
+}
+
+/// The same bytes again: known before any parsing.
+fn known_bytes(hub: &Hub, s: &Session, input: &[u8]) -> Result<Option<IngestReport>> {
     let raw_sha = fsx::sha256_hex(input);
     let again: i64 = hub.store.conn().query_row(
         "SELECT COUNT(*) FROM replies WHERE session = ?1 AND raw_sha256 = ?2",
         params![s.id, raw_sha],
         |r| r.get(0),
     )?;
-    if again > 0 {
-        let tokens =
-            vendor::find(&hub.config()?, &s.vendor)?.count_cheap(&String::from_utf8_lossy(input));
-        let s = session::get(hub, &s.id)?;
-        let mut r = nothing_new(&s, None, tokens);
-        r.warnings
-            .push("this exact reply was ingested before: nothing new was recorded".to_string());
-        return Ok(r);
+    if again == 0 {
+        return Ok(None);
     }
+    let tokens =
+        vendor::find(&hub.config()?, &s.vendor)?.count_cheap(&String::from_utf8_lossy(input));
+    let s = session::get(hub, &s.id)?;
+    let mut r = nothing_new(&s, None, tokens);
+    r.warnings
+        .push("this exact reply was ingested before: nothing new was recorded".to_string());
+    Ok(Some(r))
+}
+
+/// A reply read: kept in the transcript, parsed, keyed, scanned and counted.
+struct Read<'a> {
+    reply: coagent_ingest::Reply<'a>,
+    /// What makes two pastes the same reply ([`reply_key`]).
+    key: String,
+    raw_sha: String,
+    transcript: std::path::PathBuf,
+    transcript_rel: String,
+    tokens: vendor::Tokens,
+    guard_findings: usize,
+    warnings: Vec<String>,
+}
+
+fn read_reply<'a>(hub: &Hub, s: &Session, input: &'a [u8]) -> Result<Read<'a>> {
+    let raw_sha = fsx::sha256_hex(input);
     let now = hub.now_ms();
     let transcript = hub.transcripts_dir().join(&s.id).join(format!(
         "{}-in-{}.md",
@@ -176,7 +232,7 @@ pub fn ingest(
         let _ = std::fs::remove_file(&transcript);
         e
     };
-    refuse_own_payload(hub, &s, &reply).map_err(discard)?;
+    refuse_own_payload(hub, s, &reply).map_err(discard)?;
     let cfg = hub.config().map_err(discard)?;
     let v = vendor::find(&cfg, &s.vendor).map_err(discard)?;
     let budget = crate::bloat::token_budget(hub, &s.id, &v, &cfg.bloat).map_err(discard)?;
@@ -193,23 +249,60 @@ pub fn ingest(
             "the reply holds {guard_findings} thing(s) that look like secrets; it is kept locally, and the guard masks or refuses them in anything pasted out"
         ));
     }
+    Ok(Read {
+        reply,
+        key,
+        raw_sha,
+        transcript,
+        transcript_rel,
+        tokens,
+        guard_findings,
+        warnings,
+    })
+}
 
+/// A DO to record: its id, what the reply said, and the TODO it is linked to.
+struct NewDo {
+    id: String,
+    proposal: coagent_ingest::DoProposal,
+    todo: Option<String>,
+}
+
+/// Everything a new reply means, judged before anything is written.
+struct Judgement {
+    echo_status: Option<EchoStatus>,
+    new_dos: Vec<NewDo>,
+    do_reports: Vec<DoReport>,
+    acks: Vec<ack::AckResult>,
+    dones: Vec<todo::DoneResult>,
+    messages: Vec<MessageReport>,
+    /// Each message's report, canonical JSON and parsed value.
+    message_rows: Vec<(MessageReport, String, Option<serde_json::Value>)>,
+    warnings: Vec<String>,
+}
+
+enum Judged {
+    /// A reply ingested before by its words (copied either way).
+    Known,
+    New(Judgement),
+}
+
+/// Ids and judgements (reads only): the echo, the DOs and the TODOs they serve, ACKs,
+/// DONE lines, BackchatMessages.
+fn judge(hub: &mut Hub, s: &Session, read: &Read<'_>) -> Result<Judged> {
     let seen: Option<i64> = hub
         .store
         .conn()
         .query_row(
             "SELECT id FROM replies WHERE session = ?1 AND sha256 = ?2",
-            params![s.id, key],
+            params![s.id, read.key],
             |r| r.get(0),
         )
-        .optional()
-        .map_err(|e| discard(e.into()))?;
+        .optional()?;
     if seen.is_some() {
-        let _ = std::fs::remove_file(&transcript);
-        return duplicate_report(hub, &s, &reply, tokens, guard_findings, warnings);
+        return Ok(Judged::Known);
     }
-
-    // Ids and judgements first (reads), then one transaction for every record.
+    let reply = &read.reply;
     let echo_status = reply.echo.as_ref().map(|e| {
         capsule::check_echo(
             &s.capsule_version,
@@ -218,16 +311,34 @@ pub fn ingest(
             e.hash.as_deref(),
         )
     });
+    let mut warnings = Vec::new();
     let mut new_dos = Vec::new();
     let mut do_reports = Vec::new();
     for d in &reply.dos {
-        let existing = known_do(hub, &s.id, &d.sha256).map_err(discard)?;
+        let existing = known_do(hub, &s.id, &d.sha256)?;
         let (id, new) = match existing {
             Some(id) => (id, false),
             None => (hub.new_id(Kind::Do), true),
         };
+        let todo = match &d.todo {
+            Some(t) if new => {
+                let known = todo::known(hub, t)?;
+                if known.is_none() {
+                    warnings.push(format!(
+                        "DO `{}` names {t}, which is not a TODO of this hub: it is recorded without a TODO",
+                        d.title
+                    ));
+                }
+                known
+            }
+            _ => None,
+        };
         if new {
-            new_dos.push((id.clone(), d.clone()));
+            new_dos.push(NewDo {
+                id: id.clone(),
+                proposal: d.clone(),
+                todo: todo.clone(),
+            });
         }
         do_reports.push(DoReport {
             id,
@@ -235,63 +346,105 @@ pub fn ingest(
             lang: d.lang.clone(),
             sha256: d.sha256.clone(),
             new,
+            todo,
         });
     }
     let acks: Vec<ack::AckResult> = reply
         .acks
         .iter()
         .map(|a| ack::judge(hub, a))
-        .collect::<Result<_>>()
-        .map_err(discard)?;
+        .collect::<Result<_>>()?;
+    let dones: Vec<todo::DoneResult> = reply
+        .dones
+        .iter()
+        .map(|d| todo::judge_done(hub, d))
+        .collect::<Result<_>>()?;
     let mut messages = Vec::new();
     let mut message_rows = Vec::new();
     for m in &reply.messages {
-        let errors = backchat::validate_text(&m.json).map_err(discard)?;
-        let value: Option<serde_json::Value> = serde_json::from_str(&m.json).ok();
-        let claimed = value
-            .as_ref()
-            .and_then(|v| v["id"].as_str())
-            .map(str::to_string);
-        let known: bool = match &claimed {
-            Some(c) => {
-                hub.store
-                    .conn()
-                    .query_row("SELECT COUNT(*) FROM messages WHERE id = ?1", [c], |r| {
-                        r.get::<_, i64>(0)
-                    })
-                    .map_err(|e| discard(e.into()))?
-                    > 0
-            }
-            None => false,
-        };
-        let id = match claimed {
-            Some(c) if errors.is_empty() && !known => c,
-            _ => hub.new_id(Kind::Message),
-        };
-        let kind = value
-            .as_ref()
-            .and_then(|v| v["kind"].as_str())
-            .unwrap_or("unknown")
-            .to_string();
-        let report = MessageReport {
-            id: id.clone(),
-            kind: kind.clone(),
-            valid: errors.is_empty(),
-            errors,
-        };
-        message_rows.push((
-            report.clone(),
-            m.canonical().unwrap_or_else(|| m.json.clone()),
-            value,
-        ));
+        let (report, json, value) = judge_message(hub, m)?;
+        message_rows.push((report.clone(), json, value));
         messages.push(report);
     }
+    Ok(Judged::New(Judgement {
+        echo_status,
+        new_dos,
+        do_reports,
+        acks,
+        dones,
+        messages,
+        message_rows,
+        warnings,
+    }))
+}
+
+fn judge_message(
+    hub: &mut Hub,
+    m: &coagent_ingest::MessageBlock,
+) -> Result<(MessageReport, String, Option<serde_json::Value>)> {
+    let errors = backchat::validate_text(&m.json)?;
+    let value: Option<serde_json::Value> = serde_json::from_str(&m.json).ok();
+    let claimed = value
+        .as_ref()
+        .and_then(|v| v["id"].as_str())
+        .map(str::to_string);
+    let known: bool = match &claimed {
+        Some(c) => {
+            hub.store
+                .conn()
+                .query_row("SELECT COUNT(*) FROM messages WHERE id = ?1", [c], |r| {
+                    r.get::<_, i64>(0)
+                })?
+                > 0
+        }
+        None => false,
+    };
+    let id = match claimed {
+        Some(c) if errors.is_empty() && !known => c,
+        _ => hub.new_id(Kind::Message),
+    };
+    let kind = value
+        .as_ref()
+        .and_then(|v| v["kind"].as_str())
+        .unwrap_or("unknown")
+        .to_string();
+    let report = MessageReport {
+        id,
+        kind,
+        valid: errors.is_empty(),
+        errors,
+    };
+    Ok((
+        report,
+        m.canonical().unwrap_or_else(|| m.json.clone()),
+        value,
+    ))
+}
+
+/// What [`record`] did.
+enum Recorded {
+    /// The same reply was recorded meanwhile: nothing written.
+    Known,
+    /// Recorded; a warning when the DOs' copies under `dos/` could not be written.
+    Written(Option<String>),
+}
+
+/// Writes every record of a judged reply in one transaction, and the DOs' copies under
+/// `dos/` beside it. When nothing is recorded, the transcript and the copies are removed.
+fn record(hub: &mut Hub, s: &Session, read: &Read<'_>, j: &Judgement) -> Result<Recorded> {
+    let now = hub.now_ms();
     // The scripts' copies under dos/ are derived from the store (each DO's script is
     // recorded there, and the copy rebuilt when missing): they are written while the
     // records are committed, and removed again when nothing is recorded.
-    let copies: Vec<(std::path::PathBuf, &str)> = new_dos
+    let copies: Vec<(std::path::PathBuf, &str)> = j
+        .new_dos
         .iter()
-        .map(|(id, d)| (dos::quarantine_path(hub, id, &d.lang), d.script.as_str()))
+        .map(|d| {
+            (
+                dos::quarantine_path(hub, &d.id, &d.proposal.lang),
+                d.proposal.script.as_str(),
+            )
+        })
         .collect();
     let (recorded, copied) = std::thread::scope(|sc| {
         let writer = sc.spawn(|| {
@@ -299,80 +452,7 @@ pub fn ingest(
                 .iter()
                 .try_for_each(|(p, script)| fsx::write_derived(p, script.as_bytes()))
         });
-        let recorded = hub.store.tx(|tx| {
-            // Checked again under the write lock: the same reply may arrive through the inbox
-            // and the command line at once, and `watch` may have wrapped the session meanwhile.
-            let again: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM replies WHERE session = ?1 AND sha256 = ?2",
-                params![s.id, key],
-                |r| r.get(0),
-            )?;
-            if again > 0 {
-                return Ok(false);
-            }
-            let open = tx.execute(
-                "UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1 AND state IN ('booting', 'live')",
-                params![s.id, now],
-            )?;
-            if open == 0 {
-                return Err(Error::invalid(
-                    format!("session {} was closed while the reply was read", s.id),
-                    Some("ingest it into the session that continues the work (`coagent status`)".to_string()),
-                ));
-            }
-            tx.execute(
-                "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at, raw_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![s.id, key, transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now, raw_sha],
-            )?;
-            let reply_id = tx.last_insert_rowid();
-            match echo_status {
-                Some(EchoStatus::Verified) => {
-                    tx.execute(
-                        "UPDATE sessions SET echo = 'verified', state = 'live', live_at = COALESCE(live_at, ?2) WHERE id = ?1",
-                        params![s.id, now],
-                    )?;
-                }
-                Some(_) => {
-                    tx.execute("UPDATE sessions SET echo = 'stale' WHERE id = ?1 AND echo != 'verified'", [&s.id])?;
-                }
-                None => {}
-            }
-            for (id, d) in &new_dos {
-                tx.execute(
-                    "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7)",
-                    params![id, s.id, d.title, d.lang, d.script, d.sha256, now],
-                )?;
-            }
-            for a in &acks {
-                // The same receipt quoted again (e.g. a chat repeating its ACK) is one receipt.
-                let refs = serde_json::to_string(&a.refs).unwrap_or_default();
-                let seen: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM acks WHERE session = ?1 AND target = ?2 AND refs = ?3 AND status = ?4",
-                    params![s.id, a.id, refs, a.status],
-                    |r| r.get(0),
-                )?;
-                if seen == 0 {
-                    ack::record(tx, &s.id, reply_id, a, now)?;
-                }
-            }
-            for (m, json, value) in &message_rows {
-                let to = value.as_ref().and_then(|v| v["to"].as_str()).unwrap_or_default();
-                let subject = value.as_ref().and_then(|v| v["subject"].as_str()).unwrap_or_default();
-                tx.execute(
-                    "INSERT OR IGNORE INTO messages (id, session, direction, kind, to_target, subject, json, valid, errors, created_at)
-                     VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![m.id, s.id, m.kind, to, subject, json, m.valid as i64, serde_json::to_string(&m.errors).unwrap_or_default(), now],
-                )?;
-            }
-            store::event(
-                tx,
-                now,
-                Some(&s.id),
-                "reply.ingested",
-                &serde_json::json!({"dos": new_dos.len(), "acks": acks.len(), "messages": messages.len(), "echo": echo_status, "guard_findings": guard_findings}),
-            )?;
-            Ok(true)
-        });
+        let recorded = hub.store.tx(|tx| write_records(tx, s, read, j, now));
         let copied = writer
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the DO writer panicked".into())));
@@ -382,43 +462,149 @@ pub fn ingest(
         for (p, _) in &copies {
             let _ = std::fs::remove_file(p);
         }
+        let _ = std::fs::remove_file(&read.transcript);
     }
-    match recorded {
-        Ok(true) => {
-            if let Err(e) = copied {
-                // The records are in; the copies are rebuilt from them when next needed.
-                warnings.push(format!(
-                    "the DOs are recorded, but their copies under dos/ could not be written ({e}); `coagent do show` writes them again"
-                ));
-            }
-        }
-        Ok(false) => {
-            let _ = std::fs::remove_file(&transcript);
-            return duplicate_report(hub, &s, &reply, tokens, guard_findings, warnings);
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&transcript);
-            return Err(e);
-        }
-    }
+    Ok(match (recorded?, copied) {
+        (false, _) => Recorded::Known,
+        (true, Ok(())) => Recorded::Written(None),
+        // The records are in; the copies are rebuilt from them when next needed.
+        (true, Err(e)) => Recorded::Written(Some(format!(
+            "the DOs are recorded, but their copies under dos/ could not be written ({e}); `coagent do show` writes them again"
+        ))),
+    })
+}
 
-    let next = match reply.next {
-        Some(np) => Some(answer_next(hub, &s, np.k, np.n, clip)?),
+/// The records of one reply, inside the write transaction. `false` when the reply was
+/// recorded meanwhile.
+fn write_records(
+    tx: &rusqlite::Transaction<'_>,
+    s: &Session,
+    read: &Read<'_>,
+    j: &Judgement,
+    now: crate::clock::Millis,
+) -> Result<bool> {
+    // Checked again under the write lock: the same reply may arrive through the inbox
+    // and the command line at once, and `watch` may have wrapped the session meanwhile.
+    let again: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM replies WHERE session = ?1 AND sha256 = ?2",
+        params![s.id, read.key],
+        |r| r.get(0),
+    )?;
+    if again > 0 {
+        return Ok(false);
+    }
+    let open = tx.execute(
+        "UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1 AND state IN ('booting', 'live')",
+        params![s.id, now],
+    )?;
+    if open == 0 {
+        return Err(Error::invalid(
+            format!("session {} was closed while the reply was read", s.id),
+            Some(
+                "ingest it into the session that continues the work (`coagent status`)".to_string(),
+            ),
+        ));
+    }
+    let (reply, tokens) = (&read.reply, &read.tokens);
+    tx.execute(
+        "INSERT INTO replies (session, sha256, path, chars, tokens, tokens_exact, created_at, raw_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![s.id, read.key, read.transcript_rel, reply.text.chars().count() as i64, tokens.count as i64, tokens.exact as i64, now, read.raw_sha],
+    )?;
+    let reply_id = tx.last_insert_rowid();
+    match j.echo_status {
+        Some(EchoStatus::Verified) => {
+            tx.execute(
+                "UPDATE sessions SET echo = 'verified', state = 'live', live_at = COALESCE(live_at, ?2) WHERE id = ?1",
+                params![s.id, now],
+            )?;
+        }
+        Some(_) => {
+            tx.execute(
+                "UPDATE sessions SET echo = 'stale' WHERE id = ?1 AND echo != 'verified'",
+                [&s.id],
+            )?;
+        }
+        None => {}
+    }
+    for d in &j.new_dos {
+        let p = &d.proposal;
+        tx.execute(
+            "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at, todo_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7, ?8)",
+            params![d.id, s.id, p.title, p.lang, p.script, p.sha256, now, d.todo],
+        )?;
+    }
+    for a in &j.acks {
+        // The same receipt quoted again (e.g. a chat repeating its ACK) is one receipt.
+        let refs = serde_json::to_string(&a.refs).unwrap_or_default();
+        let seen: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM acks WHERE session = ?1 AND target = ?2 AND refs = ?3 AND status = ?4",
+            params![s.id, a.id, refs, a.status],
+            |r| r.get(0),
+        )?;
+        if seen == 0 {
+            ack::record(tx, &s.id, reply_id, a, now)?;
+        }
+    }
+    for d in &j.dones {
+        todo::record_done(tx, &s.id, reply_id, d, now)?;
+    }
+    for (m, json, value) in &j.message_rows {
+        let to = value
+            .as_ref()
+            .and_then(|v| v["to"].as_str())
+            .unwrap_or_default();
+        let subject = value
+            .as_ref()
+            .and_then(|v| v["subject"].as_str())
+            .unwrap_or_default();
+        tx.execute(
+            "INSERT OR IGNORE INTO messages (id, session, direction, kind, to_target, subject, json, valid, errors, created_at)
+             VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![m.id, s.id, m.kind, to, subject, json, m.valid as i64, serde_json::to_string(&m.errors).unwrap_or_default(), now],
+        )?;
+    }
+    store::event(
+        tx,
+        now,
+        Some(&s.id),
+        "reply.ingested",
+        &serde_json::json!({"dos": j.new_dos.len(), "acks": j.acks.len(), "messages": j.messages.len(), "echo": j.echo_status, "guard_findings": read.guard_findings}),
+    )?;
+    Ok(true)
+}
+
+/// Answers `NEXT k/n` and reports what the reply brought.
+fn answer(
+    hub: &mut Hub,
+    s: &Session,
+    read: Read<'_>,
+    j: Judgement,
+    copy_warning: Option<String>,
+    clip: &mut dyn Clipboard,
+) -> Result<IngestReport> {
+    let next = match read.reply.next {
+        Some(np) => Some(answer_next(hub, s, np.k, np.n, clip)?),
         None => None,
     };
     let s = session::get(hub, &s.id)?;
+    let mut warnings = read.warnings;
+    warnings.extend(j.warnings);
+    warnings.extend(copy_warning);
+    let reply = read.reply;
     Ok(IngestReport {
         echo: echo_report(&s, reply.echo.as_ref().map(|e| e.version.clone())),
         session: s.id,
-        dos: do_reports,
+        dos: j.do_reports,
         incomplete_dos: reply.incomplete_dos,
-        acks,
-        messages,
+        acks: j.acks,
+        dones: j.dones,
+        questions: reply.questions,
+        messages: j.messages,
         next,
         duplicate: false,
-        transcript: Some(transcript_rel),
-        tokens,
-        guard_findings,
+        transcript: Some(read.transcript_rel),
+        tokens: read.tokens,
+        guard_findings: read.guard_findings,
         warnings,
     })
 }
@@ -592,6 +778,8 @@ fn nothing_new(
         dos: Vec::new(),
         incomplete_dos: Vec::new(),
         acks: Vec::new(),
+        dones: Vec::new(),
+        questions: Vec::new(),
         messages: Vec::new(),
         next: None,
         duplicate: true,
@@ -604,32 +792,41 @@ fn nothing_new(
 
 /// A reply known before by its words (copied either way): the DOs it proposes are the
 /// ones recorded then.
-fn duplicate_report(
-    hub: &Hub,
-    s: &Session,
-    reply: &coagent_ingest::Reply<'_>,
-    tokens: crate::vendor::Tokens,
-    guard_findings: usize,
-    mut warnings: Vec<String>,
-) -> Result<IngestReport> {
+fn duplicate_report(hub: &Hub, s: &Session, read: &Read<'_>) -> Result<IngestReport> {
+    let reply = &read.reply;
+    let mut warnings = read.warnings.clone();
     warnings.push("this reply was ingested before: nothing new was recorded".to_string());
     let mut dos = Vec::new();
     for d in &reply.dos {
         let id = known_do(hub, &s.id, &d.sha256)?;
+        let todo: Option<String> = match &id {
+            Some(id) => {
+                hub.store
+                    .conn()
+                    .query_row("SELECT todo_id FROM dos WHERE id = ?1", [id], |r| r.get(0))?
+            }
+            None => None,
+        };
         dos.push(DoReport {
             id: id.unwrap_or_default(),
             title: d.title.clone(),
             lang: d.lang.clone(),
             sha256: d.sha256.clone(),
             new: false,
+            todo,
         });
     }
     Ok(IngestReport {
         dos,
         incomplete_dos: reply.incomplete_dos.clone(),
-        guard_findings,
+        questions: reply.questions.clone(),
+        guard_findings: read.guard_findings,
         warnings,
-        ..nothing_new(s, reply.echo.as_ref().map(|e| e.version.clone()), tokens)
+        ..nothing_new(
+            s,
+            reply.echo.as_ref().map(|e| e.version.clone()),
+            read.tokens.clone(),
+        )
     })
 }
 

@@ -21,6 +21,8 @@ use crate::{Error, Result, bpoe, store, todo};
 
 /// How many open TODOs a handoff lists (the top 3 come first; the rest give context).
 pub const HANDOFF_TODOS: usize = 12;
+/// How many finished TODOs a boot handoff lists.
+pub const HANDOFF_DONE: usize = 5;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Session {
@@ -184,6 +186,16 @@ pub fn capsule_block(hub: &Hub, templates: &Templates, capsule: &Capsule) -> Res
     )
 }
 
+/// The TODOs finished since the newest session began (all, for a hub's first session),
+/// newest first: a boot lists them as finished work, so a fresh chat does not redo them.
+fn recently_done(hub: &Hub) -> Result<Vec<todo::Todo>> {
+    let since: Option<i64> =
+        hub.store
+            .conn()
+            .query_row("SELECT MAX(created_at) FROM sessions", [], |r| r.get(0))?;
+    todo::done_since(hub, since.unwrap_or(0), HANDOFF_DONE)
+}
+
 /// Opens a session and sends its boot payload. A refused payload leaves no session behind.
 pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Result<Started> {
     let cfg = hub.config()?;
@@ -200,6 +212,7 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
         .into_iter()
         .take(HANDOFF_TODOS)
         .collect();
+    let done_todos = recently_done(hub)?;
     let capsule_ref = CapsuleRef {
         version: capsule.version.clone(),
         sha256: capsule.sha256.clone(),
@@ -237,7 +250,7 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
         body,
         todos: match &opts.respawn {
             Some(r) => r.message.todos.clone(),
-            None => todos.iter().map(|t| t.item()).collect(),
+            None => todos.iter().chain(&done_todos).map(|t| t.item()).collect(),
         },
         artifacts: opts
             .respawn
@@ -257,6 +270,7 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
         "goal": goal,
         "handoff": opts.respawn.as_ref().map(|r| r.handoff.clone()).unwrap_or_default(),
         "todos": todos,
+        "done_todos": done_todos,
         "message_json": message_json,
         "echo": echo,
         "from_session": opts.respawn.as_ref().map(|r| r.from_session.clone()).unwrap_or_default(),

@@ -172,6 +172,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX replies_by_raw ON replies (session, raw_sha256);
     CREATE INDEX sessions_by_created ON sessions (created_at);
     "#,
+    // 3: a DO names the TODO it serves; a TODO records who closed it and with which refs
+    // (its "in progress" is derived from its DOs, never stored); every DONE line a chat
+    // sent is kept with its judgement, as ACKs are.
+    r#"
+    ALTER TABLE dos ADD COLUMN todo_id TEXT;
+    CREATE INDEX dos_by_todo ON dos (todo_id);
+    ALTER TABLE todos ADD COLUMN closed_by TEXT;      -- a session id, or 'human'
+    ALTER TABLE todos ADD COLUMN closed_refs TEXT;    -- JSON array of ref strings
+    CREATE TABLE dones (
+        id INTEGER PRIMARY KEY,
+        session TEXT,
+        todo TEXT NOT NULL,
+        refs TEXT NOT NULL,                 -- JSON array of ref strings
+        status TEXT NOT NULL,               -- accepted | rejected
+        reason TEXT NOT NULL DEFAULT '',
+        reply INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX dones_by_todo ON dones (todo);
+    "#,
 ];
 
 pub struct Store {

@@ -181,6 +181,8 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         }
     }
     let open_todos = todo::list(hub, false)?;
+    // Finished while this session was open (by its chat or by the human).
+    let done_todos = todo::done_since(hub, s.created_at, HANDOFF_DONE_TODOS)?;
     let finished: Vec<&DoRow> = dos
         .iter()
         .filter(|d| !matches!(d.state.as_str(), "proposed" | "approved" | "running"))
@@ -190,6 +192,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         &dos,
         &artifacts_by_do,
         &open_todos,
+        &done_todos,
         &decisions(hub, &s.id)?,
         &opts.reason,
     );
@@ -206,7 +209,11 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         },
         subject: format!("Wrap of {} ({}): continue the work", s.id, s.vendor),
         body: handoff.clone(),
-        todos: open_todos.iter().map(|t| t.item()).collect(),
+        todos: open_todos
+            .iter()
+            .chain(&done_todos)
+            .map(|t| t.item())
+            .collect(),
         artifacts: finished
             .iter()
             .flat_map(|d| artifacts_by_do.get(&d.id).into_iter().flatten())
@@ -429,11 +436,15 @@ fn decisions(hub: &Hub, session: &str) -> Result<Vec<String>> {
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// How many finished TODOs a wrap's handoff lists.
+const HANDOFF_DONE_TODOS: usize = 20;
+
 fn handoff_text(
     s: &Session,
     dos: &[DoRow],
     arts: &BTreeMap<String, Vec<(String, String, String)>>,
     todos: &[todo::Todo],
+    done_todos: &[todo::Todo],
     decisions: &[String],
     reason: &str,
 ) -> String {
@@ -468,6 +479,23 @@ fn handoff_text(
                     String::new()
                 } else {
                     format!(": {}", refs.join(", "))
+                }
+            ));
+        }
+        t.push('\n');
+    }
+    if !done_todos.is_empty() {
+        t.push_str("**Finished TODOs** (done: do not redo):\n");
+        for td in done_todos {
+            let refs: Vec<String> = td.refs.iter().map(|r| format!("`{r}`")).collect();
+            t.push_str(&format!(
+                "- `{}` {}{}\n",
+                td.id,
+                td.title,
+                if refs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", refs.join(", "))
                 }
             ));
         }
