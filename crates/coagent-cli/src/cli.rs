@@ -213,13 +213,20 @@ pub enum TodoCmd {
         #[arg(long)]
         top: bool,
     },
-    /// List open TODOs in handoff order (--all: done ones too).
+    /// List open TODOs in handoff order, with their state and DOs (--all: done ones too).
+    #[command(
+        after_help = "A TODO is open, in progress (a DO naming it with `# TODO: T-…` was approved or ran)\nor done (by `todo done`, or by a chat's accepted `DONE T-… <ref>…` line).\n\nExamples:\n  coagent todo list\n  coagent todo list --all --json"
+    )]
     List {
         #[arg(long)]
         all: bool,
     },
-    /// Mark a TODO done (any unique prefix of its id).
+    /// Mark a TODO done (any unique prefix of its id); it is closed by `human`.
+    #[command(after_help = "Examples:\n  coagent todo done T-05D7\n  coagent todo list --all")]
     Done { id: String },
+    /// Open a done TODO again (any unique prefix of its id).
+    #[command(after_help = "Examples:\n  coagent todo reopen T-05D7\n  coagent todo list")]
+    Reopen { id: String },
 }
 
 #[derive(Debug, Args)]

@@ -48,12 +48,30 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
         EchoStatus::Missing => out::yellow(&format!("missing (expected `{}`)", r.echo.expected)),
     };
     s.push_str(&format!("  echo      {echo}\n"));
+    if !r.questions.is_empty() {
+        // Before the DOs: an answer may change what should run.
+        s.push_str(&format!("\n{}\n", out::yellow("the chat asks:")));
+        for q in &r.questions {
+            s.push_str(&format!(
+                "  ? {} {}\n",
+                q.text,
+                out::dim(&format!("(line {})", q.line))
+            ));
+        }
+        s.push_str(
+            "  Answer in the chat before you run anything: the answer may change the DOs.\n\n",
+        );
+    }
     for d in &r.dos {
         s.push_str(&format!(
-            "  DO        {}  {} ({}){}\n",
+            "  DO        {}  {} ({}){}{}\n",
             out::bold(&d.id),
             d.title,
             d.lang,
+            d.todo
+                .as_deref()
+                .map(|t| format!("  for {t}"))
+                .unwrap_or_default(),
             if d.new { "" } else { "  (known)" }
         ));
     }
@@ -76,6 +94,18 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
             "  ACK       {} {}  {st}\n",
             a.id,
             a.refs.join(" ")
+        ));
+    }
+    for d in &r.dones {
+        let st = if d.status == "accepted" {
+            out::green("accepted: the TODO is done")
+        } else {
+            out::red(&format!("rejected: {}", d.reason))
+        };
+        s.push_str(&format!(
+            "  DONE      {} {}  {st}\n",
+            d.id,
+            d.refs.join(" ")
         ));
     }
     for m in &r.messages {
@@ -117,6 +147,8 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
     }
     let nothing = r.dos.is_empty()
         && r.acks.is_empty()
+        && r.dones.is_empty()
+        && r.questions.is_empty()
         && r.messages.is_empty()
         && r.next.is_none()
         && r.incomplete_dos.is_empty();
@@ -125,7 +157,9 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
             "  nothing to record beyond the transcript (no echo change, DO, ACK or message)\n",
         );
     }
-    if let Some(d) = r.dos.iter().find(|d| d.new) {
+    if !r.questions.is_empty() {
+        s.push_str("\nNext: answer the chat's question(s) in the chat, then ingest its reply.\n");
+    } else if let Some(d) = r.dos.iter().find(|d| d.new) {
         s.push_str(&format!(
             "\nNext: review it with `coagent do show {}`, then `coagent do run {}`.\n",
             d.id, d.id

@@ -11,5 +11,6 @@ mod hub;
 mod ingest;
 mod start;
 mod surface;
+mod todo;
 mod watch;
 mod wrap;
