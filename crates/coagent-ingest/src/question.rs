@@ -29,9 +29,8 @@ pub(crate) fn parse(core: &str) -> Option<String> {
     if !t.ends_with('?') || !t.chars().next().is_some_and(char::is_alphanumeric) {
         return None;
     }
-    if t.split_whitespace().nth(1).is_none() {
-        return None;
-    }
+    // Two words at least: `x?` alone is code or a shrug, not a question.
+    t.split_whitespace().nth(1)?;
     // As a rendered copy shows it: no emphasis marks, no backticks, links as their text.
     let plain: String = crate::ack::unlink(t)
         .chars()

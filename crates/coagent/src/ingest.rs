@@ -825,7 +825,7 @@ fn duplicate_report(hub: &Hub, s: &Session, read: &Read<'_>) -> Result<IngestRep
         ..nothing_new(
             s,
             reply.echo.as_ref().map(|e| e.version.clone()),
-            read.tokens.clone(),
+            read.tokens,
         )
     })
 }
