@@ -546,7 +546,11 @@ impl Tracker {
         // One process answers both "is `now` a descendant of `before`" (some commit in
         // before..now has `before` as a parent) and "which commits are new".
         let range = format!("{before}..{now}");
-        let out = self.run(&["rev-list", "--reverse", "--parents", &range], None)?;
+        let Ok(out) = self.run(&["rev-list", "--reverse", "--parents", &range], None) else {
+            // The old HEAD is gone (a DO that pruned it): the new HEAD is all we can tell,
+            // and the diff is worth more than a failure here.
+            return Ok(vec![now.to_owned()]);
+        };
         let rows: Vec<Vec<&str>> = lines(&out).map(|l| l.split(' ').collect()).collect();
         if rows.is_empty() {
             // HEAD moved back (a reset): nothing gained.
