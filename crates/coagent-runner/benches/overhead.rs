@@ -2,9 +2,9 @@
 //!
 //! `baseline/spawn_sh` is the script's own cost (start `sh` on a file, wait); `run/sh_noop`
 //! is the same script through [`coagent_runner::run`]; the difference is the runner's
-//! overhead. `worktree/snapshot_diff` is the git capture a DO pays in a repository
-//! (snapshot before, snapshot after, diff); `worktree/snapshot_diff_since` the same with
-//! `diff_since`, which saves one git process.
+//! overhead. `worktree/{git,shadow}_5000_files/snapshot_change_since` is the capture a
+//! DO pays in a 5,000-file project (a snapshot before, `change_since` after, the DO having
+//! edited one file), in a git repository and in a plain folder (shadow).
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -72,42 +72,61 @@ fn git(root: &Path, args: &[&str]) {
     assert!(ok, "git {args:?}");
 }
 
-fn capture(c: &mut Criterion) {
-    // A small project: 200 tracked files in 10 folders, one untracked file.
+/// `files` tracked files in folders of 100, committed, plus one untracked file.
+fn project(files: usize, git_repo: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    git(root, &["init", "-q"]);
-    for d in 0..10 {
-        std::fs::create_dir_all(root.join(format!("src{d}"))).unwrap();
-        for f in 0..20 {
-            std::fs::write(
-                root.join(format!("src{d}/f{f}.rs")),
-                format!("fn f{f}() {{}}\n"),
-            )
-            .unwrap();
-        }
+    for i in 0..files {
+        let folder = root.join(format!("src{}", i / 100));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(format!("f{i}.rs")), format!("fn f{i}() {{}}\n")).unwrap();
     }
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "bench"]);
+    std::fs::create_dir_all(root.join(".coagent")).unwrap();
+    std::fs::write(root.join(".coagent/store.json"), "{}\n").unwrap();
+    if git_repo {
+        git(root, &["init", "-q"]);
+        std::fs::write(root.join(".gitignore"), ".coagent/\n").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "bench"]);
+    }
     std::fs::write(root.join("untracked.txt"), "x\n").unwrap();
+    // Files written in the same second as an index are "racily clean" to git, which then
+    // re-reads them on every use; a user's index is normally older than their files'
+    // last change (`git status` refreshes it), so let a second pass and refresh it.
+    std::thread::sleep(Duration::from_millis(1100));
+    if git_repo {
+        git(root, &["status", "--porcelain"]);
+    }
+    dir
+}
 
+fn capture(c: &mut Criterion) {
     let mut group = c.benchmark_group("overhead");
     group
         .sample_size(50)
-        .measurement_time(Duration::from_secs(4));
-    group.bench_function("worktree/snapshot_diff", |b| {
-        b.iter(|| {
-            let before = worktree::snapshot(root, &[".coagent"]).unwrap();
-            let after = worktree::snapshot(root, &[".coagent"]).unwrap();
-            black_box(worktree::diff(root, &before, &after).unwrap())
-        });
-    });
-    group.bench_function("worktree/snapshot_diff_since", |b| {
-        b.iter(|| {
-            let before = worktree::snapshot(root, &[".coagent"]).unwrap();
-            black_box(worktree::diff_since(root, &before).unwrap())
-        });
-    });
+        .measurement_time(Duration::from_secs(5));
+    for (name, git_repo) in [("git", true), ("shadow", false)] {
+        let dir = project(5_000, git_repo);
+        let root = dir.path();
+        let tracker = worktree::Tracker::open(root, &root.join(".coagent")).unwrap();
+        // The first shadow snapshot hashes the project; later ones start from its index.
+        black_box(tracker.snapshot().unwrap());
+        std::thread::sleep(Duration::from_millis(1100));
+        black_box(tracker.snapshot().unwrap());
+        let mut turn = 0u64;
+        group.bench_function(
+            format!("worktree/{name}_5000_files/snapshot_change_since"),
+            |b| {
+                b.iter(|| {
+                    let before = tracker.snapshot().unwrap();
+                    // A DO that edits one file, as most do.
+                    turn += 1;
+                    std::fs::write(root.join("src7/f700.rs"), format!("// {turn}\n")).unwrap();
+                    black_box(tracker.change_since(&before).unwrap())
+                });
+            },
+        );
+    }
     group.finish();
 }
 

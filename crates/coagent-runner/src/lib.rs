@@ -38,3 +38,6 @@ pub use lang::{Lang, ParseLangError, find_interpreter, find_interpreter_in};
 pub use log::BoundedLog;
 pub use risk::{RiskHint, risk_hints};
 pub use run::{Cancel, InterruptGuard, RunError, RunOutcome, RunSpec, RunStatus, run};
+pub use worktree::{
+    Change, FileStat, FileStatus, Mode, Snapshot, Tracker, WorktreeError, diff_stat,
+};
