@@ -84,6 +84,20 @@ pub enum Command {
     /// Artifacts: the logs, diffs and files DOs produced.
     #[command(subcommand)]
     Artifact(ArtifactCmd),
+    /// Payloads not yet pasted into a chat; `outbox copy` copies one again.
+    ///
+    /// Newest first. A payload counts as pasted once a reply to it is ingested.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  coagent outbox\n  coagent outbox --all       # pasted ones too\n  coagent outbox copy        # the newest one, to the clipboard again"
+    )]
+    Outbox {
+        #[command(subcommand)]
+        copy: Option<OutboxCmd>,
+        /// List pasted payloads too.
+        #[arg(long)]
+        all: bool,
+    },
     /// CoWrap: snapshot a session into an archive, close it, and boot its successor.
     #[command(
         args_conflicts_with_subcommands = true,
@@ -318,14 +332,26 @@ pub enum DoCmd {
     Show { id: String },
     /// Pin the script's sha256: only this content may run.
     Approve { id: String },
-    /// Run it (your explicit consent): live output, a log artifact, the work tree's diff,
-    /// and the result payload with the ACK line to expect.
+    /// Run one DO or several (your explicit consent): live output, a log artifact, the
+    /// work tree's diff, the files left in $COAGENT_OUT, and ONE result payload for all of
+    /// them, with the ACK lines to expect.
     #[command(
-        after_help = "Examples:\n  coagent do run DO-7K3M\n  coagent do run DO-7K3M --timeout 60\n  coagent do run DO-7K3M --rerun      # keeps the first run's record"
+        after_help = "Examples:\n  coagent do run DO-7K3M\n  coagent do run DO-7K3M DO-Q4WR         # one result payload for both\n  coagent do run --all                   # what the latest reply proposed, in its order\n  coagent do run --all --keep-going      # do not stop at the first failure\n  coagent do run DO-7K3M --timeout 60\n  coagent do run DO-7K3M --rerun         # keeps the first run's record\n\nA DO with risk hints (see `coagent do show`) is run only after you say yes; without a\nterminal, only with --yes."
     )]
     Run {
-        id: String,
-        /// Seconds before the script and its children are killed (default: config, 600).
+        /// The DOs to run, in order (an id or a unique prefix each).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<String>,
+        /// Run the DOs the session's latest reply proposed that have not run yet.
+        #[arg(long)]
+        all: bool,
+        /// With --all: the session (default: the newest open one).
+        #[arg(long, requires = "all")]
+        session: Option<String>,
+        /// Go on after a DO that failed (by default the rest are not run).
+        #[arg(long)]
+        keep_going: bool,
+        /// Seconds before a script and its children are killed (default: config, 600).
         #[arg(long)]
         timeout: Option<u64>,
         /// Run again a DO that already ran (a new run record).
@@ -335,9 +361,14 @@ pub enum DoCmd {
         #[arg(long)]
         redact: bool,
     },
-    /// Write the latest run's result payload again (e.g. with --redact after a refusal).
+    /// Write the result payload of the DOs' latest runs again (e.g. with --redact after a
+    /// refusal): one payload for all the DOs named.
+    #[command(
+        after_help = "Examples:\n  coagent do result DO-7K3M --redact\n  coagent do result DO-7K3M DO-Q4WR"
+    )]
     Result {
-        id: String,
+        #[arg(required = true)]
+        ids: Vec<String>,
         #[arg(long)]
         redact: bool,
     },
@@ -360,6 +391,30 @@ pub enum ArtifactCmd {
         id: String,
         #[arg(long)]
         content: bool,
+    },
+    /// A payload holding the artifact's whole text, for the chat (split into parts `k/n`
+    /// when it is over the vendor's paste limit): what a result payload had to cut.
+    #[command(
+        after_help = "Examples:\n  coagent artifact send A-7K3M\n  coagent artifact send A-7K3M --redact   # mask what the secret guard finds"
+    )]
+    Send {
+        id: String,
+        #[arg(long)]
+        redact: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// Put a payload on the clipboard again (default: the newest not yet pasted).
+    #[command(
+        after_help = "Examples:\n  coagent outbox copy\n  coagent outbox copy BC-01JD…          # a payload's id, or a unique prefix\n  coagent outbox copy BC-01JD… --part 2"
+    )]
+    Copy {
+        id: Option<String>,
+        /// Which part of a split payload (default: 1).
+        #[arg(long, default_value_t = 1)]
+        part: usize,
     },
 }
 

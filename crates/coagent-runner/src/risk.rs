@@ -16,8 +16,8 @@ use crate::lang::Lang;
 /// One thing worth a second look, on one line of the script.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RiskHint {
-    /// Stable code: `delete-outside`, `sudo`, `pipe-to-shell`, `write-outside`,
-    /// `network`, `credentials` or `dotfiles`.
+    /// Stable code: `delete-outside`, `sudo`, `pipe-to-shell`, `hub-write`,
+    /// `write-outside`, `network`, `credentials` or `dotfiles`.
     pub code: &'static str,
     /// 1-based line number in the script.
     pub line: usize,
@@ -152,6 +152,17 @@ const RULES: &[Rule] = &[
         langs: Langs::Python,
         pattern: r"\bexec\s*\(\s*(?:requests\.get|urllib\.request\.urlopen|urlopen)\b",
         message: "downloads code and runs it unseen",
+        harmless_paths: &[],
+    },
+    // --- hub-write ---
+    // The hub is CoAgent's own state; a DO writes its files to `$COAGENT_OUT` or the
+    // project. Any command line naming a path inside `.coagent` is pointed out (venvs and
+    // caches put there once grew a hub to 274 MB).
+    Rule {
+        code: "hub-write",
+        langs: Langs::Any,
+        pattern: r#"(?:^|[\s"'=(:/])(?P<path>\.coagent(?:[/\\]|\s|["')]|$))"#,
+        message: "touches the hub (`.coagent/`), which is CoAgent's own state: a DO writes to `$COAGENT_OUT` or the project",
         harmless_paths: &[],
     },
     // --- write-outside ---
@@ -517,5 +528,35 @@ Write-Output "done" > out/done.txt
         assert_eq!(hints[0].code, "sudo");
         assert_eq!(hints[0].line, 3);
         assert!(hints[0].message.contains("root"), "{}", hints[0].message);
+    }
+
+    #[test]
+    fn writing_into_the_hub_is_pointed_out() {
+        for (lang, line) in [
+            (Lang::Bash, "python3 -m venv .coagent/venv"),
+            (Lang::Bash, "echo done > .coagent/notes.txt"),
+            (
+                Lang::Bash,
+                "mkdir -p ./.coagent/out && cp a.txt ./.coagent/out/",
+            ),
+            (Lang::Python, "open('.coagent/report.md', 'w').write(text)"),
+        ] {
+            let hints = risk_hints(line, lang);
+            assert!(
+                hints.iter().any(|h| h.code == "hub-write"),
+                "{line}: {hints:?}"
+            );
+        }
+        for line in [
+            "cp report.md \"$COAGENT_OUT/\"",
+            "echo .coagentish > x",
+            "# writes .coagent/x",
+        ] {
+            let hints = risk_hints(line, Lang::Bash);
+            assert!(
+                !hints.iter().any(|h| h.code == "hub-write"),
+                "{line}: {hints:?}"
+            );
+        }
     }
 }

@@ -296,6 +296,23 @@ impl Tracker {
         self.mode
     }
 
+    /// A commit as a reviewer reads it first: its sha, author, subject and body, and the
+    /// files it changed with their line counts (`git show --stat`, no patch).
+    pub fn describe_commit(&self, sha: &str) -> Result<String, WorktreeError> {
+        let out = self.run(
+            &[
+                "show",
+                "--no-color",
+                "--stat",
+                "--format=%H%n%an <%ae>, %aI%n%n%s%n%n%b",
+                sha,
+                "--",
+            ],
+            None,
+        )?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
     /// Takes a snapshot of the work tree (tracked and untracked files, honouring ignore
     /// rules), without the hub. One git process.
     pub fn snapshot(&self) -> Result<Snapshot, WorktreeError> {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use coagent_ingest::{AckLine, AckRef};
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::hub::Hub;
@@ -193,8 +193,16 @@ pub fn record(
                 "UPDATE dos SET state = 'acked', acked_at = COALESCE(acked_at, ?2) WHERE id = ?1",
                 params![a.id, now],
             )?;
+            // A result message covers the DOs its subject names first (one turn's runs):
+            // it is answered once every one of them is.
             tx.execute(
-                "UPDATE messages SET acked_at = COALESCE(acked_at, ?2) WHERE direction = 'out' AND kind = 'result' AND subject LIKE ?1 || '%'",
+                "UPDATE messages SET acked_at = COALESCE(acked_at, ?2)
+                 WHERE direction = 'out' AND kind = 'result' AND acked_at IS NULL
+                   AND (' ' || subject || ' ') LIKE '% ' || ?1 || ' %'
+                   AND NOT EXISTS (
+                     SELECT 1 FROM dos d
+                     WHERE (' ' || messages.subject || ' ') LIKE '% ' || d.id || ' %'
+                       AND d.state != 'acked')",
                 params![a.id, now],
             )?;
         } else {
@@ -227,24 +235,52 @@ pub fn list(hub: &Hub, pending: bool, limit: usize) -> Result<Vec<AckEntry>> {
     let now = hub.now_ms();
     if pending {
         let mut s = c.prepare(
-            "SELECT CASE WHEN kind = 'result' THEN substr(subject, 1, instr(subject || ' ', ' ') - 1) ELSE id END,
-                    session, created_at
+            "SELECT kind, id, subject, session, created_at
              FROM messages WHERE direction = 'out' AND requires_ack = 1 AND acked_at IS NULL
              ORDER BY created_at LIMIT ?1",
         )?;
         let rows = s.query_map([limit as i64], |r| {
-            let at: Millis = r.get(2)?;
-            Ok(AckEntry {
-                id: r.get(0)?,
-                session: r.get(1)?,
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Millis>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, id, subject, session, at) = row?;
+            // A result awaits one ACK per DO it carries that is not acknowledged yet.
+            let awaited: Vec<String> = if kind == "result" {
+                let mut ids = Vec::new();
+                for d in subject
+                    .split_whitespace()
+                    .take_while(|w| w.starts_with("DO-"))
+                {
+                    let state: Option<String> = c
+                        .query_row("SELECT state FROM dos WHERE id = ?1", [d], |r| r.get(0))
+                        .optional()?;
+                    if state.as_deref() != Some("acked") {
+                        ids.push(d.to_string());
+                    }
+                }
+                ids
+            } else {
+                vec![id]
+            };
+            out.extend(awaited.into_iter().map(|id| AckEntry {
+                id,
+                session: session.clone(),
                 status: "pending".into(),
                 refs: Vec::new(),
                 reason: String::new(),
                 at,
                 waiting_ms: Some(now - at),
-            })
-        })?;
-        return Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+            }));
+        }
+        out.truncate(limit);
+        return Ok(out);
     }
     let mut s = c.prepare("SELECT target, session, status, refs, reason, created_at FROM acks ORDER BY created_at DESC, id DESC LIMIT ?1")?;
     let rows = s.query_map([limit as i64], |r| {

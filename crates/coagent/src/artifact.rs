@@ -7,14 +7,15 @@ use serde::Serialize;
 
 use crate::hub::Hub;
 use crate::id::{self, Kind};
-use crate::{Result, fsx, store};
+use crate::{Result, fsx, payload, store};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Artifact {
     pub id: String,
     pub do_id: Option<String>,
     pub run_id: Option<String>,
-    /// `log`, `diff` or `file`.
+    /// `log`, `diff`, `file`, or `commit` (its file holds the commit's summary; `source`
+    /// its full sha).
     pub kind: String,
     /// Relative to the hub.
     pub path: String,
@@ -28,6 +29,15 @@ pub struct Artifact {
 impl Artifact {
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// How a chat cites it: `commit:<sha>` for a commit a DO made, else `artifact:A-…`.
+    pub fn reference(&self) -> String {
+        if self.kind == "commit" {
+            format!("commit:{}", &self.source[..self.source.len().min(12)])
+        } else {
+            format!("artifact:{}", self.id)
+        }
     }
 }
 
@@ -185,4 +195,64 @@ pub fn read(hub: &Hub, a: &Artifact) -> Result<Vec<u8>> {
         ));
     }
     Ok(bytes)
+}
+
+/// A payload holding one artifact's whole text — what a result payload cut, sent when the
+/// chat asks for it. Split into parts `k/n` by [`payload::send`] when it is over the
+/// vendor's paste limit; a binary artifact is refused with its description.
+pub fn send(
+    hub: &mut Hub,
+    typed: &str,
+    redact: bool,
+    clip: &mut dyn crate::clipboard::Clipboard,
+) -> Result<payload::Sent> {
+    let a = get(hub, typed)?;
+    let bytes = read(hub, &a)?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) if !bytes.contains(&0) => t,
+        _ => {
+            return Err(crate::Error::invalid(
+                format!(
+                    "{} is binary ({} bytes, sha256 {}): a chat cannot read it",
+                    a.id, a.bytes, a.sha256
+                ),
+                Some(format!(
+                    "describe it to the chat, or look at it yourself: {}",
+                    hub.dir.join(&a.path).display()
+                )),
+            ));
+        }
+    };
+    let session = match &a.do_id {
+        Some(d) => crate::dos::get(hub, d)?.session,
+        None => crate::session::resolve(hub, None)?.id,
+    };
+    let s = crate::session::get(hub, &session)?;
+    let v = crate::vendor::find(&hub.config()?, &s.vendor)?;
+    let shown = if a.source.is_empty() {
+        a.name().to_string()
+    } else {
+        a.source.clone()
+    };
+    let fence = crate::dos::result::fence_for(text);
+    let body = format!(
+        "# CoAgent artifact · {} · {}\n\n`{shown}` ({} of DO {}, {} bytes, sha256 {}), whole:\n\n{fence}text\n{}\n{fence}\n\nCite it as `{}` in your ACK.\n",
+        a.id,
+        a.kind,
+        a.kind,
+        a.do_id.as_deref().unwrap_or("-"),
+        a.bytes,
+        &a.sha256[..12],
+        text.trim_end_matches('\n'),
+        a.reference()
+    );
+    let id = hub.new_id(Kind::Message);
+    let out = payload::Outgoing {
+        session: Some(s.id.clone()),
+        kind: "artifact".into(),
+        stem: format!("{}-artifact-{}", s.id, a.id),
+        id,
+        text: body,
+    };
+    payload::send(hub, &v, out, redact, clip)
 }

@@ -34,6 +34,9 @@ timeout_secs = 600         # a DO is killed (with its children) after this
 log_head_kib = 256         # output kept from the start of a run…
 log_tail_kib = 256         # …and from its end; what lies between is cut and counted
 
+[result]
+budget_chars = 0           # characters of diff, files and logs in one result payload (0: the vendor's paste limit)
+
 # Vendor overrides, or a vendor of your own:
 # [vendors.claude]
 # context_tokens = 200000
@@ -50,6 +53,7 @@ pub struct Config {
     pub bloat: Bloat,
     pub watch: Watch,
     pub run: Run,
+    pub result: ResultPayload,
     pub vendors: BTreeMap<String, VendorOverride>,
 }
 
@@ -115,6 +119,15 @@ impl Default for Run {
             log_tail_kib: 256,
         }
     }
+}
+
+/// What a result payload may carry: the chat reviews diffs, files and logs in it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResultPayload {
+    /// Characters of the whole payload; 0 means the vendor's paste limit, so that one
+    /// turn's results are one paste. A larger budget is sent in parts `k/n`.
+    pub budget_chars: usize,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -193,6 +206,7 @@ mod tests {
         let cfg: Config = toml::from_str(DEFAULT).expect("default parses");
         assert_eq!(cfg.bloat, Bloat::default());
         assert_eq!(cfg.run.timeout_secs, 600);
+        assert_eq!(cfg.result, ResultPayload::default());
     }
 
     #[test]

@@ -529,8 +529,8 @@ fn write_records(
     for d in &j.new_dos {
         let p = &d.proposal;
         tx.execute(
-            "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at, todo_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7, ?8)",
-            params![d.id, s.id, p.title, p.lang, p.script, p.sha256, now, d.todo],
+            "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at, todo_id, reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7, ?8, ?9)",
+            params![d.id, s.id, p.title, p.lang, p.script, p.sha256, now, d.todo, reply_id],
         )?;
     }
     for a in &j.acks {

@@ -8,7 +8,7 @@
 //! [`hub`] (the `.coagent/` folder) and its [`store`], [`profile`] (CoProfile),
 //! [`capsule`] (Policy Capsule), [`bpoe`] (BPOE contract), [`session`], [`todo`],
 //! [`backchat`] (BackchatMessage), [`payload`] (the outbox, the one guarded way out),
-//! [`vendor`], [`clipboard`], [`guard`], [`ingest`], [`ack`], [`dos`], [`artifact`],
+//! [`vendor`], [`clipboard`], [`guard`], [`ingest`], [`ack`], [`dos`], [`artifact`], [`outbox`],
 //! [`bloat`], [`wrap`] (CoWrap), [`ticker`] (CoTicker), [`stats`].
 
 pub mod ack;
@@ -27,6 +27,7 @@ pub mod guard;
 pub mod hub;
 pub mod id;
 pub mod ingest;
+pub mod outbox;
 pub mod payload;
 pub mod profile;
 pub mod session;

@@ -16,7 +16,7 @@ use crate::vendor::{Tokens, Vendor};
 use crate::{Result, fsx, guard, store};
 
 /// Room kept in every part for its header and its `NEXT k/n` footer.
-const PART_OVERHEAD: usize = 400;
+pub const PART_OVERHEAD: usize = 400;
 
 /// What to send.
 #[derive(Debug, Clone)]

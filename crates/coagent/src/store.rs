@@ -192,6 +192,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX dones_by_todo ON dones (todo);
     "#,
+    // 4: the reply that proposed a DO, so `do run --all` takes exactly that reply's DOs,
+    // in its order, even when two replies are ingested in the same millisecond.
+    r#"
+    ALTER TABLE dos ADD COLUMN reply INTEGER;
+    CREATE INDEX dos_by_reply ON dos (session, reply);
+    "#,
 ];
 
 pub struct Store {

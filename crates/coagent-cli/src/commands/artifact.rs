@@ -1,4 +1,4 @@
-//! `coagent artifact list | show`.
+//! `coagent artifact list | show | send`.
 
 use std::process::ExitCode;
 
@@ -9,8 +9,19 @@ use crate::cli::ArtifactCmd;
 use crate::out;
 
 pub fn run(app: &App, cmd: ArtifactCmd) -> anyhow::Result<ExitCode> {
-    let hub = app.hub()?;
+    let mut hub = app.hub()?;
     match cmd {
+        ArtifactCmd::Send { id, redact } => {
+            let mut clip = app.clipboard();
+            let sent = artifact::send(&mut hub, &id, redact, clip.as_mut())?;
+            out::emit(app.json(), &sent, || {
+                format!(
+                    "{}\n{}",
+                    out::green("Artifact payload written."),
+                    crate::commands::start::paste_instructions(&sent, "the chat")
+                )
+            });
+        }
         ArtifactCmd::List { do_id, limit } => {
             let do_id = match do_id {
                 Some(d) => Some(coagent::dos::get(&hub, &d)?.id),

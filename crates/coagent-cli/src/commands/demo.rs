@@ -151,8 +151,7 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
             .join(", ")
     ));
 
-    g.step("do show + do run: your consent, one DO at a time", "You read each script (with the guard's findings and plain risk hints), then run it. Its output is kept as a log artifact; its change to the work tree as a diff.");
-    let mut logs = Vec::new();
+    g.step("do show + do run --all: your consent, one payload for the turn", "You read each script (with the guard's findings and plain risk hints), then run the reply's DOs in order. Each one's output is kept as a log artifact, its change to the work tree as a diff; all of them come back to the chat in ONE result payload.");
     for d in &r1.dos {
         let shown = dos::show(&hub, &d.id)?;
         g.show(&format!(
@@ -175,10 +174,22 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
                 "findings"
             }
         ));
-        g.show(&format!("$ coagent do run {}", d.id));
-        let rep = run_do(&mut hub, &d.id, &mut clip)?;
+    }
+    g.show("$ coagent do run --all");
+    let planned = dos::plan(&hub, &dos::Selection::Latest { session: None }, false)?;
+    let batch = dos::run(
+        &mut hub,
+        planned,
+        &dos::RunOptions::default(),
+        &mut DemoProgress(LiveIndent),
+        &Cancel::new(),
+        &mut clip,
+    )?;
+    let mut logs = Vec::new();
+    for rep in &batch.runs {
         g.show(&format!(
-            "  {} in {} ms · artifacts: {}",
+            "  {} {} in {} ms · artifacts: {}",
+            rep.id,
             rep.status.as_str(),
             rep.duration_ms,
             rep.artifacts
@@ -187,17 +198,17 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        if let Some(p) = &rep.payload {
-            g.payload(p);
-        }
         logs.push((
-            d.id.clone(),
+            rep.id.clone(),
             rep.artifacts
                 .iter()
                 .find(|a| a.kind == "log")
                 .map(|a| a.id.clone())
                 .unwrap_or_default(),
         ));
+    }
+    if let Some(p) = &batch.payload {
+        g.payload(p);
     }
 
     g.step("ingest: the ACKs (Gemini style)", "The chat answers each result with `ACK <id> <refs>`. Every ref is checked: artifacts must be known, paths must exist inside the project.");
@@ -305,14 +316,30 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
 
 /// `coagent do run ID`, its live output indented under the command.
 fn run_do(hub: &mut Hub, id: &str, clip: &mut NoClipboard) -> coagent::Result<dos::RunReport> {
-    dos::run(
+    let planned = dos::plan(hub, &dos::Selection::Ids(vec![id.to_string()]), false)?;
+    let report = dos::run(
         hub,
-        id,
+        planned,
         &dos::RunOptions::default(),
-        &mut LiveIndent,
+        &mut DemoProgress(LiveIndent),
         &Cancel::new(),
         clip,
-    )
+    )?;
+    report
+        .runs
+        .into_iter()
+        .next()
+        .ok_or_else(|| coagent::Error::Internal(format!("{id} did not run")))
+}
+
+struct DemoProgress(LiveIndent);
+
+impl dos::Progress for DemoProgress {
+    fn starting(&mut self, _k: usize, _n: usize, _d: &dos::Do) {}
+
+    fn live(&mut self) -> &mut dyn Write {
+        &mut self.0
+    }
 }
 
 fn git_init(root: &Path) -> bool {

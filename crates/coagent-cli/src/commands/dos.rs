@@ -1,10 +1,11 @@
 //! `coagent do list | show | approve | run | result | undo`.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use coagent::clock::{human_duration, rfc3339};
-use coagent::dos::{self, RunOptions};
+use coagent::dos::{self, Planned, RunOptions, Selection};
 use coagent_runner::{Cancel, RunStatus};
 
 use crate::app::App;
@@ -57,7 +58,10 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             });
         }
         DoCmd::Run {
-            id,
+            ids,
+            all,
+            session,
+            keep_going,
             timeout,
             rerun,
             redact,
@@ -69,46 +73,63 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
                 timeout: timeout.map(Duration::from_secs),
                 rerun,
                 redact,
+                keep_going,
             };
+            let selection = if all {
+                Selection::Latest { session }
+            } else {
+                Selection::Ids(ids)
+            };
+            let planned = dos::plan(&hub, &selection, rerun)?;
+            if !consent(app, &planned)? {
+                out::emit(
+                    app.json(),
+                    &serde_json::json!({"ran": false, "dos": planned}),
+                    || "Nothing was run.\n".to_string(),
+                );
+                return Ok(ExitCode::from(1));
+            }
             let cancel = Cancel::new();
             let guard = cancel
                 .cancel_on_interrupt()
                 .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
             let mut clip = app.clipboard();
-            let d = dos::get(&hub, &id)?;
-            if !app.json() {
-                eprintln!(
-                    "{} {} {} — output follows; Ctrl-C stops it and its children\n",
-                    out::bold("Running"),
-                    d.id,
-                    d.title
-                );
-            }
             // Live output goes to the terminal: stdout, or stderr when stdout carries JSON.
-            let report = if app.json() {
-                let mut live = std::io::stderr();
-                dos::run(&mut hub, &id, &opts, &mut live, &cancel, clip.as_mut())?
-            } else {
-                let mut live = std::io::stdout();
-                dos::run(&mut hub, &id, &opts, &mut live, &cancel, clip.as_mut())?
+            let mut progress = Terminal {
+                json: app.json(),
+                out: if app.json() {
+                    Box::new(std::io::stderr())
+                } else {
+                    Box::new(std::io::stdout())
+                },
             };
+            let report = dos::run(
+                &mut hub,
+                planned,
+                &opts,
+                &mut progress,
+                &cancel,
+                clip.as_mut(),
+            )?;
             drop(guard);
-            out::emit(app.json(), &report, || render_run(&report));
+            out::emit(app.json(), &report, || render_batch(&report));
             if let Some(e) = &report.payload_error {
+                let ids: Vec<&str> = report.runs.iter().map(|r| r.id.as_str()).collect();
                 return Err(out::reported(
-                    format!("the run is recorded, but its result payload was not written: {e}"),
-                    Some(&format!("coagent do result {} --redact", report.id)),
+                    format!("the runs are recorded, but their result payload was not written: {e}"),
+                    Some(&format!("coagent do result {} --redact", ids.join(" "))),
                     app.json(),
                 ));
             }
-            return Ok(match report.status {
-                RunStatus::Succeeded => ExitCode::SUCCESS,
-                _ => ExitCode::from(1),
+            return Ok(if report.all_succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             });
         }
-        DoCmd::Result { id, redact } => {
+        DoCmd::Result { ids, redact } => {
             let mut clip = app.clipboard();
-            let sent = dos::send_result(&mut hub, &id, redact, clip.as_mut())?;
+            let sent = dos::send_result(&mut hub, &ids, redact, clip.as_mut())?;
             out::emit(app.json(), &sent, || {
                 format!(
                     "{}\n{}",
@@ -240,6 +261,92 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
     o
 }
 
+/// Asks before running DOs with risk hints (on a terminal), or refuses them without one
+/// unless `--yes`. DOs without hints run on the command alone: it is the consent.
+fn consent(app: &App, planned: &[Planned]) -> anyhow::Result<bool> {
+    let risky: Vec<&Planned> = planned.iter().filter(|p| !p.risks.is_empty()).collect();
+    if risky.is_empty() {
+        return Ok(true);
+    }
+    if !app.json() || std::io::stdin().is_terminal() {
+        for p in &risky {
+            eprintln!(
+                "{} {} {}",
+                out::yellow("risks in"),
+                out::bold(&p.r#do.id),
+                p.r#do.title
+            );
+            for r in &p.risks {
+                eprintln!("  {} {} [{}]", out::yellow("risk:"), r.message, r.code);
+            }
+        }
+    }
+    let question = if planned.len() == 1 {
+        format!("Run {}?", planned[0].r#do.id)
+    } else {
+        format!(
+            "Run these {} DOs ({} with risks)?",
+            planned.len(),
+            risky.len()
+        )
+    };
+    app.confirm(&question)
+}
+
+/// Progress on the terminal: a line before each DO, its live output after.
+struct Terminal {
+    json: bool,
+    out: Box<dyn Write>,
+}
+
+impl dos::Progress for Terminal {
+    fn starting(&mut self, k: usize, n: usize, d: &dos::Do) {
+        if self.json {
+            return;
+        }
+        let count = if n > 1 {
+            format!(" ({k}/{n})")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{} {} {}{count} — output follows; Ctrl-C stops it and its children\n",
+            out::bold("Running"),
+            d.id,
+            d.title
+        );
+    }
+
+    fn live(&mut self) -> &mut dyn Write {
+        &mut self.out
+    }
+}
+
+fn render_batch(b: &dos::BatchReport) -> String {
+    let mut s: String = b.runs.iter().map(render_run).collect();
+    for n in &b.not_run {
+        s.push_str(&format!(
+            "\n{} {}\n",
+            out::bold(&n.id),
+            out::yellow(&n.reason)
+        ));
+    }
+    if let Some(sent) = &b.sent {
+        s.push('\n');
+        s.push_str(&paste_instructions(sent, "the chat"));
+        let plural = if b.runs.len() == 1 {
+            ""
+        } else {
+            "s, one per DO"
+        };
+        s.push_str(&format!("The chat should answer with the line{plural}:\n"));
+        for r in &b.runs {
+            s.push_str(&format!("  {}\n", out::bold(&r.ack_line)));
+        }
+    }
+    s
+}
+
 fn render_run(r: &dos::RunReport) -> String {
     let status = match r.status {
         RunStatus::Succeeded => out::green("succeeded"),
@@ -261,7 +368,7 @@ fn render_run(r: &dos::RunReport) -> String {
     );
     for a in &r.artifacts {
         s.push_str(&format!(
-            "  artifact:{}  {:<4} {} B  {}\n",
+            "  artifact:{}  {:<6} {} B  {}\n",
             a.id, a.kind, a.bytes, a.path
         ));
     }
@@ -273,14 +380,6 @@ fn render_run(r: &dos::RunReport) -> String {
     }
     for w in &r.warnings {
         s.push_str(&format!("  {} {w}\n", out::yellow("note:")));
-    }
-    if let Some(sent) = &r.sent {
-        s.push('\n');
-        s.push_str(&paste_instructions(sent, "the chat"));
-        s.push_str(&format!(
-            "The chat should answer: {}\n",
-            out::bold(&r.ack_line)
-        ));
     }
     s
 }

@@ -15,6 +15,7 @@ mod guard;
 mod ingest;
 mod init;
 mod meta;
+mod outbox;
 mod profile;
 pub(crate) mod start;
 mod stats;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ack(c) => ack::run(&app, c),
         Command::Do(c) => dos::run(&app, c),
         Command::Artifact(c) => artifact::run(&app, c),
+        Command::Outbox { copy, all } => outbox::run(&app, copy, all),
         Command::Wrap(a) => wrap::run(&app, a),
         Command::Unwrap {
             wrap,

@@ -13,4 +13,5 @@ mod start;
 mod surface;
 mod todo;
 mod watch;
+mod wayback;
 mod wrap;

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""The way back, measured: a scripted 3-turn session of 3 DOs per turn in a git
+repository of 5,000 files whose .gitignore and .git/info/exclude list the hub.
+
+Prints, per turn and overall:
+- clipboard trips per turn: payload parts that went out (each one paste into the chat)
+  and replies that came in (each one copy from the chat); target: 1 out, 1 in;
+- the whole-process time of `coagent do run --all` beyond the scripts themselves
+  (wall time of the command minus the wall time of the same three scripts run directly
+  by bash, measured right after); target: <= 50 ms.
+
+    python3 bench/wayback.py [path/to/coagent] [--sessions N] [--files N]
+
+The default binary is target/release/coagent (build it with
+`cargo build --release -p coagent-cli`).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def sh(args, cwd, env=None, stdin=None):
+    r = subprocess.run(args, cwd=cwd, env=env, input=stdin, capture_output=True)
+    if r.returncode != 0:
+        sys.exit(f"{args} failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+    return r.stdout
+
+
+def make_repo(root, files):
+    os.makedirs(root)
+    for i in range(files):
+        d = os.path.join(root, "src", f"pkg{i % 50}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"mod{i}.py"), "w") as f:
+            f.write(f"# module {i}\n" + "".join(f"value_{j} = {i * j}\n" for j in range(20)))
+    with open(os.path.join(root, ".gitignore"), "w") as f:
+        f.write(".coagent/\n")
+    git = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.invalid",
+           "-c", "commit.gpgsign=false"]
+    sh(git + ["init", "-q", "-b", "main"], root)
+    sh(git + ["add", "-A"], root)
+    sh(git + ["commit", "-q", "-m", "5,000 files"], root)
+    with open(os.path.join(root, ".git", "info", "exclude"), "a") as f:
+        f.write(".coagent/\n")
+
+
+def scripts(turn):
+    return [
+        f"echo 'turn {turn}: edited' >> src/pkg1/mod1.py",
+        f"echo 'report of turn {turn}' > \"$COAGENT_OUT/report.md\"",
+        f"mkdir -p notes && echo 'note {turn}' > notes/turn{turn}.txt\n# ARTIFACT: notes/turn{turn}.txt",
+    ]
+
+
+def reply(turn, acks):
+    parts = ["Policy v1.0 loaded.\n"] if turn == 1 else []
+    parts += acks
+    for k, body in enumerate(scripts(turn), 1):
+        parts.append(f"```bash\n# DO: Step {k} of turn {turn}\n{body}\n# END DO\n```\n")
+    return "\n".join(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bin", nargs="?", default="target/release/coagent")
+    ap.add_argument("--sessions", type=int, default=5)
+    ap.add_argument("--files", type=int, default=5000)
+    a = ap.parse_args()
+    binary = os.path.abspath(a.bin)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"no coagent binary at {binary}: cargo build --release -p coagent-cli")
+    work = tempfile.mkdtemp(prefix="coagent-wayback-")
+    overheads, outs, ins = [], [], []
+    try:
+        template = os.path.join(work, "template")
+        make_repo(template, a.files)
+        for s in range(a.sessions):
+            root = os.path.join(work, f"project{s}")
+            shutil.copytree(template, root, symlinks=True)
+            clip = os.path.join(work, f"clip{s}.txt")
+            env = dict(os.environ, COAGENT_CLIPBOARD=f"file:{clip}", NO_COLOR="1")
+            c = [binary]
+            sh(c + ["init"], root, env)
+            sh(c + ["todo", "add", "Keep the modules tidy"], root, env)
+            sh(c + ["start", "--vendor", "claude"], root, env)
+            acks = []
+            for turn in (1, 2, 3):
+                before = {p["id"] for p in json.loads(sh(c + ["--json", "outbox", "--all"], root, env))["payloads"]}
+                sh(c + ["ingest", "-"], root, env, reply(turn, acks).encode())
+                t0 = time.perf_counter()
+                run = json.loads(sh(c + ["--json", "do", "run", "--all"], root, env))
+                wall = time.perf_counter() - t0
+                # The same scripts, run directly, in a scratch copy of what they touch.
+                scratch = os.path.join(work, "scratch")
+                os.makedirs(os.path.join(scratch, "src", "pkg1"), exist_ok=True)
+                out = os.path.join(scratch, "out")
+                os.makedirs(out, exist_ok=True)
+                t1 = time.perf_counter()
+                for body in scripts(turn):
+                    subprocess.run(["bash", "-c", body], cwd=scratch,
+                                   env=dict(env, COAGENT_OUT=out), check=True)
+                direct = time.perf_counter() - t1
+                shutil.rmtree(scratch)
+                after = json.loads(sh(c + ["--json", "outbox", "--all"], root, env))["payloads"]
+                new = [p for p in after if p["id"] not in before]
+                parts_out = sum(p["parts"] for p in new)
+                assert len(run["runs"]) == 3, run
+                assert "diff" in {x["kind"] for x in run["runs"][0]["artifacts"]}, run
+                overheads.append((wall - direct) * 1000)
+                outs.append(parts_out)
+                ins.append(1)
+                acks = [r["ack_line"] for r in run["runs"]]
+                print(f"session {s + 1} turn {turn}: do run --all {wall * 1000:6.1f} ms, "
+                      f"scripts alone {direct * 1000:5.1f} ms, overhead {(wall - direct) * 1000:5.1f} ms; "
+                      f"clipboard out {parts_out}, in 1")
+        print()
+        print(f"repository: {a.files} files, hub ignored by .gitignore and .git/info/exclude; "
+              f"{len(overheads)} turns of 3 DOs")
+        print(f"clipboard trips per turn: out {statistics.mean(outs):.2f} (max {max(outs)}), "
+              f"in {statistics.mean(ins):.2f}   target: 1 out, 1 in")
+        o = sorted(overheads)
+        print(f"do run --all overhead beyond the scripts: median {statistics.median(o):.1f} ms, "
+              f"min {o[0]:.1f}, max {o[-1]:.1f}   target: <= 50 ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
