@@ -84,6 +84,11 @@ def main():
         for s in range(a.sessions):
             root = os.path.join(work, f"project{s}")
             shutil.copytree(template, root, symlinks=True)
+            # A copy has new inodes and times: refresh the index as a user's `git status`
+            # keeps it, and let a second pass so no file is "racily clean" (newer than the
+            # index, which git must then re-read on every snapshot).
+            time.sleep(1.1)
+            sh(["git", "status", "--porcelain"], root)
             clip = os.path.join(work, f"clip{s}.txt")
             env = dict(os.environ, COAGENT_CLIPBOARD=f"file:{clip}", NO_COLOR="1")
             c = [binary]

@@ -365,3 +365,65 @@ fn run_all_stops_at_the_first_failure_unless_keep_going() {
     env.fails(&["do", "run", "--all"], 1)
         .stderr_has("no DO waiting");
 }
+
+/// Replies a real chat model wrote in a three-turn loop on a small Python project (boot
+/// payload in `fixtures/real-chat/turn0-boot.md`; each later turn was given the result
+/// payload of the one before): what the gate must find in them, copied as they were.
+#[test]
+fn a_real_chat_s_three_turns_are_read_as_it_meant_them() {
+    let env = Env::with_git();
+    booted(&env);
+    let fixture = |n: u32| {
+        std::fs::read(format!(
+            "{}/tests/cli/fixtures/real-chat/turn{n}-reply.md",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    // Turn 1: three read-only DOs, each naming its TODO on a `# TODO:` line.
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(fixture(1))
+        .ok()
+        .json();
+    let dos = r["dos"].as_array().unwrap();
+    assert_eq!(dos.len(), 3, "{r}");
+    assert!(
+        dos.iter()
+            .all(|d| d["todo"].is_string() || d["todo"].is_null())
+    );
+    assert_eq!(r["echo"]["status"], "verified");
+    // Turn 2: four DOs, one per step, in order; one installs a project-local venv.
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(fixture(2))
+        .ok()
+        .json();
+    let titles: Vec<&str> = r["dos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 4, "{r}");
+    assert!(titles[0].contains(".venv"), "{titles:?}");
+    // Turn 3: no DOs; three DONE lines and a question for the human.
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(fixture(3))
+        .ok()
+        .json();
+    assert!(r["dos"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(r["dones"].as_array().unwrap().len(), 3, "{r}");
+    assert_eq!(r["questions"].as_array().unwrap().len(), 1, "{r}");
+    // Their TODO ids belong to the hub the replies were written for: rejected here, with
+    // the reason, and nothing closed.
+    assert!(
+        r["dones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "rejected"),
+        "{r}"
+    );
+}
