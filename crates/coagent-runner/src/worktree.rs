@@ -15,6 +15,8 @@
 //!   `<hub>/cache/shadow.git` (made on first use, safe to delete at any time: the next
 //!   snapshot hashes the project again) whose `info/exclude` leaves out the hub and heavy
 //!   folders nobody wants diffed; `.gitignore` files in the tree are honoured as well.
+//!   Its object store grows by every changed file a snapshot hashes and is never pruned
+//!   here; its `index` is only a seed (stat data) for the next first snapshot.
 //!
 //! **Where snapshot objects go (Git mode).** A snapshot hashes new and changed files into
 //! the user's object store, as unreachable blobs and trees that `git gc` prunes in its
@@ -1001,4 +1003,23 @@ pub fn can_undo(root: &Path, diff: &[u8]) -> Result<(), WorktreeError> {
 /// Reverses `diff` in the git work tree under `root`. Superseded by [`Tracker::undo`].
 pub fn undo(root: &Path, diff: &[u8]) -> Result<(), WorktreeError> {
     git_tracker(root, &[".coagent"])?.undo(diff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hub_glob_has_no_literal_prefix_and_escapes_the_rest() {
+        assert_eq!(glob_unnamed(".coagent"), "[.]coagent");
+        assert_eq!(glob_unnamed("sub/.coagent"), "[s]ub/.coagent");
+        assert_eq!(glob_unnamed("*hub[1]?"), "\\*hub\\[1]\\?");
+        assert_eq!(glob_unnamed("!x"), "\\!x");
+    }
+
+    #[test]
+    fn a_hub_name_is_literal_in_the_shadow_exclude() {
+        assert_eq!(gitignore_escape(".coagent"), ".coagent");
+        assert_eq!(gitignore_escape("#a b*"), "\\#a\\ b\\*");
+    }
 }

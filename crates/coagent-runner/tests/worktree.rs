@@ -452,6 +452,29 @@ sealed_tests! {
         assert_eq!(other.commits, [git_text(root, &["rev-parse", "HEAD"])]);
     }
 
+    /// HEAD is read from the ref files without a process: a linked work tree (HEAD in its
+    /// own git dir, branches in the common one) and packed refs give the same commits.
+    fn a_linked_work_tree_with_packed_refs_reports_commits(env) {
+        let dir = repo();
+        let main = dir.path();
+        let linked = main.join("linked");
+        git(main, &["worktree", "add", "-q", "-b", "side", linked.to_str().unwrap()]);
+        std::fs::write(main.join(".git/info/exclude"), "linked/\n").unwrap();
+        git(main, &["pack-refs", "--all"]);
+        assert!(!main.join(".git/refs/heads/side").exists(), "the branch is packed");
+        let t = tracker(&linked);
+        assert_eq!(t.mode(), Mode::Git);
+        let before = t.snapshot().unwrap();
+        assert_eq!(before.head(), Some(git_text(&linked, &["rev-parse", "HEAD"]).as_str()));
+        sh(&linked, "echo side >> keep.txt && git commit -qam side\n");
+        let (change, text) = capture(&t, &before);
+        assert_eq!(change.commits, [git_text(&linked, &["rev-parse", "HEAD"])]);
+        assert!(text.contains("b/keep.txt"), "{text}");
+        assert!(!text.contains("linked"), "{text}");
+        // The main work tree's HEAD did not move.
+        assert_eq!(git_text(main, &["rev-parse", "main"]), git_text(main, &["rev-parse", "HEAD"]));
+    }
+
     /// The first commit of a repository is reported, from a before-snapshot without HEAD.
     fn a_repository_without_commits_works(env) {
         let dir = tempfile::tempdir().unwrap();
