@@ -1,6 +1,6 @@
 //! `coagent do list | show | approve | run | result | undo`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -268,17 +268,15 @@ fn consent(app: &App, planned: &[Planned]) -> anyhow::Result<bool> {
     if risky.is_empty() {
         return Ok(true);
     }
-    if !app.json() || std::io::stdin().is_terminal() {
-        for p in &risky {
-            eprintln!(
-                "{} {} {}",
-                out::yellow("risks in"),
-                out::bold(&p.r#do.id),
-                p.r#do.title
-            );
-            for r in &p.risks {
-                eprintln!("  {} {} [{}]", out::yellow("risk:"), r.message, r.code);
-            }
+    for p in &risky {
+        eprintln!(
+            "{} {} {}",
+            out::yellow("risks in"),
+            out::bold(&p.r#do.id),
+            p.r#do.title
+        );
+        for r in &p.risks {
+            eprintln!("  {} {} [{}]", out::yellow("risk:"), r.message, r.code);
         }
     }
     let question = if planned.len() == 1 {

@@ -499,27 +499,11 @@ fn run_one(
         }
     };
     let mut warnings = std::mem::take(&mut step.notes);
-    let mut staged = Staged::default();
-    staged.add(
-        hub,
-        &d.id,
-        &run_id,
-        "log",
-        "log.txt",
-        "",
-        outcome.log.render(),
-    );
-    let after = capture_change(hub, &d, &run_id, &step, &mut staged, &mut warnings);
-    capture_out(hub, &d.id, &run_id, &out_dir, &mut staged, &mut warnings);
-    capture_named(
-        hub,
-        &d.id,
-        &run_id,
-        &p.script,
-        &out_dir,
-        &mut staged,
-        &mut warnings,
-    );
+    let mut staged = Staged::new(&d.id, &run_id);
+    staged.add(hub, "log", "log.txt", "", outcome.log.render());
+    let after = capture_change(hub, &step, &mut staged, &mut warnings);
+    capture_out(hub, &out_dir, &mut staged, &mut warnings);
+    capture_named(hub, &p.script, &out_dir, &mut staged, &mut warnings);
     let _ = std::fs::remove_dir_all(&out_dir);
 
     let ended = hub.now_ms().max(started);
@@ -597,25 +581,26 @@ fn record_start(
 }
 
 /// Artifacts of one run, staged: records prepared, bytes in memory, nothing written yet.
-#[derive(Default)]
 struct Staged {
+    do_id: String,
+    run_id: String,
     artifacts: Vec<Artifact>,
     files: Vec<(PathBuf, Vec<u8>)>,
 }
 
 impl Staged {
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        &mut self,
-        hub: &mut Hub,
-        do_id: &str,
-        run_id: &str,
-        kind: &str,
-        name: &str,
-        source: &str,
-        bytes: Vec<u8>,
-    ) {
-        let (a, path) = artifact::prepare(hub, do_id, run_id, kind, name, source, &bytes);
+    fn new(do_id: &str, run_id: &str) -> Staged {
+        Staged {
+            do_id: do_id.to_string(),
+            run_id: run_id.to_string(),
+            artifacts: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, hub: &mut Hub, kind: &str, name: &str, source: &str, bytes: Vec<u8>) {
+        let (a, path) =
+            artifact::prepare(hub, &self.do_id, &self.run_id, kind, name, source, &bytes);
         self.artifacts.push(a);
         self.files.push((path, bytes));
     }
@@ -658,8 +643,6 @@ impl Staged {
 /// (`commit` artifacts); the snapshot after it, for the next DO.
 fn capture_change(
     hub: &mut Hub,
-    d: &Do,
-    run_id: &str,
     step: &Step<'_>,
     staged: &mut Staged,
     warnings: &mut Vec<String>,
@@ -676,34 +659,19 @@ fn capture_change(
     };
     warnings.extend(change.warnings.iter().cloned());
     if !change.diff.is_empty() {
-        staged.add(hub, &d.id, run_id, "diff", "changes.diff", "", change.diff);
+        staged.add(hub, "diff", "changes.diff", "", change.diff);
     }
     for sha in &change.commits {
         let summary = tracker
             .describe_commit(sha)
             .unwrap_or_else(|e| format!("{sha}\n({e})\n"));
-        staged.add(
-            hub,
-            &d.id,
-            run_id,
-            "commit",
-            "commit.txt",
-            sha,
-            summary.into_bytes(),
-        );
+        staged.add(hub, "commit", "commit.txt", sha, summary.into_bytes());
     }
     Some(change.after)
 }
 
 /// Every file the DO left in its `COAGENT_OUT` folder.
-fn capture_out(
-    hub: &mut Hub,
-    do_id: &str,
-    run_id: &str,
-    out_dir: &Path,
-    staged: &mut Staged,
-    warnings: &mut Vec<String>,
-) {
+fn capture_out(hub: &mut Hub, out_dir: &Path, staged: &mut Staged, warnings: &mut Vec<String>) {
     let mut found = Vec::new();
     walk(out_dir, out_dir, &mut found, warnings);
     found.sort();
@@ -726,15 +694,7 @@ fn capture_out(
         match std::fs::read(&path) {
             Ok(bytes) => {
                 let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-                staged.add(
-                    hub,
-                    do_id,
-                    run_id,
-                    "file",
-                    &name,
-                    &format!("$COAGENT_OUT/{rel}"),
-                    bytes,
-                );
+                staged.add(hub, "file", &name, &format!("$COAGENT_OUT/{rel}"), bytes);
             }
             Err(e) => warnings.push(format!("$COAGENT_OUT/{rel} could not be read: {e}")),
         }
@@ -773,17 +733,17 @@ fn walk(
 
 /// The files the script named with `# ARTIFACT:` lines: inside the project, never inside
 /// the hub (but for `$COAGENT_OUT`, whose files are taken anyway).
-#[allow(clippy::too_many_arguments)]
 fn capture_named(
     hub: &mut Hub,
-    do_id: &str,
-    run_id: &str,
     script: &str,
     out_dir: &Path,
     staged: &mut Staged,
     warnings: &mut Vec<String>,
 ) {
     let hub_dir = hub.dir.canonicalize().unwrap_or_else(|_| hub.dir.clone());
+    let out_dir = out_dir
+        .canonicalize()
+        .unwrap_or_else(|_| out_dir.to_path_buf());
     for name in coagent_runner::artifact_lines(script) {
         if ["$COAGENT_OUT", "${COAGENT_OUT}"]
             .iter()
@@ -798,7 +758,7 @@ fn capture_named(
                 continue;
             }
         };
-        if real.starts_with(out_dir) {
+        if real.starts_with(&out_dir) {
             continue;
         }
         if real.starts_with(&hub_dir) {
@@ -813,7 +773,7 @@ fn capture_named(
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "file".into());
-                staged.add(hub, do_id, run_id, "file", &file, &name, bytes);
+                staged.add(hub, "file", &file, &name, bytes);
             }
             Err(e) => warnings.push(format!("artifact `{name}` could not be read: {e}")),
         }
