@@ -9,7 +9,7 @@ Prints, per turn and overall:
   (wall time of the command minus the wall time of the same three scripts run directly
   by bash, measured right after); target: <= 50 ms.
 
-    python3 bench/wayback.py [path/to/coagent] [--sessions N] [--files N]
+    python3 bench/wayback.py [path/to/coagent] [--sessions N] [--files N] [--kind edit|read]
 
 The default binary is target/release/coagent (build it with
 `cargo build --release -p coagent-cli`).
@@ -51,7 +51,14 @@ def make_repo(root, files):
         f.write(".coagent/\n")
 
 
-def scripts(turn):
+def scripts(turn, kind):
+    if kind == "read":
+        # A turn of looking: what most first turns are.
+        return [
+            f"grep -rn 'value_3 ' src/pkg{turn} | head -n 3",
+            f"wc -l src/pkg{turn + 1}/*.py | tail -n 1 > \"$COAGENT_OUT/count-{turn}.txt\"",
+            f"ls src | head -n 5  # turn {turn}",
+        ]
     return [
         f"echo 'turn {turn}: edited' >> src/pkg1/mod1.py",
         f"echo 'report of turn {turn}' > \"$COAGENT_OUT/report.md\"",
@@ -59,10 +66,10 @@ def scripts(turn):
     ]
 
 
-def reply(turn, acks):
+def reply(turn, acks, kind):
     parts = ["Policy v1.0 loaded.\n"] if turn == 1 else []
     parts += acks
-    for k, body in enumerate(scripts(turn), 1):
+    for k, body in enumerate(scripts(turn, kind), 1):
         parts.append(f"```bash\n# DO: Step {k} of turn {turn}\n{body}\n# END DO\n```\n")
     return "\n".join(parts)
 
@@ -72,6 +79,8 @@ def main():
     ap.add_argument("bin", nargs="?", default="target/release/coagent")
     ap.add_argument("--sessions", type=int, default=5)
     ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--kind", choices=["edit", "read"], default="edit",
+                    help="edit: two of the three DOs change the tree; read: none does")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     if not os.access(binary, os.X_OK):
@@ -98,7 +107,7 @@ def main():
             acks = []
             for turn in (1, 2, 3):
                 before = {p["id"] for p in json.loads(sh(c + ["--json", "outbox", "--all"], root, env))["payloads"]}
-                sh(c + ["ingest", "-"], root, env, reply(turn, acks).encode())
+                sh(c + ["ingest", "-"], root, env, reply(turn, acks, a.kind).encode())
                 t0 = time.perf_counter()
                 run = json.loads(sh(c + ["--json", "do", "run", "--all"], root, env))
                 wall = time.perf_counter() - t0
@@ -108,7 +117,7 @@ def main():
                 out = os.path.join(scratch, "out")
                 os.makedirs(out, exist_ok=True)
                 t1 = time.perf_counter()
-                for body in scripts(turn):
+                for body in scripts(turn, a.kind):
                     subprocess.run(["bash", "-c", body], cwd=scratch,
                                    env=dict(env, COAGENT_OUT=out), check=True)
                 direct = time.perf_counter() - t1
@@ -117,7 +126,8 @@ def main():
                 new = [p for p in after if p["id"] not in before]
                 parts_out = sum(p["parts"] for p in new)
                 assert len(run["runs"]) == 3, run
-                assert "diff" in {x["kind"] for x in run["runs"][0]["artifacts"]}, run
+                diffs = sum(1 for r in run["runs"] for x in r["artifacts"] if x["kind"] == "diff")
+                assert diffs == (2 if a.kind == "edit" else 0), run
                 overheads.append((wall - direct) * 1000)
                 outs.append(parts_out)
                 ins.append(1)
@@ -127,7 +137,8 @@ def main():
                       f"clipboard out {parts_out}, in 1")
         print()
         print(f"repository: {a.files} files, hub ignored by .gitignore and .git/info/exclude; "
-              f"{len(overheads)} turns of 3 DOs")
+              f"{len(overheads)} turns of 3 DOs ({a.kind}: "
+              f"{'two of them change the tree' if a.kind == 'edit' else 'none changes the tree'})")
         print(f"clipboard trips per turn: out {statistics.mean(outs):.2f} (max {max(outs)}), "
               f"in {statistics.mean(ins):.2f}   target: 1 out, 1 in")
         o = sorted(overheads)

@@ -5,7 +5,7 @@
 //! with a timeout and cancellation, streaming its output live while keeping a bounded log
 //! ([`mod@run`], [`log`]), reading the `# ARTIFACT:` lines a script declares ([`artifact`]),
 //! the risk hints shown by `do show` ([`risk`]), and the work-tree diff a DO leaves behind
-//! and its undo ([`worktree`]).
+//! and its undo ([`worktree`]), and whether a DO touched the work tree at all ([`watch`]).
 //!
 //! It never decides whether a script may run (consent, approval and hash pinning belong to
 //! the core), never prints (output goes to the writer it is given), never touches the
@@ -31,6 +31,7 @@ pub mod lang;
 pub mod log;
 pub mod risk;
 pub mod run;
+pub mod watch;
 pub mod worktree;
 
 pub use artifact::{ArtifactError, artifact_lines, resolve_artifact};

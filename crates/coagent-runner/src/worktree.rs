@@ -339,6 +339,18 @@ impl Tracker {
     /// ignored is not reported as deleted (the after-snapshot starts from the
     /// before-snapshot's index, where it is still listed).
     pub fn change_since(&self, before: &Snapshot) -> Result<Change, WorktreeError> {
+        self.change_since_under(before, None)
+    }
+
+    /// [`Tracker::change_since`] when only the paths `under` (relative to the project
+    /// root: files or folders, each read whole) can have changed since `before`, as a
+    /// [`crate::watch::ChangeWatch`] tells: git then reads those, not every file. `None`
+    /// reads the whole tree.
+    pub fn change_since_under(
+        &self,
+        before: &Snapshot,
+        under: Option<&[String]>,
+    ) -> Result<Change, WorktreeError> {
         if before.state.git_dir != self.git_dir {
             return Err(WorktreeError::ForeignSnapshot {
                 git_dir: before.state.git_dir.clone(),
@@ -348,7 +360,7 @@ impl Tracker {
             self.ensure_shadow()?;
         }
         let before_tree = self.tree(before)?;
-        let after = self.stage(Some(&before.state.index))?;
+        let after = self.stage_under(Some(&before.state.index), under)?;
         let mut args = vec![
             "diff",
             "--cached",
@@ -384,6 +396,12 @@ impl Tracker {
         })
     }
 
+    /// Writes `snapshot`'s tree object now rather than in [`Tracker::change_since`]: it
+    /// reads only the snapshot's private index, so it may run while the DO does.
+    pub fn prepare(&self, snapshot: &Snapshot) -> Result<(), WorktreeError> {
+        self.tree(snapshot).map(|_| ())
+    }
+
     /// Checks that `diff` can be reversed in the work tree right now.
     pub fn can_undo(&self, diff: &[u8]) -> Result<(), WorktreeError> {
         if diff.iter().all(u8::is_ascii_whitespace) {
@@ -402,6 +420,18 @@ impl Tracker {
     /// Fills a new private index, seeded from `seed` when that file exists, with the work
     /// tree as it is now.
     fn stage(&self, seed: Option<&Path>) -> Result<Snapshot, WorktreeError> {
+        self.stage_under(seed, None)
+    }
+
+    /// [`Tracker::stage`], looking only at the paths `under` (relative to the project
+    /// root) when given: git then reads only those files and folders, not the whole
+    /// tree. When git refuses them (a path it ignores, or one that no longer matches
+    /// anything), the whole tree is read instead.
+    fn stage_under(
+        &self,
+        seed: Option<&Path>,
+        under: Option<&[String]>,
+    ) -> Result<Snapshot, WorktreeError> {
         let dir = tempfile::Builder::new()
             .prefix("coagent-snapshot-")
             .tempdir()
@@ -427,8 +457,17 @@ impl Tracker {
             "--all",
             "--ignore-errors",
             "--",
-            ".",
         ];
+        let under = under.filter(|u| !u.is_empty());
+        let literal: Vec<String> = under
+            .unwrap_or_default()
+            .iter()
+            .map(|p| format!(":(literal){p}"))
+            .collect();
+        match under {
+            Some(_) => args.extend(literal.iter().map(String::as_str)),
+            None => args.push("."),
+        }
         let exclude = match (self.mode, &self.hub_rel) {
             // The shadow's info/exclude leaves the hub out already.
             (Mode::Git, Some(hub)) => Some(format!(":(exclude,glob){}/**", glob_unnamed(hub))),
@@ -437,6 +476,10 @@ impl Tracker {
         args.extend(exclude.as_deref());
         let out = self.command(Some(&index)).args(&args).output();
         let out = out.map_err(WorktreeError::GitMissing)?;
+        if under.is_some() && !out.status.success() {
+            drop(dir);
+            return self.stage_under(seed, None);
+        }
         // With --ignore-errors, git adds what it can, writes the index and exits with 1
         // when some files could not be added; anything else is a failure.
         let warnings = match out.status.code() {

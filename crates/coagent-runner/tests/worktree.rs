@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use coagent_runner::watch::{ChangeWatch, Touched};
 use coagent_runner::worktree::{self, Change, FileStatus, Mode, Tracker, WorktreeError};
 use coagent_runner::{Cancel, Lang, RunSpec, RunStatus, diff_stat, run};
 
@@ -779,5 +780,84 @@ sealed_tests! {
         let run_sh = find("run.sh");
         assert_eq!((run_sh.status, run_sh.added, run_sh.removed), (FileStatus::ModeChanged, 1, 0));
         assert_eq!(stats.len(), 8);
+    }
+}
+
+fn watch(root: &Path) -> ChangeWatch {
+    let w = ChangeWatch::start(root, &root.join(".coagent"));
+    assert!(w.is_active(), "inotify is there on Linux");
+    w
+}
+
+sealed_tests! {
+    /// What the watch names is enough: git reading only those places finds the same
+    /// change, byte for byte, as reading the whole tree.
+    fn the_watched_places_give_the_whole_change_in_both_modes(env) {
+        for (dir, mode) in both() {
+            let root = dir.path();
+            let t = tracker(root);
+            let before = t.snapshot().unwrap();
+            let mut w = watch(root);
+            w.reset();
+            act(root);
+            let Touched::Under(places) = w.touched() else {
+                panic!("{mode:?}: every change happened in a watched folder");
+            };
+            assert!(!places.iter().any(|p| p.starts_with(".coagent")), "{places:?}");
+            let narrow = t.change_since_under(&before, Some(&places)).unwrap();
+            let (_, whole) = capture(&t, &before);
+            assert_eq!(String::from_utf8_lossy(&narrow.diff), whole, "{mode:?} via {places:?}");
+            assert_act_diff(&whole);
+        }
+    }
+
+    /// A DO that only reads, or only writes into the hub, touched nothing: no snapshot is
+    /// needed after it.
+    fn a_do_that_only_reads_touches_nothing(env) {
+        for (dir, _) in both() {
+            let root = dir.path();
+            let mut w = watch(root);
+            w.reset();
+            sh(root, "cat edit.txt docs/gone.md >/dev/null; ls -R >/dev/null; echo out > .coagent/result.txt");
+            assert_eq!(w.touched(), Touched::Nothing);
+        }
+    }
+
+    /// A folder a DO makes is watched for the next DO: a change inside it is not missed.
+    fn a_new_folder_is_watched_for_the_next_do(env) {
+        let dir = repo();
+        let root = dir.path();
+        let t = tracker(root);
+        let before = t.snapshot().unwrap();
+        let mut w = watch(root);
+        w.reset();
+        sh(root, "mkdir -p notes/deep && echo one > notes/deep/a.txt");
+        assert_eq!(w.touched(), Touched::Under(vec!["notes".to_string()]));
+        let first = t.change_since_under(&before, Some(&["notes".to_string()])).unwrap();
+        assert!(String::from_utf8_lossy(&first.diff).contains("+one"));
+        w.reset();
+        sh(root, "echo two >> notes/deep/a.txt");
+        let Touched::Under(places) = w.touched() else {
+            panic!("the new folder's change was seen");
+        };
+        assert_eq!(places, vec!["notes/deep".to_string()]);
+        let second = t.change_since_under(&first.after, Some(&places)).unwrap();
+        assert!(String::from_utf8_lossy(&second.diff).contains("+two"), "{places:?}");
+    }
+
+    /// A place git refuses (an ignored file named on its own) falls back to the whole tree.
+    fn an_ignored_place_falls_back_to_the_whole_tree(env) {
+        let dir = repo();
+        let root = dir.path();
+        std::fs::write(root.join(".gitignore"), "build/\n*.log\n").unwrap();
+        let t = tracker(root);
+        let before = t.snapshot().unwrap();
+        std::fs::write(root.join("run.log"), "ignored\n").unwrap();
+        std::fs::write(root.join("edit.txt"), "changed\n").unwrap();
+        let places = vec!["run.log".to_string()];
+        let change = t.change_since_under(&before, Some(&places)).unwrap();
+        let text = String::from_utf8_lossy(&change.diff);
+        assert!(text.contains("+changed"), "read whole after git refused the place:\n{text}");
+        assert!(!text.contains("run.log"), "{text}");
     }
 }

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use coagent_runner::watch::{ChangeWatch, Touched};
 use coagent_runner::worktree::{Snapshot, Tracker};
 use coagent_runner::{Cancel, Lang, RiskHint, RunSpec, RunStatus};
 use rusqlite::params;
@@ -270,7 +271,22 @@ pub fn run(
             None
         }
     };
-    let mut before = None;
+    // The first snapshot and the watch both read the tree: at once, on two cores.
+    let (mut watch, mut before) = match &tracker {
+        Some(t) => std::thread::scope(|sc| {
+            let (root, dir) = (&hub.root, &hub.dir);
+            let w = sc.spawn(move || ChangeWatch::start(root, dir));
+            let snap = match t.snapshot() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    warnings.push(format!("no diff will be captured: {e}"));
+                    None
+                }
+            };
+            (w.join().ok(), snap)
+        }),
+        None => (None, None),
+    };
     let mut reports = Vec::new();
     let mut ran: Vec<(Do, RunRecord, Vec<Artifact>)> = Vec::new();
     let mut not_run = Vec::new();
@@ -297,6 +313,7 @@ pub fn run(
         let step = Step {
             tracker: tracker.as_ref(),
             before: before.take(),
+            watch: watch.as_mut(),
             notes: std::mem::take(&mut warnings),
         };
         match run_one(hub, p, opts, step, progress.live(), cancel) {
@@ -432,6 +449,8 @@ fn message_insert(
 struct Step<'a> {
     tracker: Option<&'a Tracker>,
     before: Option<Snapshot>,
+    /// Tells whether the DO touched the tree, so an untouched one needs no snapshot.
+    watch: Option<&'a mut ChangeWatch>,
     /// Notes from the batch (e.g. no diff) shown with this DO.
     notes: Vec<String>,
 }
@@ -479,8 +498,17 @@ fn run_one(
     let outcome = std::fs::create_dir_all(&out_dir)
         .map_err(|e| Error::io(format!("cannot create {}", out_dir.display()), e))
         .and_then(|()| {
-            coagent_runner::run(&spec, live, cancel)
-                .map_err(|e| Error::invalid(e.to_string(), e.hint().map(str::to_string)))
+            if let Some(w) = step.watch.as_deref_mut() {
+                w.reset();
+            }
+            std::thread::scope(|sc| {
+                // The "before" tree is written while the script runs, not after it.
+                if let (Some(t), Some(b)) = (step.tracker, step.before.as_ref()) {
+                    sc.spawn(move || t.prepare(b));
+                }
+                coagent_runner::run(&spec, live, cancel)
+                    .map_err(|e| Error::invalid(e.to_string(), e.hint().map(str::to_string)))
+            })
         });
     let outcome = match outcome {
         Ok(o) => o,
@@ -501,7 +529,7 @@ fn run_one(
     let mut warnings = std::mem::take(&mut step.notes);
     let mut staged = Staged::new(&d.id, &run_id);
     staged.add(hub, "log", "log.txt", "", outcome.log.render());
-    let after = capture_change(hub, &step, &mut staged, &mut warnings);
+    let after = capture_change(hub, &mut step, &mut staged, &mut warnings);
     capture_out(hub, &out_dir, &mut staged, &mut warnings);
     capture_named(hub, &p.script, &out_dir, &mut staged, &mut warnings);
     let _ = std::fs::remove_dir_all(&out_dir);
@@ -643,14 +671,25 @@ impl Staged {
 /// (`commit` artifacts); the snapshot after it, for the next DO.
 fn capture_change(
     hub: &mut Hub,
-    step: &Step<'_>,
+    step: &mut Step<'_>,
     staged: &mut Staged,
     warnings: &mut Vec<String>,
 ) -> Option<Snapshot> {
     let (Some(tracker), Some(before)) = (step.tracker, step.before.as_ref()) else {
         return None;
     };
-    let change = match tracker.change_since(before) {
+    let touched = step
+        .watch
+        .as_deref_mut()
+        .map_or(Touched::Anything, ChangeWatch::touched);
+    let under = match &touched {
+        // Nothing was created, written, moved or removed: the tree is as it was.
+        Touched::Nothing => return Some(before.clone()),
+        Touched::Under(places) => Some(places.as_slice()),
+        _ => None,
+    };
+    let change = tracker.change_since_under(before, under);
+    let change = match change {
         Ok(c) => c,
         Err(e) => {
             warnings.push(format!("the work tree's change could not be captured: {e}"));
