@@ -300,8 +300,10 @@ pub fn run(
             });
             continue;
         }
+        // A DO whose change could not be read leaves no "before" for the next one.
         if let Some(t) = &tracker
             && before.is_none()
+            && i > 0
         {
             match t.snapshot() {
                 Ok(s) => before = Some(s),
@@ -319,13 +321,15 @@ pub fn run(
         match run_one(hub, p, opts, step, progress.live(), cancel) {
             Ok(one) => {
                 before = one.after;
-                if one.report.status != RunStatus::Succeeded {
-                    stop = Some(match one.report.status {
-                        RunStatus::Killed => format!("not run: {id} was stopped"),
-                        _ if opts.keep_going => String::new(),
-                        _ => format!("not run: {id} did not succeed (--keep-going runs the rest)"),
-                    })
-                    .filter(|s| !s.is_empty());
+                match one.report.status {
+                    RunStatus::Succeeded => {}
+                    RunStatus::Killed => stop = Some(format!("not run: {id} was stopped")),
+                    _ if opts.keep_going => {}
+                    _ => {
+                        stop = Some(format!(
+                            "not run: {id} did not succeed (--keep-going runs the rest)"
+                        ))
+                    }
                 }
                 reports.push(one.report);
                 ran.push((one.r#do, one.run, one.artifacts));
