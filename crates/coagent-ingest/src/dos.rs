@@ -11,8 +11,11 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DoProposal {
     pub title: String,
-    /// `bash`, `sh`, `python` or `pwsh`.
+    /// `bash`, `sh`, `zsh`, `python` or `pwsh`.
     pub lang: String,
+    /// How the language was decided when the block does not name it plainly: inferred
+    /// from the content (no tag), or a tag mapped to another program (`shell` → sh).
+    pub lang_note: Option<String>,
     /// From the `# DO:` line through the `# END DO` line inclusive, lines
     /// joined with `\n`, ending with `\n`.
     pub script: String,
@@ -79,23 +82,28 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Guesses the language of an untagged, unlabelled script from its shebang,
-/// then its content; `bash` when nothing tells (bash runs plain sh too).
-/// Works on the script only, so both copies of a reply agree.
-pub(crate) fn infer_lang(script: &str) -> &'static str {
+/// then its content; `bash` when nothing tells (bash runs plain sh too). Also
+/// says how it was decided. Works on the script only, so both copies of a
+/// reply agree.
+pub(crate) fn infer_lang(script: &str) -> (&'static str, &'static str) {
+    const SHEBANG: &str = "inferred from its #! line";
     for l in script.lines().take(40) {
         let t = l.trim_start();
         if let Some(sb) = t.strip_prefix("#!") {
             if sb.contains("python") {
-                return "python";
+                return ("python", SHEBANG);
             }
             if sb.contains("pwsh") || sb.contains("powershell") {
-                return "pwsh";
+                return ("pwsh", SHEBANG);
+            }
+            if sb.contains("zsh") {
+                return ("zsh", SHEBANG);
             }
             if sb.contains("bash") {
-                return "bash";
+                return ("bash", SHEBANG);
             }
             if sb.ends_with("/sh") || sb.ends_with(" sh") {
-                return "sh";
+                return ("sh", SHEBANG);
             }
         }
     }
@@ -107,7 +115,7 @@ pub(crate) fn infer_lang(script: &str) -> &'static str {
             || t.starts_with("print(")
             || t.starts_with("if __name__")
         {
-            return "python";
+            return ("python", "inferred from its content (python statements)");
         }
         if t.starts_with("Write-Host")
             || t.starts_with("Write-Output")
@@ -117,10 +125,10 @@ pub(crate) fn infer_lang(script: &str) -> &'static str {
             || t.starts_with("param(")
             || t.starts_with("$ErrorActionPreference")
         {
-            return "pwsh";
+            return ("pwsh", "inferred from its content (PowerShell cmdlets)");
         }
     }
-    "bash"
+    ("bash", "by default (nothing in it names another language)")
 }
 
 #[cfg(test)]
@@ -175,12 +183,19 @@ mod tests {
 
     #[test]
     fn inference() {
+        let lang = |s: &str| infer_lang(s).0;
         assert_eq!(
-            infer_lang("# DO: x\n#!/usr/bin/env python3\n# END DO\n"),
+            lang("# DO: x\n#!/usr/bin/env python3\n# END DO\n"),
             "python"
         );
-        assert_eq!(infer_lang("# DO: x\nimport os\n# END DO\n"), "python");
-        assert_eq!(infer_lang("# DO: x\nWrite-Host hi\n# END DO\n"), "pwsh");
-        assert_eq!(infer_lang("# DO: x\nls -la\n# END DO\n"), "bash");
+        assert_eq!(lang("# DO: x\nimport os\n# END DO\n"), "python");
+        assert_eq!(lang("# DO: x\nWrite-Host hi\n# END DO\n"), "pwsh");
+        assert_eq!(lang("# DO: x\n#!/bin/zsh\nls\n# END DO\n"), "zsh");
+        assert_eq!(infer_lang("# DO: x\nls -la\n# END DO\n").0, "bash");
+        assert!(
+            infer_lang("# DO: x\nls -la\n# END DO\n")
+                .1
+                .contains("default")
+        );
     }
 }

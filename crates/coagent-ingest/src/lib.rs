@@ -44,11 +44,14 @@
 //! above (`bash`, `Bash`, `bashCopy code`, `PowerShell`, UI words skipped;
 //! never across a blank line or a `Use code with caution.` footer, beyond
 //! which a word such as `r` or `md` is the last line of another block);
-//! a DO that follows another one with only blank lines and fence marks
-//! between shares its block's language; otherwise a guess from a shebang or
-//! the content (python imports, PowerShell cmdlets), `bash` by default, with
-//! a warning. Normalised: `shell`/`zsh`→`sh`, `powershell`/`ps1`→`pwsh`,
-//! `py`/`python3`→`python`. Any other language makes the DO incomplete.
+//! otherwise a guess from a shebang or the content (python imports,
+//! PowerShell cmdlets), `bash` by default, said in the DO's `lang_note`. Never
+//! from a neighbouring block: a rendered copy cannot tell where one code block
+//! ends and the next begins, so an untagged block after a `python` one is
+//! still read for what it holds. Normalised: `shell`→`sh`,
+//! `powershell`/`ps1`→`pwsh` (both with a note), `py`/`python3`→`python`;
+//! `zsh` stays `zsh` (the core runs it under zsh, or maps it where zsh is
+//! missing, saying so). Any other language makes the DO incomplete.
 //!
 //! **Examples are not proposals.** Nothing is recorded from: a fence tagged
 //! `text`, `plaintext`, `txt`, `markdown` or `md` (rendered: the lines after
@@ -161,7 +164,7 @@ pub struct Reply<'a> {
     pub messages: Vec<MessageBlock>,
     pub next: Option<NextPart>,
     /// Things a user may want to know: lossy input, ignored examples,
-    /// inferred languages, lines that look like ACKs but are not.
+    /// lines that look like DONE lines but are not.
     pub warnings: Vec<String>,
 }
 

@@ -306,11 +306,25 @@ pub(crate) fn is_example_lang(l: &str) -> bool {
 pub(crate) fn runnable_lang(l: &str) -> Option<&'static str> {
     Some(match l {
         "bash" => "bash",
-        "sh" | "shell" | "zsh" | "shellscript" | "posix" => "sh",
+        // Kept as zsh: the core runs it under zsh where installed, else maps it, saying so.
+        "zsh" => "zsh",
+        "sh" | "shell" | "shellscript" | "posix" => "sh",
         "python" | "python3" | "py" => "python",
         "powershell" | "pwsh" | "ps1" | "ps" => "pwsh",
         _ => return None,
     })
+}
+
+/// What to tell the user when a tag names another program than the one that runs it
+/// (`shell` → sh, `powershell` → pwsh); `None` for plain synonyms (`py`, `python3`).
+pub(crate) fn lang_mapping_note(tag: &str, lang: &str) -> Option<String> {
+    match tag {
+        "shell" | "shellscript" | "posix" => Some(format!("tagged `{tag}`: runs under sh")),
+        "powershell" | "ps" | "ps1" => {
+            Some(format!("tagged `{tag}`: runs under {lang} (PowerShell 7)"))
+        }
+        _ => None,
+    }
 }
 
 /// A line that introduces an example ("For example:", "It looks like this:").

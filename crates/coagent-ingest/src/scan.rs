@@ -35,9 +35,8 @@ pub(crate) struct Found {
 enum LangFrom {
     /// A fence tag or a rendered label, not yet normalised.
     Named(String),
-    /// Same code block as the DO just before it.
-    Inherited(&'static str),
-    /// Nothing names it: guess from the script.
+    /// Nothing names it: guess from the script (never from a neighbouring block: a
+    /// rendered copy cannot tell where one code block ends and the next begins).
     Infer,
 }
 
@@ -61,7 +60,6 @@ struct Capture {
 #[derive(Clone)]
 struct OpenFence {
     f: Fence,
-    open_line: usize,
     example: bool,
     /// Label found before an untagged fence (a line such as `bash`).
     label: Option<String>,
@@ -87,8 +85,6 @@ struct Scanner<'t> {
     last_prose: Option<usize>,
     /// Whether that line is a lead-in, once asked.
     lead_in_cache: Cell<Option<(usize, bool)>>,
-    /// Line of the last complete `# END DO` and its DO's language.
-    last_end: Option<(usize, &'static str)>,
     /// Last line index holding `# END DO` anywhere in the text.
     last_end_line: Option<usize>,
     /// Lines holding the BackchatMessage schema name, ascending.
@@ -122,7 +118,6 @@ pub(crate) fn scan(text: &str) -> Found {
         region: None,
         last_prose: None,
         lead_in_cache: Cell::new(None),
-        last_end: None,
         last_end_line,
         schema_lines,
         json_watermark: 0,
@@ -155,7 +150,7 @@ impl<'t> Scanner<'t> {
         }
         if self.capture.is_some() {
             if lines::is_do_end(line) {
-                self.finish_do(i, line);
+                self.finish_do(line);
                 return i + 1;
             }
             let reason = if lines::is_ui_marker(line) {
@@ -206,7 +201,6 @@ impl<'t> Scanner<'t> {
             let example = example || label.as_deref().is_some_and(lines::is_example_lang);
             self.fence = Some(OpenFence {
                 f,
-                open_line: i,
                 example,
                 label,
                 seen_text: false,
@@ -222,7 +216,7 @@ impl<'t> Scanner<'t> {
                     let ex = lines::is_example_lang(&l);
                     (LangFrom::Named(l), ex)
                 }
-                None => (self.inherit_or_infer(i), false),
+                None => (LangFrom::Infer, false),
             };
             self.start_do(i, title, lang, example, false, line);
             return i + 1;
@@ -270,7 +264,7 @@ impl<'t> Scanner<'t> {
         }
         if self.capture.is_some() {
             if lines::is_do_end(content) {
-                self.finish_do(i, content);
+                self.finish_do(content);
                 return i + 1;
             }
             if lines::do_start(content).is_none() {
@@ -290,7 +284,7 @@ impl<'t> Scanner<'t> {
             return i + 1;
         };
         if let Some(title) = lines::do_start(content) {
-            let (tag, open_line, label) = (of.f.tag.clone(), of.open_line, of.label.clone());
+            let (tag, label) = (of.f.tag.clone(), of.label.clone());
             let (lang, example) = if !tag.is_empty() {
                 (LangFrom::Named(tag), false)
             } else if !first_text {
@@ -299,7 +293,7 @@ impl<'t> Scanner<'t> {
                 let ex = lines::is_example_lang(&l);
                 (LangFrom::Named(l), ex)
             } else {
-                (self.inherit_or_infer(open_line), false)
+                (LangFrom::Infer, false)
             };
             self.start_do(i, title, lang, example, true, content);
             return i + 1;
@@ -370,25 +364,6 @@ impl<'t> Scanner<'t> {
         None
     }
 
-    /// A DO with no tag or label right after another DO (only blank lines
-    /// and fence marks between) shares its code block, hence its language.
-    fn inherit_or_infer(&self, upto: usize) -> LangFrom {
-        if let Some((end, lang)) = self.last_end
-            && end < upto
-            // Backwards, so that a run of DO starts stops at once.
-            && self.lines[end + 1..upto].iter().rev().all(|l| {
-                let t = l.trim();
-                t.is_empty()
-                    || t.starts_with("```")
-                    || t.starts_with("~~~")
-                    || lines::chrome(t) == Some(Chrome::Ui)
-            })
-        {
-            return LangFrom::Inherited(lang);
-        }
-        LangFrom::Infer
-    }
-
     fn lead_in_active(&self) -> bool {
         let Some(j) = self.last_prose else {
             return false;
@@ -444,7 +419,6 @@ impl<'t> Scanner<'t> {
     /// an example, whose lines stay skipped.
     fn abandon_do(&mut self, reason: &str) -> Option<usize> {
         let c = self.capture.take()?;
-        self.last_end = None;
         if c.example {
             return None;
         }
@@ -458,14 +432,13 @@ impl<'t> Scanner<'t> {
         Some(c.start + 1)
     }
 
-    fn finish_do(&mut self, i: usize, end_line: &str) {
+    fn finish_do(&mut self, end_line: &str) {
         let Some(mut c) = self.capture.take() else {
             return;
         };
         self.count(end_line);
         c.script.push_str(end_line);
         c.script.push('\n');
-        self.last_end = None;
         if c.example {
             self.warn(format!(
                 "line {}: example DO `{}` (a template or quoted example) not recorded",
@@ -485,9 +458,9 @@ impl<'t> Scanner<'t> {
                 .push(incomplete("the `# DO:` line has no title".into()));
             return;
         }
-        let lang = match &c.lang {
+        let (lang, lang_note) = match &c.lang {
             LangFrom::Named(n) => match lines::runnable_lang(n) {
-                Some(l) => l,
+                Some(l) => (l, lines::lang_mapping_note(n, l)),
                 None => {
                     self.found.incomplete.push(incomplete(format!(
                         "unsupported language `{n}` (CoAgent runs bash, sh, python and pwsh)"
@@ -495,15 +468,9 @@ impl<'t> Scanner<'t> {
                     return;
                 }
             },
-            LangFrom::Inherited(l) => l,
             LangFrom::Infer => {
-                let l = dos::infer_lang(&c.script);
-                self.warn(format!(
-                    "line {}: DO `{}` names no language; inferred {l} from its content",
-                    c.start + 1,
-                    c.title
-                ));
-                l
+                let (l, why) = dos::infer_lang(&c.script);
+                (l, Some(format!("no language tag: {l}, {why}")))
             }
         };
         if c.script.contains('\u{FFFD}') {
@@ -513,13 +480,13 @@ impl<'t> Scanner<'t> {
                 c.title
             ));
         }
-        self.last_end = Some((i, lang));
         let sha256 = dos::sha256_hex(c.script.as_bytes());
         let todo = dos::todo_of(&c.title, &c.script);
         self.found.dos.push(DoProposal {
             todo,
             title: c.title,
             lang: lang.to_string(),
+            lang_note,
             script: c.script,
             sha256,
             line: c.start + 1,

@@ -65,7 +65,7 @@ fn invariants(input: &[u8], r: &Reply<'_>) {
         assert!(d.script.contains("DO:"));
         assert!(d.script.ends_with('\n'));
         assert_eq!(d.sha256, sha256_hex(d.script.as_bytes()));
-        assert!(["bash", "sh", "python", "pwsh"].contains(&d.lang.as_str()));
+        assert!(["bash", "sh", "zsh", "python", "pwsh"].contains(&d.lang.as_str()));
         assert!(d.line >= 1 && d.line <= lines);
     }
     for a in &r.acks {
@@ -178,7 +178,8 @@ struct GenDo {
 fn lang_of(tag: &str, script: &str) -> &'static str {
     match tag {
         "bash" => "bash",
-        "sh" | "shell" | "zsh" => "sh",
+        "sh" | "shell" => "sh",
+        "zsh" => "zsh",
         "python" | "py" | "python3" => "python",
         "powershell" | "pwsh" | "ps1" => "pwsh",
         _ => {
@@ -308,9 +309,7 @@ type Expected = (
 fn markdown(blocks: &[Block]) -> (String, Expected) {
     let mut md = String::new();
     let mut exp: Expected = (None, vec![], vec![], vec![], vec![]);
-    let mut prev_do_lang: Option<String> = None;
     for b in blocks {
-        let mut this_do_lang = None;
         match b {
             Block::Prose(p) => md.push_str(&format!("{p}\n")),
             Block::Echo {
@@ -332,13 +331,10 @@ fn markdown(blocks: &[Block]) -> (String, Expected) {
             Block::Do(d) => {
                 let script = d.script();
                 md.push_str(&format!("{}{}\n{script}{}\n", d.fence, d.tag, d.fence));
-                // An untagged block right after another DO shares its language.
-                let lang = match (&prev_do_lang, d.tag) {
-                    (Some(l), "") => l.clone(),
-                    _ => lang_of(d.tag, &script).to_string(),
-                };
-                exp.1.push((d.title.clone(), lang.clone(), script));
-                this_do_lang = Some(lang);
+                // A block's language is its own tag's or its own content's, whatever
+                // block comes before it.
+                let lang = lang_of(d.tag, &script).to_string();
+                exp.1.push((d.title.clone(), lang, script));
             }
             Block::Ack { id, refs, style } => {
                 let line = format!("ACK {id} {}", refs.join(" "));
@@ -389,7 +385,6 @@ fn markdown(blocks: &[Block]) -> (String, Expected) {
             }
         }
         md.push('\n');
-        prev_do_lang = this_do_lang;
     }
     (md, exp)
 }

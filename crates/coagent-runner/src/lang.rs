@@ -21,6 +21,9 @@ pub enum Lang {
     Sh,
     /// Bash.
     Bash,
+    /// Zsh, where installed (a `zsh` tag; ingest maps it to bash, saying so, where zsh is
+    /// missing).
+    Zsh,
     /// Python 3.
     Python,
     /// PowerShell 7 (`pwsh`), where installed.
@@ -30,7 +33,7 @@ pub enum Lang {
 /// A language tag CoAgent does not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown script language `{0}`; CoAgent runs sh, bash, python (python3, py) and pwsh (powershell)"
+    "unknown script language `{0}`; CoAgent runs sh, bash, zsh, python (python3, py) and pwsh (powershell)"
 )]
 pub struct ParseLangError(pub String);
 
@@ -41,6 +44,7 @@ impl FromStr for Lang {
         match s.trim().to_ascii_lowercase().as_str() {
             "sh" | "shell" => Ok(Lang::Sh),
             "bash" => Ok(Lang::Bash),
+            "zsh" => Ok(Lang::Zsh),
             "python" | "python3" | "py" => Ok(Lang::Python),
             "pwsh" | "powershell" | "ps1" => Ok(Lang::Pwsh),
             _ => Err(ParseLangError(s.to_owned())),
@@ -55,11 +59,12 @@ impl fmt::Display for Lang {
 }
 
 impl Lang {
-    /// The canonical tag: `sh`, `bash`, `python` or `pwsh`.
+    /// The canonical tag: `sh`, `bash`, `zsh`, `python` or `pwsh`.
     pub fn as_str(self) -> &'static str {
         match self {
             Lang::Sh => "sh",
             Lang::Bash => "bash",
+            Lang::Zsh => "zsh",
             Lang::Python => "python",
             Lang::Pwsh => "pwsh",
         }
@@ -70,6 +75,7 @@ impl Lang {
         match self {
             Lang::Sh => &["sh"],
             Lang::Bash => &["bash"],
+            Lang::Zsh => &["zsh"],
             // A bare `python` may still be Python 2 on older Unix systems; only Windows,
             // where `python3` is often missing, gets the looser names.
             Lang::Python if cfg!(windows) => &["python3", "python", "py"],
@@ -83,6 +89,7 @@ impl Lang {
     pub fn extension(self) -> &'static str {
         match self {
             Lang::Sh | Lang::Bash => "sh",
+            Lang::Zsh => "zsh",
             Lang::Python => "py",
             Lang::Pwsh => "ps1",
         }
@@ -91,7 +98,7 @@ impl Lang {
     /// Arguments placed before the script path.
     pub fn interpreter_args(self) -> &'static [&'static str] {
         match self {
-            Lang::Sh | Lang::Bash => &[],
+            Lang::Sh | Lang::Bash | Lang::Zsh => &[],
             // Unbuffered, so output reaches the terminal live and stdout/stderr interleave
             // in the order the script wrote them.
             Lang::Python => &["-u"],
@@ -111,6 +118,7 @@ impl Lang {
         match self {
             Lang::Sh => "install a POSIX shell (`sh`) and make sure it is on PATH",
             Lang::Bash => "install bash and make sure it is on PATH, or ask the chat for a `sh` DO",
+            Lang::Zsh => "install zsh and make sure it is on PATH, or ask the chat for a bash DO",
             Lang::Python => "install Python 3 (`python3`) and make sure it is on PATH",
             Lang::Pwsh => {
                 "install PowerShell 7 (`pwsh`) and make sure it is on PATH, or ask the chat to rewrite the DO in bash or python"
@@ -182,6 +190,7 @@ mod tests {
         for (tag, lang) in [
             ("sh", Lang::Sh),
             ("bash", Lang::Bash),
+            ("zsh", Lang::Zsh),
             ("python", Lang::Python),
             ("python3", Lang::Python),
             ("py", Lang::Python),

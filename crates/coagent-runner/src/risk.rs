@@ -38,7 +38,7 @@ impl Langs {
     fn includes(self, lang: Lang) -> bool {
         match self {
             Langs::Any => true,
-            Langs::Shell => matches!(lang, Lang::Sh | Lang::Bash),
+            Langs::Shell => matches!(lang, Lang::Sh | Lang::Bash | Lang::Zsh),
             Langs::Python => lang == Lang::Python,
             Langs::Pwsh => lang == Lang::Pwsh,
             Langs::ShellOrPwsh => lang != Lang::Python,
@@ -336,7 +336,7 @@ pub fn risk_hints(script: &str, lang: Lang) -> Vec<RiskHint> {
                 hints.push(RiskHint {
                     code: rule.code,
                     line: index + 1,
-                    message: format!("line {}: {}", index + 1, rule.message),
+                    message: rule.message.to_string(),
                 });
             }
         }

@@ -35,6 +35,9 @@ pub struct DoReport {
     pub id: String,
     pub title: String,
     pub lang: String,
+    /// How the language was decided when the block did not name it plainly (inferred from
+    /// its content; a tag mapped to another program). `do show` says it again.
+    pub lang_note: Option<String>,
     pub sha256: String,
     /// `false` when this DO was already recorded from an earlier reply.
     pub new: bool,
@@ -316,9 +319,12 @@ fn judge(hub: &mut Hub, s: &Session, read: &Read<'_>) -> Result<Judged> {
     let mut do_reports = Vec::new();
     for d in &reply.dos {
         let existing = known_do(hub, &s.id, &d.sha256)?;
-        let (id, new) = match existing {
-            Some(id) => (id, false),
-            None => (hub.new_id(Kind::Do), true),
+        let (id, new, lang, lang_note) = match existing {
+            Some((id, lang, note)) => (id, false, lang, note),
+            None => {
+                let (lang, note) = settle_lang(d);
+                (hub.new_id(Kind::Do), true, lang, note)
+            }
         };
         let todo = match &d.todo {
             Some(t) if new => {
@@ -334,16 +340,20 @@ fn judge(hub: &mut Hub, s: &Session, read: &Read<'_>) -> Result<Judged> {
             _ => None,
         };
         if new {
+            let mut proposal = d.clone();
+            proposal.lang.clone_from(&lang);
+            proposal.lang_note.clone_from(&lang_note);
             new_dos.push(NewDo {
                 id: id.clone(),
-                proposal: d.clone(),
+                proposal,
                 todo: todo.clone(),
             });
         }
         do_reports.push(DoReport {
             id,
             title: d.title.clone(),
-            lang: d.lang.clone(),
+            lang,
+            lang_note,
             sha256: d.sha256.clone(),
             new,
             todo,
@@ -529,8 +539,8 @@ fn write_records(
     for d in &j.new_dos {
         let p = &d.proposal;
         tx.execute(
-            "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at, todo_id, reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7, ?8, ?9)",
-            params![d.id, s.id, p.title, p.lang, p.script, p.sha256, now, d.todo, reply_id],
+            "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at, todo_id, reply, lang_note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7, ?8, ?9, ?10)",
+            params![d.id, s.id, p.title, p.lang, p.script, p.sha256, now, d.todo, reply_id, p.lang_note],
         )?;
     }
     for a in &j.acks {
@@ -736,17 +746,41 @@ fn other_words(line: &str, buf: &mut Vec<u8>) {
     }
 }
 
-/// The DO already recorded for this script in this session, if any.
-fn known_do(hub: &Hub, session: &str, sha256: &str) -> Result<Option<String>> {
+/// The DO already recorded for this script in this session, if any: its id, language and
+/// language note.
+fn known_do(
+    hub: &Hub,
+    session: &str,
+    sha256: &str,
+) -> Result<Option<(String, String, Option<String>)>> {
     Ok(hub
         .store
         .conn()
         .query_row(
-            "SELECT id FROM dos WHERE session = ?1 AND sha256 = ?2",
+            "SELECT id, lang, lang_note FROM dos WHERE session = ?1 AND sha256 = ?2",
             params![session, sha256],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?)
+}
+
+/// The language a new DO is recorded with, and how it was decided. A `zsh` block runs
+/// under zsh where it is installed; elsewhere under bash (most of what a chat writes for
+/// zsh is bash too), and the note says so.
+fn settle_lang(d: &coagent_ingest::DoProposal) -> (String, Option<String>) {
+    if d.lang != "zsh" || coagent_runner::find_interpreter(coagent_runner::Lang::Zsh).is_ok() {
+        return (d.lang.clone(), d.lang_note.clone());
+    }
+    let how = match &d.lang_note {
+        Some(n) => format!("{n}; "),
+        None => "tagged `zsh`; ".to_string(),
+    };
+    (
+        "bash".to_string(),
+        Some(format!(
+            "{how}zsh is not installed here, so it runs under bash (install zsh to run it as written)"
+        )),
+    )
 }
 
 fn session_echo(s: &Session) -> EchoStatus {
@@ -798,19 +832,24 @@ fn duplicate_report(hub: &Hub, s: &Session, read: &Read<'_>) -> Result<IngestRep
     warnings.push("this reply was ingested before: nothing new was recorded".to_string());
     let mut dos = Vec::new();
     for d in &reply.dos {
-        let id = known_do(hub, &s.id, &d.sha256)?;
-        let todo: Option<String> = match &id {
-            Some(id) => {
+        let known = known_do(hub, &s.id, &d.sha256)?;
+        let todo: Option<String> = match &known {
+            Some((id, _, _)) => {
                 hub.store
                     .conn()
                     .query_row("SELECT todo_id FROM dos WHERE id = ?1", [id], |r| r.get(0))?
             }
             None => None,
         };
+        let (id, lang, lang_note) = match known {
+            Some(k) => k,
+            None => (String::new(), d.lang.clone(), d.lang_note.clone()),
+        };
         dos.push(DoReport {
-            id: id.unwrap_or_default(),
+            id,
             title: d.title.clone(),
-            lang: d.lang.clone(),
+            lang,
+            lang_note,
             sha256: d.sha256.clone(),
             new: false,
             todo,

@@ -198,6 +198,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE dos ADD COLUMN reply INTEGER;
     CREATE INDEX dos_by_reply ON dos (session, reply);
     "#,
+    // 5: how a DO's language was decided when its block did not name it plainly (inferred
+    // from the content, a tag mapped to another program), for `do show` to say it again.
+    r#"
+    ALTER TABLE dos ADD COLUMN lang_note TEXT;
+    "#,
 ];
 
 pub struct Store {

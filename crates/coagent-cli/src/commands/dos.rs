@@ -182,6 +182,9 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
         Ok(p) => o.push_str(&format!(" ({p})\n")),
         Err(e) => o.push_str(&format!(" {}\n", out::red(&format!("— {e}")))),
     }
+    if let Some(n) = &d.lang_note {
+        o.push_str(&format!("            {n}\n"));
+    }
     o.push_str(&format!("  sha256    {}\n", s.current_sha256));
     if s.edited {
         o.push_str(&format!(
@@ -276,7 +279,13 @@ fn consent(app: &App, planned: &[Planned]) -> anyhow::Result<bool> {
             p.r#do.title
         );
         for r in &p.risks {
-            eprintln!("  {} {} [{}]", out::yellow("risk:"), r.message, r.code);
+            eprintln!(
+                "  {} line {}: {} [{}]",
+                out::yellow("risk:"),
+                r.line,
+                r.message,
+                r.code
+            );
         }
     }
     let question = if planned.len() == 1 {

@@ -74,6 +74,12 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
                 .unwrap_or_default(),
             if d.new { "" } else { "  (known)" }
         ));
+        if let Some(n) = &d.lang_note {
+            s.push_str(&format!(
+                "            {}\n",
+                out::dim(&format!("language: {n}"))
+            ));
+        }
     }
     for d in &r.incomplete_dos {
         s.push_str(&format!(

@@ -9,6 +9,7 @@ mod dos;
 mod guard;
 mod hub;
 mod ingest;
+mod rough_edges;
 mod start;
 mod surface;
 mod todo;

@@ -34,6 +34,9 @@ pub struct Do {
     pub session: String,
     pub title: String,
     pub lang: String,
+    /// How the language was decided, when the chat did not name it plainly (inferred from
+    /// the content; a `zsh` tag run under bash where zsh is missing).
+    pub lang_note: Option<String>,
     /// sha256 of the script as the chat proposed it.
     pub sha256: String,
     pub state: String,
@@ -46,7 +49,7 @@ pub struct Do {
     pub path: String,
 }
 
-const COLS: &str = "id, session, title, lang, sha256, state, approved_sha256, proposed_at, approved_at, first_artifact_at, acked_at";
+const COLS: &str = "id, session, title, lang, sha256, state, approved_sha256, proposed_at, approved_at, first_artifact_at, acked_at, lang_note";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Do> {
     let id: String = r.get(0)?;
@@ -64,6 +67,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Do> {
         approved_at: r.get(8)?,
         first_artifact_at: r.get(9)?,
         acked_at: r.get(10)?,
+        lang_note: r.get(11)?,
         path,
     })
 }

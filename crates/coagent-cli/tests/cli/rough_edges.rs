@@ -1,0 +1,150 @@
+//! What a new user trips on in the first hour: a DO's language taken from its own block,
+//! ACK lines in any case, ids typed bare or wrong, sessions that pile up, messages said
+//! once and in order, `--help` and man pages for everything, `stats` that says what it
+//! counts.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::Env;
+
+fn started(env: &Env) -> String {
+    env.init();
+    let s = env.json(&["start", "--vendor", "claude", "--goal", "first hour"]);
+    s["session"].as_str().unwrap().to_string()
+}
+
+fn ingest(env: &Env, text: &str) -> serde_json::Value {
+    env.cmd(&["--json", "ingest", "-"]).stdin(text).ok().json()
+}
+
+/// A folder holding only links to the named programs, found on the test's PATH: a PATH
+/// without everything else (zsh above all).
+fn path_with_only(env: &Env, programs: &[&str]) -> PathBuf {
+    let dir = env.home.join("only-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for p in programs {
+        let found = std::env::split_paths(&path)
+            .map(|d| d.join(p))
+            .find(|c| c.is_file())
+            .unwrap_or_else(|| panic!("{p} is not on PATH"));
+        let link = dir.join(p);
+        if !link.exists() {
+            std::os::unix::fs::symlink(found, link).unwrap();
+        }
+    }
+    dir
+}
+
+/// A `zsh` on PATH that says it ran, then runs the script with sh.
+fn fake_zsh(env: &Env) -> std::ffi::OsString {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = env.home.join("zsh-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let zsh = dir.join("zsh");
+    std::fs::write(&zsh, "#!/bin/sh\necho 'ran by zsh'\nexec sh \"$@\"\n").unwrap();
+    std::fs::set_permissions(&zsh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut paths = vec![dir];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
+fn dos_of(r: &serde_json::Value) -> Vec<(String, String)> {
+    r["dos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["title"].as_str().unwrap().to_string(),
+                d["lang"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn is_file(p: &Path) -> bool {
+    p.is_file()
+}
+
+// ---- item 2: a block's language is its own ----
+
+const AFTER_PYTHON_COPY: &str = "Policy v1.0 loaded.\n\n```python\n# DO: Count the modules\nimport pathlib\nprint(len(list(pathlib.Path('.').glob('*.py'))))\n# END DO\n```\n\n```\n# DO: Say c\necho c\n# END DO\n```\n";
+
+/// The same reply selected on the rendered page (Claude shows a bare label above a tagged
+/// block, nothing above an untagged one).
+const AFTER_PYTHON_RENDERED: &str = "Policy v1.0 loaded.\n\npython\n# DO: Count the modules\nimport pathlib\nprint(len(list(pathlib.Path('.').glob('*.py'))))\n# END DO\n\n# DO: Say c\necho c\n# END DO\n";
+
+#[test]
+fn an_untagged_block_after_a_python_block_is_not_run_as_python() {
+    for reply in [AFTER_PYTHON_COPY, AFTER_PYTHON_RENDERED] {
+        let env = Env::new();
+        started(&env);
+        let text = env.cmd(&["ingest", "-"]).stdin(reply).ok().stdout;
+        assert!(text.contains("language: no language tag: bash"), "{text}");
+        let r = env.json(&["do", "list"]);
+        assert_eq!(
+            dos_of(&r),
+            [
+                ("Count the modules".to_string(), "python".to_string()),
+                ("Say c".to_string(), "bash".to_string())
+            ],
+            "{reply}"
+        );
+        assert!(r["dos"][0]["lang_note"].is_null(), "a tag needs no note");
+        let note = r["dos"][1]["lang_note"].as_str().unwrap();
+        assert!(
+            note.contains("no language tag") && note.contains("bash"),
+            "{note}"
+        );
+        let id = r["dos"][1]["id"].as_str().unwrap();
+        env.ok(&["do", "show", id])
+            .stdout_has("no language tag: bash, by default");
+        let run = env.json(&["do", "run", id]);
+        assert_eq!(run["status"], "succeeded", "{run}");
+    }
+}
+
+#[test]
+fn a_zsh_block_runs_under_zsh_where_installed_else_under_bash_saying_so() {
+    let reply = "Policy v1.0 loaded.\n\n```zsh\n# DO: Zsh tagged\necho z\n# END DO\n```\n";
+    // No zsh: bash, and the mapping is said in ingest and do show.
+    let env = Env::new();
+    started(&env);
+    let only = path_with_only(&env, &["bash", "sh"]);
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .env("PATH", &only)
+        .stdin(reply)
+        .ok()
+        .json();
+    assert_eq!(r["dos"][0]["lang"], "bash");
+    let note = r["dos"][0]["lang_note"].as_str().unwrap();
+    assert!(
+        note.contains("zsh is not installed") && note.contains("bash"),
+        "{note}"
+    );
+    let id = r["dos"][0]["id"].as_str().unwrap();
+    env.cmd(&["do", "show", id])
+        .env("PATH", &only)
+        .ok()
+        .stdout_has("tagged `zsh`; zsh is not installed here, so it runs under bash");
+    // With zsh: zsh runs it, as tagged.
+    let env = Env::new();
+    started(&env);
+    let path = fake_zsh(&env);
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .env("PATH", &path)
+        .stdin(reply)
+        .ok()
+        .json();
+    assert_eq!(r["dos"][0]["lang"], "zsh");
+    assert!(r["dos"][0]["lang_note"].is_null());
+    let id = r["dos"][0]["id"].as_str().unwrap().to_string();
+    let out = env.cmd(&["do", "run", &id]).env("PATH", &path).ok();
+    assert!(out.stdout.contains("ran by zsh"), "{}", out.stdout);
+    assert!(is_file(&env.hub().join(format!("dos/{id}.zsh"))));
+}
