@@ -62,6 +62,18 @@ pub struct AckLine {
     pub raw: String,
 }
 
+/// A line that starts with `ACK` (any case) but cannot be read as one: reported, never
+/// dropped, so the chat can be asked for a proper line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadableAck {
+    /// 1-based line in [`crate::Reply::text`].
+    pub line: usize,
+    /// The line, trimmed (at most 200 characters).
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// A recognised DONE line: the chat says a TODO is finished, citing refs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DoneLine {
@@ -160,10 +172,8 @@ fn single_ref(t: &str) -> Option<AckRef> {
         });
     }
     if let Some(id) = t.strip_prefix("artifact:") {
-        let id = ascii_hyphens(id);
-        return valid_id(&id, &["A"]).then(|| AckRef::Artifact {
-            id: id.into_owned(),
-        });
+        let id = normalize_id(&ascii_hyphens(id));
+        return valid_id(&id, &["A"]).then_some(AckRef::Artifact { id });
     }
     if t.starts_with("https://") || t.starts_with("http://") {
         let url = t.trim_end_matches([')', ']', '>']);
@@ -227,9 +237,13 @@ fn is_ornament(t: &str) -> bool {
 /// The two protocol lines made of a keyword, an id and refs.
 struct Grammar {
     keyword: &'static str,
-    /// What the line is called in warnings ("an ACK").
-    what: &'static str,
+    /// The keyword is read in any case, and a line it starts that cannot be read is
+    /// reported, never dropped (ACK). `DONE` starts prose too often ("DONE with the tests")
+    /// for either.
+    any_case: bool,
     ids: &'static [&'static str],
+    /// The ids it takes, in words ("a DO-, BC- or W- id").
+    id_words: &'static str,
     /// Other id kinds: a line naming one is malformed, with this reason.
     other_ids: &'static [&'static str],
     wrong_id: &'static str,
@@ -237,16 +251,18 @@ struct Grammar {
 
 const ACK: Grammar = Grammar {
     keyword: "ACK",
-    what: "an ACK",
+    any_case: true,
     ids: &["DO", "BC", "W"],
+    id_words: "a DO-, BC- or W- id",
     other_ids: &["S", "A", "T"],
     wrong_id: "only DO-, BC- and W- ids can be acknowledged",
 };
 
 const DONE: Grammar = Grammar {
     keyword: "DONE",
-    what: "a DONE line",
+    any_case: false,
     ids: &["T"],
+    id_words: "a T- id",
     other_ids: &["S", "A", "DO", "BC", "W"],
     wrong_id: "only a TODO (a T- id) is closed with DONE; a result is answered with ACK",
 };
@@ -262,30 +278,43 @@ pub(crate) fn parse_done(core: &str) -> AckParse {
 }
 
 fn parse_as(core: &str, g: &Grammar) -> AckParse {
-    if !core.starts_with(g.keyword) {
+    // The keyword is the line's first word: `ACK` in any case (`ack`, `Ack:`), `DONE` in
+    // capitals only (prose starts with "Done" too often).
+    let word_end = core
+        .find(|c: char| c.is_whitespace() || c == ':')
+        .unwrap_or(core.len());
+    let word = &core[..word_end];
+    let is_keyword = if g.any_case {
+        word.eq_ignore_ascii_case(g.keyword)
+    } else {
+        word == g.keyword
+    };
+    if !is_keyword {
         return AckParse::No;
     }
     let core = unlink(core);
     let core = core.as_ref();
-    let Some(rest) = core.strip_prefix(g.keyword) else {
-        return AckParse::No;
-    };
+    let rest = &core[word_end..];
     let rest = rest.strip_prefix(':').unwrap_or(rest);
-    if !rest.starts_with([' ', '\t']) {
+    if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
         return AckParse::No;
     }
     let mut toks = rest.split_whitespace();
     let Some(id_tok) = toks.next() else {
-        return AckParse::No;
-    };
-    let id = ascii_hyphens(trim_token(id_tok));
-    let id = id.as_ref();
-    if !valid_id(id, g.ids) {
-        if valid_id(id, g.other_ids) {
-            return AckParse::Malformed(format!("`{} {id}`: {}", g.keyword, g.wrong_id));
+        if !g.any_case {
+            return AckParse::No;
         }
-        // "ACK <id>" placeholders and prose such as "ACK means…".
-        return AckParse::No;
+        return AckParse::Malformed(format!("no id follows {}", g.keyword));
+    };
+    let id = normalize_id(&ascii_hyphens(trim_token(id_tok)));
+    if !valid_id(&id, g.ids) {
+        if valid_id(&id, g.other_ids) {
+            return AckParse::Malformed(format!("`{id}`: {}", g.wrong_id));
+        }
+        if !g.any_case {
+            return AckParse::No;
+        }
+        return AckParse::Malformed(format!("`{}` is not {}", trim_token(id_tok), g.id_words));
     }
     let mut refs = Vec::new();
     let toks: Vec<&str> = toks.collect();
@@ -320,17 +349,33 @@ fn parse_as(core: &str, g: &Grammar) -> AckParse {
             None if after_separator => break,
             None => {
                 return AckParse::Malformed(format!(
-                    "`{}` starts like {} but `{t}` is not a ref (PR #N, pr:owner/repo#N, commit:SHA, artifact:A-…, a URL or a path); not recorded",
-                    core.chars().take(120).collect::<String>(),
-                    g.what
+                    "`{t}` is not a ref (PR #N, pr:owner/repo#N, commit:SHA, artifact:A-…, a URL or a path)"
                 ));
             }
         }
         i += 1;
     }
-    AckParse::Yes {
-        id: id.to_string(),
-        refs,
+    AckParse::Yes { id, refs }
+}
+
+/// An id as a chat may write it, in the form CoAgent records: upper case, and in the part
+/// after the kind prefix Crockford base32's look-alikes read as the digits they stand for
+/// (`O` → `0`, `I`/`L` → `1`). `do-7qs3ye3p43` → `DO-7QS3YE3P43`.
+pub(crate) fn normalize_id(id: &str) -> String {
+    let up = id.to_ascii_uppercase();
+    match up.split_once('-') {
+        Some((prefix, rest)) => {
+            let rest: String = rest
+                .chars()
+                .map(|c| match c {
+                    'O' => '0',
+                    'I' | 'L' => '1',
+                    c => c,
+                })
+                .collect();
+            format!("{prefix}-{rest}")
+        }
+        None => up,
     }
 }
 
@@ -420,8 +465,9 @@ mod tests {
         assert_eq!(done_refs("DONE T-7 — all green"), vec!["T-7"]);
         assert_eq!(done_refs("DONE with the tests"), vec!["<no>"]);
         assert_eq!(done_refs("done T-7 x.log"), vec!["<no>"]);
-        assert!(done_refs("DONE DO-7 x.log")[0].starts_with("<malformed `DONE DO-7`"));
-        assert!(done_refs("DONE T-7 is finished")[0].contains("starts like a DONE line"));
+        assert!(done_refs("DONE DO-7 x.log")[0].starts_with("<malformed `DO-7`: only a TODO"));
+        assert!(done_refs("DONE T-7 is finished")[0].contains("`is` is not a ref"));
+        assert_eq!(done_refs("DONE t-7q x.log"), vec!["T-7Q", "x.log"]);
         // ACK lines are not DONE lines, and the other way round.
         assert!(matches!(parse_line("DONE T-7 x.log"), AckParse::No));
         assert_eq!(done_refs("ACK DO-7 x.log"), vec!["<no>"]);
@@ -430,12 +476,51 @@ mod tests {
     #[test]
     fn prose_is_not_an_ack() {
         assert!(matches!(parse_line("I will ACK DO-1 later"), AckParse::No));
-        assert!(matches!(parse_line("ACK <id> <ref>"), AckParse::No));
         assert!(matches!(parse_line("ACKNOWLEDGED DO-1"), AckParse::No));
-        assert!(matches!(
-            parse_line("ACK DO-7 is what I send"),
-            AckParse::Malformed(_)
-        ));
-        assert!(matches!(parse_line("ack DO-7 x.log"), AckParse::No));
+        assert!(matches!(parse_line("Acknowledged: DO-1"), AckParse::No));
+    }
+
+    fn acked(line: &str) -> String {
+        match parse_line(line) {
+            AckParse::Yes { id, .. } => id,
+            AckParse::No => "<no>".into(),
+            AckParse::Malformed(m) => format!("<unreadable {m}>"),
+        }
+    }
+
+    #[test]
+    fn ack_lines_are_read_in_any_case() {
+        assert_eq!(acked("ack DO-7QS3YE3P43 x.log"), "DO-7QS3YE3P43");
+        assert_eq!(acked("ACK do-7qs3ye3p43 x.log"), "DO-7QS3YE3P43");
+        assert_eq!(acked("ACK DO-zz9q"), "DO-ZZ9Q");
+        assert_eq!(
+            acked("Ack: bc-01jd8z6q4m3n7p9r2t5v8w0xyz"),
+            "BC-01JD8Z6Q4M3N7P9R2T5V8W0XYZ"
+        );
+        // Crockford's look-alikes: O is 0, I and L are 1.
+        assert_eq!(acked("ACK do-7oil PR #3"), "DO-7011");
+        assert_eq!(acked("- **ack `w-ab12`** ✅"), "W-AB12");
+        assert_eq!(refs("ack DO-7 artifact:a-12o4"), vec!["artifact:A-1204"]);
+    }
+
+    #[test]
+    fn a_line_starting_with_ack_that_cannot_be_read_is_unreadable_not_dropped() {
+        for (line, why) in [
+            ("ACK <id> <ref>", "`<id>` is not a DO-, BC- or W- id"),
+            ("ACK", "no id follows ACK"),
+            ("ack: thanks!", "`thanks` is not a DO-, BC- or W- id"),
+            ("ACK DO-7 is what I send", "`is` is not a ref"),
+            (
+                "ACK T-7 x.log",
+                "only DO-, BC- and W- ids can be acknowledged",
+            ),
+            ("ACK DO_7 x.log", "`DO_7` is not"),
+        ] {
+            let got = acked(line);
+            assert!(
+                got.starts_with("<unreadable") && got.contains(why),
+                "{line}: {got}"
+            );
+        }
     }
 }

@@ -67,7 +67,11 @@
 //! **ACK line**: a line that starts, after decorations (list bullets, `>`,
 //! a heading mark, bold/italic marks, backticks, quote marks), with
 //! `ACK <id>` where id is `DO-`, `BC-` or `W-` and 1–26 of `[0-9A-Z]`,
-//! followed only by refs. Tolerated among the refs: commas and trailing
+//! followed only by refs. The keyword and the id are read in any case
+//! (`ack do-7qs3…`): ids are Crockford base32, where `O` reads as `0` and
+//! `I`/`L` as `1`. A line whose first word is `ACK` but that cannot be read
+//! (no id, a placeholder, a word that is not a ref) is reported in
+//! `unreadable_acks`, never dropped. Tolerated among the refs: commas and trailing
 //! punctuation, emoji and other ornaments, a `(parenthesised comment)` at the
 //! end, a dash separator (`ACK DO-7 — PR #12`, after which the first non-ref
 //! word starts a free comment), and markdown links, read as their text
@@ -136,7 +140,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-pub use ack::{AckLine, AckRef, DoneLine};
+pub use ack::{AckLine, AckRef, DoneLine, UnreadableAck};
 pub use backchat::{MessageBlock, SCHEMA as BACKCHAT_SCHEMA};
 pub use dos::{DoProposal, IncompleteDo};
 pub use echo::{Echo, NextPart};
@@ -157,6 +161,8 @@ pub struct Reply<'a> {
     pub dos: Vec<DoProposal>,
     pub incomplete_dos: Vec<IncompleteDo>,
     pub acks: Vec<AckLine>,
+    /// Lines that start with `ACK` but cannot be read as one.
+    pub unreadable_acks: Vec<UnreadableAck>,
     /// `DONE T-… <ref>…` lines: the chat says these TODOs are finished.
     pub dones: Vec<DoneLine>,
     /// Questions the chat asks the human (advice, not records).
@@ -242,6 +248,7 @@ impl Reply<'_> {
             && self.dos.is_empty()
             && self.incomplete_dos.is_empty()
             && self.acks.is_empty()
+            && self.unreadable_acks.is_empty()
             && self.dones.is_empty()
             && self.messages.is_empty()
             && self.next.is_none()
@@ -286,6 +293,7 @@ pub fn parse_reply(input: &[u8]) -> Reply<'_> {
         dos: found.dos,
         incomplete_dos: found.incomplete,
         acks: found.acks,
+        unreadable_acks: found.unreadable_acks,
         dones: found.dones,
         questions: found.questions,
         messages: found.messages,

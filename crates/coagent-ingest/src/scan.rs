@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 
-use crate::ack::{self, AckLine, AckParse, DoneLine};
+use crate::ack::{self, AckLine, AckParse, DoneLine, UnreadableAck};
 use crate::backchat::{self, Braces, MessageBlock};
 use crate::dos::{self, DoProposal, IncompleteDo};
 use crate::echo::{self, Echo, NextPart};
@@ -23,6 +23,7 @@ pub(crate) struct Found {
     pub dos: Vec<DoProposal>,
     pub incomplete: Vec<IncompleteDo>,
     pub acks: Vec<AckLine>,
+    pub unreadable_acks: Vec<UnreadableAck>,
     pub dones: Vec<DoneLine>,
     pub questions: Vec<Question>,
     pub messages: Vec<MessageBlock>,
@@ -580,7 +581,7 @@ impl<'t> Scanner<'t> {
         // Computed only for the rare line that is a record.
         let example = |s: &Self| c.quoted || s.lead_in_active();
         match first {
-            b'A' => match ack::parse(c.text) {
+            b'A' | b'a' => match ack::parse(c.text) {
                 AckParse::Yes { id, refs } => {
                     if !example(self) {
                         self.found.acks.push(AckLine {
@@ -592,9 +593,13 @@ impl<'t> Scanner<'t> {
                     }
                     return;
                 }
-                AckParse::Malformed(m) => {
+                AckParse::Malformed(reason) => {
                     if !example(self) {
-                        self.warn(format!("line {}: {m}", i + 1));
+                        self.found.unreadable_acks.push(UnreadableAck {
+                            line: i + 1,
+                            text: line.trim().chars().take(200).collect(),
+                            reason,
+                        });
                     }
                     return;
                 }
@@ -613,7 +618,11 @@ impl<'t> Scanner<'t> {
                 }
                 AckParse::Malformed(m) => {
                     if !example(self) {
-                        self.warn(format!("line {}: {m}", i + 1));
+                        let text: String = c.text.chars().take(120).collect();
+                        self.warn(format!(
+                            "line {}: `{text}` starts like a DONE line, but {m}; not recorded",
+                            i + 1
+                        ));
                     }
                     return;
                 }

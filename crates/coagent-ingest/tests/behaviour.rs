@@ -37,14 +37,14 @@ fn a_blockquoted_ack_in_markdown_is_an_example() {
 }
 
 #[test]
-fn a_line_that_starts_like_an_ack_but_is_prose_is_warned_about() {
-    let r = parse_reply(b"ACK DO-7 once the run finishes\n");
+fn a_line_that_starts_like_an_ack_but_is_prose_is_reported_unreadable() {
+    let r = parse_reply(b"Done.\n\nACK DO-7 once the run finishes\n");
     assert!(r.acks.is_empty());
-    assert!(
-        r.warnings.iter().any(|w| w.contains("not a ref")),
-        "{:?}",
-        r.warnings
-    );
+    assert_eq!(r.unreadable_acks.len(), 1, "{:?}", r.unreadable_acks);
+    let u = &r.unreadable_acks[0];
+    assert_eq!(u.line, 3);
+    assert_eq!(u.text, "ACK DO-7 once the run finishes");
+    assert!(u.reason.contains("`once` is not a ref"), "{}", u.reason);
 }
 
 #[test]
@@ -52,9 +52,9 @@ fn only_do_bc_and_w_ids_can_be_acknowledged() {
     let r = parse_reply(b"ACK T-4KX9M2QP7A done.txt\n");
     assert!(r.acks.is_empty());
     assert!(
-        r.warnings
+        r.unreadable_acks
             .iter()
-            .any(|w| w.contains("only DO-, BC- and W-"))
+            .any(|u| u.reason.contains("only DO-, BC- and W-"))
     );
 }
 

@@ -364,7 +364,12 @@ fn markdown(blocks: &[Block]) -> (String, Expected) {
                         ));
                     }
                 }
-                exp.3.push(id.clone());
+                // Ids are Crockford base32: O reads as 0, I and L as 1.
+                let (kind, rest) = id.split_once('-').unwrap();
+                exp.3.push(format!(
+                    "{kind}-{}",
+                    rest.replace('O', "0").replace(['I', 'L'], "1")
+                ));
             }
             Block::Message { id, body } => {
                 md.push_str(&format!(

@@ -71,6 +71,9 @@ pub struct IngestReport {
     pub dos: Vec<DoReport>,
     pub incomplete_dos: Vec<coagent_ingest::IncompleteDo>,
     pub acks: Vec<ack::AckResult>,
+    /// Lines that start with `ACK` but cannot be read as one: the chat is to be asked for
+    /// a proper line.
+    pub unreadable_acks: Vec<coagent_ingest::UnreadableAck>,
     /// The chat's `DONE T-… <ref>…` lines, judged like ACKs.
     pub dones: Vec<todo::DoneResult>,
     /// What the chat asks the human: to be answered in the chat before running DOs.
@@ -558,6 +561,16 @@ fn write_records(
     for d in &j.dones {
         todo::record_done(tx, &s.id, reply_id, d, now)?;
     }
+    for u in &reply.unreadable_acks {
+        // A lapse from the contract, kept for the monitor's drift count.
+        store::event(
+            tx,
+            now,
+            Some(&s.id),
+            "ack.unreadable",
+            &serde_json::json!({"line": u.line, "reason": u.reason}),
+        )?;
+    }
     for (m, json, value) in &j.message_rows {
         let to = value
             .as_ref()
@@ -607,6 +620,7 @@ fn answer(
         dos: j.do_reports,
         incomplete_dos: reply.incomplete_dos,
         acks: j.acks,
+        unreadable_acks: reply.unreadable_acks,
         dones: j.dones,
         questions: reply.questions,
         messages: j.messages,
@@ -812,6 +826,7 @@ fn nothing_new(
         dos: Vec::new(),
         incomplete_dos: Vec::new(),
         acks: Vec::new(),
+        unreadable_acks: Vec::new(),
         dones: Vec::new(),
         questions: Vec::new(),
         messages: Vec::new(),
@@ -858,6 +873,7 @@ fn duplicate_report(hub: &Hub, s: &Session, read: &Read<'_>) -> Result<IngestRep
     Ok(IngestReport {
         dos,
         incomplete_dos: reply.incomplete_dos.clone(),
+        unreadable_acks: reply.unreadable_acks.clone(),
         questions: reply.questions.clone(),
         guard_findings: read.guard_findings,
         warnings,

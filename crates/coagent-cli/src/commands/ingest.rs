@@ -102,6 +102,18 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
             a.refs.join(" ")
         ));
     }
+    for u in &r.unreadable_acks {
+        s.push_str(&format!(
+            "  ACK       {} (line {}): {}\n            {}\n",
+            out::red("unreadable"),
+            u.line,
+            u.text,
+            out::dim(&format!(
+                "{}; not recorded: ask the chat for `ACK <id> <ref>…`",
+                u.reason
+            ))
+        ));
+    }
     for d in &r.dones {
         let st = if d.status == "accepted" {
             out::green("accepted: the TODO is done")
@@ -153,6 +165,7 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
     }
     let nothing = r.dos.is_empty()
         && r.acks.is_empty()
+        && r.unreadable_acks.is_empty()
         && r.dones.is_empty()
         && r.questions.is_empty()
         && r.messages.is_empty()

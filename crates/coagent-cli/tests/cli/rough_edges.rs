@@ -148,3 +148,71 @@ fn a_zsh_block_runs_under_zsh_where_installed_else_under_bash_saying_so() {
     assert!(out.stdout.contains("ran by zsh"), "{}", out.stdout);
     assert!(is_file(&env.hub().join(format!("dos/{id}.zsh"))));
 }
+
+// ---- item 13: ACK lines in any case; an unreadable one is reported ----
+
+const ONE_DO: &str = "Policy v1.0 loaded.\n\n```bash\n# DO: Say hello\necho hello\n# END DO\n```\n";
+
+/// A session with one DO that ran: its id and its log artifact's id.
+fn ran_one(env: &Env) -> (String, String) {
+    started(env);
+    let r = ingest(env, ONE_DO);
+    let id = r["dos"][0]["id"].as_str().unwrap().to_string();
+    let run = env.json(&["do", "run", &id]);
+    let log = run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "log")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (id, log)
+}
+
+#[test]
+fn ack_lines_in_lower_case_are_read_and_an_unreadable_one_is_reported() {
+    let env = Env::new();
+    let (id, log) = ran_one(&env);
+    assert!(
+        env.json(&["ack", "list", "--pending"])
+            .to_string()
+            .contains(&id)
+    );
+    let reply = format!(
+        "Thanks.\n\nack {} artifact:{}\nACK DO-zz9q\nACK <id> <ref>\n",
+        id.to_lowercase(),
+        log.to_lowercase()
+    );
+    let r = ingest(&env, &reply);
+    let acks = r["acks"].as_array().unwrap();
+    assert_eq!(acks.len(), 2, "{r}");
+    assert_eq!(acks[0]["id"], id.as_str());
+    assert_eq!(acks[0]["status"], "accepted", "{r}");
+    assert_eq!(acks[1]["id"], "DO-ZZ9Q");
+    assert_eq!(
+        acks[1]["status"], "rejected",
+        "an unknown id is judged, not ignored"
+    );
+    let un = r["unreadable_acks"].as_array().unwrap();
+    assert_eq!(un.len(), 1, "{r}");
+    assert_eq!(un[0]["line"], 5);
+    assert_eq!(un[0]["text"], "ACK <id> <ref>");
+    let again = "More.\n\nAck: thanks, all good\n";
+    let text = env.cmd(&["ingest", "-"]).stdin(again).ok().stdout;
+    assert!(
+        text.contains("ACK       unreadable (line 3): Ack: thanks, all good"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`thanks` is not a DO-, BC- or W- id"),
+        "{text}"
+    );
+    assert!(!text.contains("nothing to record"), "{text}");
+    let pending = env.json(&["ack", "list", "--pending"]);
+    assert!(
+        !pending.to_string().contains(&id),
+        "the lower-case ACK answered {id}: {pending}"
+    );
+}
