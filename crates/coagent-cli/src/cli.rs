@@ -64,9 +64,13 @@ pub enum Command {
     Todo(TodoCmd),
     /// Open a session and write its boot payload (capsule + BPOE contract + handoff).
     #[command(
-        after_help = "Examples:\n  coagent start --vendor claude --goal \"Ship the CSV importer\"\n  coagent start --vendor chatgpt --no-clipboard   # outbox only\n  coagent start --from-wrap W-7K3M9Q2XAB          # continue a wrapped session"
+        after_help = "Examples:\n  coagent start --vendor claude --goal \"Ship the CSV importer\"\n  coagent start --vendor chatgpt --no-clipboard   # outbox only\n  coagent start --from-wrap W-7K3M9Q2XAB          # another chat from a wrap\n\n`coagent wrap` already boots the wrapped session's successor: --from-wrap is for a second\nchat from the same wrap (it warns, naming the session that already continues it)."
     )]
     Start(StartArgs),
+    /// Sessions: list them, or end one without a wrap (close: done with it; abandon: the
+    /// chat was given up).
+    #[command(subcommand)]
+    Session(SessionCmd),
     /// Read a chat's reply: the echo, DO proposals, ACK lines, BackchatMessages, NEXT k/n.
     #[command(
         after_help = "Examples:\n  coagent ingest                 # from the clipboard\n  coagent ingest reply.md\n  pbpaste | coagent ingest -\n  coagent ingest --session S-7K3M reply.md"
@@ -257,6 +261,36 @@ pub struct StartArgs {
     /// Mask secret-guard findings as [REDACTED:<rule>] instead of refusing.
     #[arg(long)]
     pub redact: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Sessions, newest first: state, vendor, echo, the wrap each came from and the
+    /// sessions that continue it.
+    #[command(
+        after_help = "Examples:\n  coagent session list\n  coagent session list --open --json"
+    )]
+    List {
+        /// Only the open ones (booting or live).
+        #[arg(long)]
+        open: bool,
+        /// How many to list.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// End an open session you are done with: it takes no more replies and the monitor
+    /// stops watching it (its records stay). `coagent wrap` ends one with a handoff instead.
+    #[command(after_help = "Example:\n  coagent session close S-7K3M")]
+    Close {
+        /// The session (an id, a unique prefix, with or without `S-`).
+        id: String,
+    },
+    /// End an open session whose chat was given up (lost, broken, never used).
+    #[command(after_help = "Example:\n  coagent session abandon S-7K3M")]
+    Abandon {
+        /// The session (an id, a unique prefix, with or without `S-`).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

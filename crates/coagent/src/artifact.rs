@@ -129,12 +129,7 @@ pub fn store_new(
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Artifact> {
-    let id = store::resolve_id(
-        hub.store.conn(),
-        "artifacts",
-        "artifact",
-        &id::normalize(typed),
-    )?;
+    let id = store::resolve_id(hub.store.conn(), "artifacts", id::Kind::Artifact, typed)?;
     Ok(hub.store.conn().query_row(
         &format!("SELECT {COLS} FROM artifacts WHERE id = ?1"),
         [id],

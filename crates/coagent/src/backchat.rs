@@ -266,8 +266,8 @@ pub fn get(hub: &crate::hub::Hub, typed: &str) -> Result<Recorded> {
     let id = crate::store::resolve_id(
         hub.store.conn(),
         "messages",
-        "message",
-        &crate::id::normalize(typed),
+        crate::id::Kind::Message,
+        typed,
     )?;
     Ok(hub.store.conn().query_row(
         &format!("SELECT {RECORDED_COLS} FROM messages WHERE id = ?1"),

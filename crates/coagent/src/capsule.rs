@@ -225,6 +225,7 @@ pub fn at_version(hub_dir: &Path, version: &str) -> Result<Capsule> {
         return Err(Error::NotFound {
             kind: "capsule version",
             id: version.to_string(),
+            near: Vec::new(),
         });
     }
     let policy = canonical(&fsx::read_to_string(&p)?);

@@ -22,7 +22,13 @@ pub enum Error {
         current: String,
     },
     #[error("no {kind} matches `{id}`")]
-    NotFound { kind: &'static str, id: String },
+    NotFound {
+        kind: &'static str,
+        /// As the user typed it.
+        id: String,
+        /// Known ids close to it ("did you mean").
+        near: Vec<String>,
+    },
     #[error("`{id}` matches several {kind}s: {}", candidates.join(", "))]
     Ambiguous {
         kind: &'static str,
@@ -98,7 +104,15 @@ impl Error {
             Error::CapsuleChanged { .. } => {
                 "run `coagent capsule bump minor` (or `patch`/`major`) to lock the new content, or undo the edit; `coagent capsule diff` shows what changed".into()
             }
-            Error::NotFound { kind, .. } => format!("`coagent {} list` shows the known ids", kind_command(kind)),
+            Error::NotFound { kind, near, .. } => match (near.as_slice(), list_command(kind)) {
+                ([], Some(cmd)) => format!("`{cmd}` shows the known ids"),
+                ([], None) => return None,
+                (near, cmd) => format!(
+                    "did you mean {}?{}",
+                    near.join(" or "),
+                    cmd.map(|c| format!(" (`{c}` shows the known ids)")).unwrap_or_default()
+                ),
+            },
             Error::Ambiguous { .. } => "type more characters of the id".into(),
             Error::UnknownVendor { known, .. } => {
                 format!("known vendors: {} (`coagent vendors` shows them)", known.join(", "))
@@ -120,14 +134,17 @@ impl Error {
     }
 }
 
-fn kind_command(kind: &str) -> &str {
-    match kind {
-        "session" => "status",
-        "DO" => "do",
-        "message" => "backchat",
-        "wrap" => "wraps",
-        other => other,
-    }
+/// The command that lists the known ids of a kind.
+fn list_command(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "session" => "coagent session list",
+        "DO" => "coagent do list",
+        "message" => "coagent backchat list",
+        "wrap" => "coagent wraps",
+        "todo" => "coagent todo list --all",
+        "artifact" => "coagent artifact list",
+        _ => return None,
+    })
 }
 
 impl From<rusqlite::Error> for Error {

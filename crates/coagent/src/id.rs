@@ -25,6 +25,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// What the kind is called in messages ("no DO matches …").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Session => "session",
+            Kind::Do => "DO",
+            Kind::Artifact => "artifact",
+            Kind::Message => "message",
+            Kind::Wrap => "wrap",
+            Kind::Todo => "todo",
+            Kind::Run => "run",
+        }
+    }
+
     pub fn prefix(self) -> &'static str {
         match self {
             Kind::Session => "S",
@@ -103,6 +116,34 @@ pub fn normalize(typed: &str) -> String {
     }
 }
 
+/// What a user typed for an id of `kind`, normalised as [`normalize`] does; a bare random
+/// part (`9edm`, no prefix) gets the kind's prefix (`DO-9EDM`).
+pub fn normalize_as(kind: Kind, typed: &str) -> String {
+    let t = typed.trim();
+    if t.contains('-') {
+        normalize(t)
+    } else {
+        normalize(&format!("{}-{t}", kind.prefix()))
+    }
+}
+
+/// How far apart two ids are, for "did you mean": the edits (a character changed, added,
+/// dropped, or two swapped) between `typed` and as much of `known` as was typed, so a
+/// typed prefix is compared with the prefix of each known id.
+pub fn distance(typed: &str, known: &str) -> usize {
+    let (Some((tp, tr)), Some((kp, kr))) = (typed.split_once('-'), known.split_once('-')) else {
+        return usize::MAX;
+    };
+    if tp != kp {
+        return usize::MAX;
+    }
+    let cut = kr
+        .char_indices()
+        .nth(tr.chars().count())
+        .map_or(kr, |(i, _)| &kr[..i]);
+    strsim::osa_distance(tr, cut)
+}
+
 /// Does `s` look like an id of `kind`?
 pub fn is_id(s: &str, kind: Kind) -> bool {
     s.strip_prefix(kind.prefix())
@@ -150,5 +191,22 @@ mod tests {
     fn typed_ids_are_normalised() {
         assert_eq!(normalize(" do-7k3mo "), "DO-7K3M0");
         assert_eq!(normalize("s-il"), "S-11");
+        assert_eq!(normalize_as(Kind::Do, "9edm"), "DO-9EDM");
+        assert_eq!(normalize_as(Kind::Do, " 9eDo "), "DO-9ED0");
+        assert_eq!(normalize_as(Kind::Wrap, "w-ab"), "W-AB");
+        assert_eq!(normalize_as(Kind::Do, "T-12"), "T-12");
+    }
+
+    #[test]
+    fn distance_compares_what_was_typed() {
+        assert_eq!(distance("DO-9EDM", "DO-9EDMQ1X3ZZ"), 0);
+        assert_eq!(distance("DO-9EMD", "DO-9EDMQ1X3ZZ"), 1, "two swapped");
+        assert_eq!(distance("DO-9XDM", "DO-9EDMQ1X3ZZ"), 1, "one changed");
+        assert_eq!(
+            distance("DO-9EDMQ1X3ZZ7", "DO-9EDMQ1X3ZZ"),
+            1,
+            "one too many"
+        );
+        assert_eq!(distance("T-9EDM", "DO-9EDMQ1X3ZZ"), usize::MAX);
     }
 }

@@ -124,24 +124,25 @@ pub fn copy(
 }
 
 fn find(hub: &Hub, typed: &str) -> Result<Entry> {
-    let typed = id::normalize(typed);
+    let wanted = id::normalize_as(id::Kind::Message, typed);
+    let typed = typed.trim();
     let ids: Vec<String> = hub
         .store
         .conn()
         .prepare_cached("SELECT DISTINCT id FROM payloads WHERE id LIKE ?1 || '%' LIMIT 2")?
-        .query_map(params![typed], |r| r.get(0))?
+        .query_map(params![wanted], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let id = match ids.as_slice() {
         [one] => one.clone(),
         [] => {
             return Err(Error::invalid(
-                format!("no payload {typed} in the outbox"),
+                format!("no payload `{typed}` in the outbox"),
                 Some("`coagent outbox --all` lists them".to_string()),
             ));
         }
         _ => {
             return Err(Error::invalid(
-                format!("{typed} names more than one payload"),
+                format!("`{typed}` names more than one payload"),
                 Some("type more of the id".to_string()),
             ));
         }

@@ -1,5 +1,6 @@
 //! Sessions: one chat conversation with one vendor, `booting → live → wrapped` (or
-//! `abandoned`). `start` opens one and sends its boot payload: the Policy Capsule, the BPOE
+//! `closed`: ended by the user, the work done or carried on elsewhere; or `abandoned`: the
+//! chat given up). `start` opens one and sends its boot payload: the Policy Capsule, the BPOE
 //! contract, and a `handoff` BackchatMessage with the goal and the open TODOs, top 3 first
 //! (or a wrap's handoff, for a respawn). Each session records the capsule it booted with.
 
@@ -13,7 +14,7 @@ use crate::capsule::{self, Capsule};
 use crate::clipboard::Clipboard;
 use crate::clock::rfc3339;
 use crate::hub::Hub;
-use crate::id::{self, Kind};
+use crate::id::Kind;
 use crate::payload::{self, Outgoing, Sent};
 use crate::template::Templates;
 use crate::vendor::{self, Vendor};
@@ -72,12 +73,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Session> {
-    let id = store::resolve_id(
-        hub.store.conn(),
-        "sessions",
-        "session",
-        &id::normalize(typed),
-    )?;
+    let id = store::resolve_id(hub.store.conn(), "sessions", Kind::Session, typed)?;
     Ok(hub.store.conn().query_row(
         &format!("SELECT {COLS} FROM sessions WHERE id = ?1"),
         [id],
@@ -172,6 +168,130 @@ pub struct Started {
     #[serde(flatten)]
     pub sent: Sent,
     pub from_wrap: Option<String>,
+}
+
+/// How a session ends without a wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The user is done with it (its work finished, or carried on in another session).
+    Closed,
+    /// The chat was given up (lost, broken, or never used).
+    Abandoned,
+}
+
+impl Ending {
+    pub fn state(self) -> &'static str {
+        match self {
+            Ending::Closed => "closed",
+            Ending::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// Ends an open session without a wrap: it takes no more replies, and the monitor stops
+/// watching it. Its records stay.
+pub fn end(hub: &mut Hub, typed: &str, how: Ending) -> Result<Session> {
+    let s = get(hub, typed)?;
+    if !s.is_open() {
+        return Err(Error::invalid(
+            format!("session {} is already {}", s.id, s.state),
+            Some("`coagent session list` shows the open sessions".to_string()),
+        ));
+    }
+    let now = hub.now_ms();
+    let state = how.state();
+    hub.store.tx(|tx| {
+        tx.execute(
+            "UPDATE sessions SET state = ?2, closed_at = ?3 WHERE id = ?1 AND state IN ('booting', 'live')",
+            params![s.id, state, now],
+        )?;
+        store::event(
+            tx,
+            now,
+            Some(&s.id),
+            &format!("session.{state}"),
+            &serde_json::json!({}),
+        )
+    })?;
+    get(hub, &s.id)
+}
+
+/// A session as `session list` shows it: with the sessions that continue it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub session: Session,
+    /// Sessions booted from this one's wraps.
+    pub successors: Vec<String>,
+}
+
+/// Sessions, newest first (at most `limit`); open ones only with `open_only`.
+pub fn list(hub: &Hub, open_only: bool, limit: usize) -> Result<Vec<Listed>> {
+    let filter = if open_only {
+        "WHERE state IN ('booting', 'live')"
+    } else {
+        ""
+    };
+    let c = hub.store.conn();
+    let sessions: Vec<Session> = c
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM sessions {filter} ORDER BY created_at DESC, rowid DESC LIMIT ?1"
+        ))?
+        .query_map([limit as i64], row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut next = c.prepare_cached(
+        "SELECT id FROM sessions WHERE prev_session = ?1 ORDER BY created_at, rowid",
+    )?;
+    sessions
+        .into_iter()
+        .map(|s| {
+            let successors = next
+                .query_map([&s.id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(Listed {
+                session: s,
+                successors,
+            })
+        })
+        .collect()
+}
+
+/// The sessions already booted from wrap `wrap_id`, oldest first.
+pub fn from_wrap(hub: &Hub, wrap_id: &str) -> Result<Vec<Session>> {
+    Ok(hub
+        .store
+        .conn()
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM sessions WHERE from_wrap = ?1 ORDER BY created_at, rowid"
+        ))?
+        .query_map([wrap_id], row)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// A warning when wrap `wrap_id` already has a successor: booting another from it makes
+/// two sessions carry on the same work.
+pub fn successor_warning(hub: &Hub, wrap_id: &str) -> Result<Option<String>> {
+    let before = from_wrap(hub, wrap_id)?;
+    if before.is_empty() {
+        return Ok(None);
+    }
+    let named: Vec<String> = before
+        .iter()
+        .map(|s| format!("{} ({})", s.id, s.state))
+        .collect();
+    let open: Vec<&Session> = before.iter().filter(|s| s.is_open()).collect();
+    let way_out = match open.as_slice() {
+        [] => String::new(),
+        [one] => format!(
+            "; if that chat is not in use, `coagent session close {}` (or `abandon`) ends it",
+            one.id
+        ),
+        _ => "; `coagent session list` shows them, `coagent session close ID` ends one".to_string(),
+    };
+    Ok(Some(format!(
+        "wrap {wrap_id} is already continued by {}: this is another session carrying on the same work{way_out}",
+        named.join(", ")
+    )))
 }
 
 /// The capsule block of a boot payload: the policy and the profile's public entries.

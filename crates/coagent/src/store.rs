@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::id::{self, Kind};
 use crate::{Error, Result};
 
 pub const BUSY_WAIT: Duration = Duration::from_secs(5);
@@ -354,33 +355,60 @@ pub fn event(
 }
 
 /// Finds the one id of `table` that starts with `typed` (already normalised).
-pub fn resolve_id(
-    conn: &Connection,
-    table: &str,
-    kind: &'static str,
-    typed: &str,
-) -> Result<String> {
+/// The id of `kind` in `table` that `typed` names: the whole id or a unique prefix, in any
+/// case, with or without its kind prefix (`9edm` for `DO-9EDM…`). Errors name the id as
+/// typed; an unknown one comes with the known ids it is closest to, if any is close.
+pub fn resolve_id(conn: &Connection, table: &str, kind: Kind, typed: &str) -> Result<String> {
+    let wanted = id::normalize_as(kind, typed);
     let sql = format!("SELECT id FROM {table} WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6");
-    let upper = format!("{typed}\u{10FFFF}");
+    let upper = format!("{wanted}\u{10FFFF}");
     let mut stmt = conn.prepare_cached(&sql)?;
     let ids: Vec<String> = stmt
-        .query_map(rusqlite::params![typed, upper], |r| r.get(0))?
+        .query_map(rusqlite::params![wanted, upper], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    if ids.iter().any(|i| i == typed) {
-        return Ok(typed.to_string());
+    if ids.iter().any(|i| *i == wanted) {
+        return Ok(wanted);
     }
     match ids.len() {
         0 => Err(Error::NotFound {
-            kind,
-            id: typed.to_string(),
+            kind: kind.noun(),
+            id: typed.trim().to_string(),
+            near: near_ids(conn, table, &wanted)?,
         }),
         1 => Ok(ids.into_iter().next().unwrap_or_default()),
         _ => Err(Error::Ambiguous {
-            kind,
-            id: typed.to_string(),
+            kind: kind.noun(),
+            id: typed.trim().to_string(),
             candidates: ids,
         }),
     }
+}
+
+/// Most ids looked at for "did you mean" (the newest): an unknown id in a huge hub costs
+/// a bounded scan.
+const NEAR_SCAN: i64 = 200_000;
+
+/// Up to three known ids within one edit of `wanted` (two for a longer one), closest and
+/// newest first. Nothing for an id of one or two characters: everything is near it.
+fn near_ids(conn: &Connection, table: &str, wanted: &str) -> Result<Vec<String>> {
+    let typed_len = wanted.split_once('-').map_or(0, |(_, r)| r.chars().count());
+    if typed_len < 3 {
+        return Ok(Vec::new());
+    }
+    let max = if typed_len <= 5 { 1 } else { 2 };
+    let sql = format!("SELECT id FROM {table} ORDER BY rowid DESC LIMIT {NEAR_SCAN}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut near: Vec<(usize, String)> = Vec::new();
+    for id in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        let id = id?;
+        let d = id::distance(wanted, &id);
+        if d <= max {
+            near.push((d, id));
+        }
+    }
+    // Stable: equal distances keep the newest first.
+    near.sort_by_key(|(d, _)| *d);
+    Ok(near.into_iter().take(3).map(|(_, id)| id).collect())
 }
 
 #[cfg(test)]
@@ -429,18 +457,22 @@ mod tests {
             Ok(())
         })
         .expect("insert");
-        assert_eq!(
-            resolve_id(s.conn(), "todos", "todo", "T-B").expect("one"),
-            "T-BBB3"
-        );
-        assert!(matches!(
-            resolve_id(s.conn(), "todos", "todo", "T-AA"),
-            Err(Error::Ambiguous { .. })
-        ));
-        assert!(matches!(
-            resolve_id(s.conn(), "todos", "todo", "T-Z"),
-            Err(Error::NotFound { .. })
-        ));
+        let t = |typed: &str| resolve_id(s.conn(), "todos", Kind::Todo, typed);
+        assert_eq!(t("T-B").expect("one"), "T-BBB3");
+        assert_eq!(t("bbb").expect("bare"), "T-BBB3");
+        assert!(matches!(t("T-AA"), Err(Error::Ambiguous { .. })));
+        assert!(matches!(t("T-Z"), Err(Error::NotFound { .. })));
+        match t("t-bob3") {
+            Err(Error::NotFound { id, near, .. }) => {
+                assert_eq!(id, "t-bob3", "the id as typed");
+                assert_eq!(near, ["T-BBB3"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match t("T-ZZZZ") {
+            Err(Error::NotFound { near, .. }) => assert!(near.is_empty()),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

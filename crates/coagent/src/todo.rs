@@ -219,6 +219,7 @@ pub fn get(hub: &Hub, id: &str) -> Result<Todo> {
         .ok_or_else(|| Error::NotFound {
             kind: "todo",
             id: id.to_string(),
+            near: Vec::new(),
         })?;
     Ok(with_dos(hub, vec![t])?.remove(0))
 }
@@ -235,7 +236,7 @@ pub fn known(hub: &Hub, typed: &str) -> Result<Option<String>> {
 
 /// The human marks a TODO done (closed by `human`). Done already: left as it was.
 pub fn done(hub: &mut Hub, typed: &str) -> Result<Todo> {
-    let id = store::resolve_id(hub.store.conn(), "todos", "todo", &id::normalize(typed))?;
+    let id = store::resolve_id(hub.store.conn(), "todos", Kind::Todo, typed)?;
     let now = hub.now_ms();
     hub.store
         .tx(|tx| close(tx, &id, HUMAN, &[], now).map(|_| ()))?;
@@ -245,7 +246,7 @@ pub fn done(hub: &mut Hub, typed: &str) -> Result<Todo> {
 /// Opens a done TODO again: it forgets who closed it and with which refs (the DONE lines
 /// and events keep the history).
 pub fn reopen(hub: &mut Hub, typed: &str) -> Result<Todo> {
-    let id = store::resolve_id(hub.store.conn(), "todos", "todo", &id::normalize(typed))?;
+    let id = store::resolve_id(hub.store.conn(), "todos", Kind::Todo, typed)?;
     let now = hub.now_ms();
     hub.store.tx(|tx| {
         let n = tx.execute(

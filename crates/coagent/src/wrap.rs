@@ -23,7 +23,7 @@ use crate::capsule::{self, Capsule};
 use crate::clipboard::Clipboard;
 use crate::clock::{Millis, file_stamp, rfc3339};
 use crate::hub::Hub;
-use crate::id::{self, Kind};
+use crate::id::Kind;
 use crate::session::{self, Respawn, Session, StartOptions, Started};
 use crate::{Error, Result, fsx, store, todo};
 
@@ -746,18 +746,21 @@ pub fn pick(hub: &Hub, named: Option<&str>, latest: bool, target: Option<&str>) 
                 .ok_or_else(|| Error::NotFound {
                     kind: "wrap",
                     id: n.to_string(),
+                    near: Vec::new(),
                 });
         }
-        let id = store::resolve_id(hub.store.conn(), "wraps", "wrap", &id::normalize(n))?;
-        return all
-            .into_iter()
-            .find(|w| w.id == id)
-            .ok_or(Error::NotFound { kind: "wrap", id });
+        let id = store::resolve_id(hub.store.conn(), "wraps", Kind::Wrap, n)?;
+        return all.into_iter().find(|w| w.id == id).ok_or(Error::NotFound {
+            kind: "wrap",
+            id,
+            near: Vec::new(),
+        });
     }
     if latest {
         return all.into_iter().next().ok_or(Error::NotFound {
             kind: "wrap",
             id: "latest".into(),
+            near: Vec::new(),
         });
     }
     let open: Vec<&WrapRow> = all.iter().filter(|w| w.consumed_at.is_none()).collect();
@@ -865,6 +868,7 @@ pub fn unwrap(
     clip: &mut dyn Clipboard,
 ) -> Result<(Started, Option<String>)> {
     let (respawn, note) = respawn_for(hub, w)?;
+    let warning = session::successor_warning(hub, &w.id)?;
     let old = session::get(hub, &w.session).ok();
     let vendor = vendor
         .map(str::to_string)
@@ -886,6 +890,9 @@ pub fn unwrap(
         },
         clip,
     )?;
+    let mut started = started;
+    // Said first: it is about the session itself, not its payload.
+    started.sent.warnings.splice(0..0, warning);
     record_receipt(hub, &w.id, &started.session)?;
     Ok((started, note))
 }

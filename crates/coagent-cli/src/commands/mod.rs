@@ -17,6 +17,7 @@ mod init;
 mod meta;
 mod outbox;
 mod profile;
+mod session;
 pub(crate) mod start;
 mod stats;
 mod status;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capsule(c) => capsule::run(&app, c),
         Command::Todo(c) => todo::run(&app, c),
         Command::Start(a) => start::run(&app, a),
+        Command::Session(c) => session::run(&app, c),
         Command::Ingest(a) => ingest::run(&app, a),
         Command::Backchat(c) => backchat::run(&app, c),
         Command::Ack(c) => ack::run(&app, c),

@@ -12,6 +12,7 @@ use crate::out;
 pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
     let mut hub = app.hub()?;
     let mut clip = app.clipboard();
+    let mut warnings = Vec::new();
     let respawn = match &a.from_wrap {
         Some(w) => {
             let row = coagent::wrap::pick(&hub, Some(w), false, None)?;
@@ -19,11 +20,12 @@ pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
             if let Some(n) = note {
                 eprintln!("note: {n}");
             }
+            warnings.extend(session::successor_warning(&hub, &row.id)?);
             Some(r)
         }
         None => None,
     };
-    let started = session::start(
+    let mut started = session::start(
         &mut hub,
         StartOptions {
             vendor: a.vendor,
@@ -33,6 +35,7 @@ pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
         },
         clip.as_mut(),
     )?;
+    started.sent.warnings.splice(0..0, warnings);
     out::emit(app.json(), &started, || {
         let mut s = format!(
             "{} session {} ({}, capsule v{})\n",
@@ -44,6 +47,7 @@ pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
         if let Some(w) = &started.from_wrap {
             s.push_str(&format!("  continues from wrap {w}\n"));
         }
+
         s.push('\n');
         s.push_str(&paste_instructions(
             &started.sent,

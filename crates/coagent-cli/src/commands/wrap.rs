@@ -114,7 +114,7 @@ pub fn unwrap(
     let row = wrap::pick(&hub, named.as_deref(), latest, vendor.as_deref())?;
     let mut clip = app.clipboard();
     let (started, note) = wrap::unwrap(&mut hub, &row, vendor.as_deref(), redact, clip.as_mut())?;
-    let value = serde_json::json!({"wrap": row.id, "session": started.session, "vendor": started.vendor, "capsule": started.capsule, "echo": started.echo, "payloads": started.payloads, "note": note});
+    let value = serde_json::json!({"wrap": row.id, "session": started.session, "vendor": started.vendor, "capsule": started.capsule, "echo": started.echo, "payloads": started.payloads, "note": note, "warnings": started.sent.warnings});
     out::emit(app.json(), &value, || {
         let mut s = format!(
             "{} wrap {} (from {}) into session {}\n",

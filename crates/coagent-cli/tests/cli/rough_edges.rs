@@ -216,3 +216,163 @@ fn ack_lines_in_lower_case_are_read_and_an_unreadable_one_is_reported() {
         "the lower-case ACK answered {id}: {pending}"
     );
 }
+
+// ---- item 4: ids typed bare, wrong, or for a kind with its own list command ----
+
+#[test]
+fn a_bare_id_is_accepted_for_the_commands_kind() {
+    let env = Env::new();
+    started(&env);
+    let r = ingest(&env, ONE_DO);
+    let id = r["dos"][0]["id"].as_str().unwrap().to_string();
+    let bare = id.strip_prefix("DO-").unwrap()[..4].to_lowercase();
+    let shown = env.json(&["do", "show", &bare]);
+    assert_eq!(shown["id"], id.as_str());
+    let run = env.json(&["do", "run", &bare]);
+    assert_eq!(run["id"], id.as_str());
+    assert_eq!(run["status"], "succeeded");
+    let session = env.json(&["status"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bare_s = session.strip_prefix("S-").unwrap();
+    assert_eq!(
+        env.json(&["do", "list", "--session", bare_s])["dos"][0]["id"],
+        id.as_str()
+    );
+}
+
+#[test]
+fn an_unknown_id_is_named_as_typed_with_the_close_ones() {
+    let env = Env::new();
+    started(&env);
+    let r = ingest(&env, ONE_DO);
+    let id = r["dos"][0]["id"].as_str().unwrap().to_string();
+    // Two characters swapped in what was typed.
+    let mut typo: Vec<char> = id.chars().take(8).collect();
+    typo.swap(4, 5);
+    let typo: String = typo.into_iter().collect();
+    assert_ne!(typo, id[..8], "the swap changes the id");
+    {
+        let e = env.fails(&["do", "show", &typo], 1);
+        e.stderr_has(&format!("no DO matches `{typo}`"))
+            .stderr_has(&format!("did you mean {id}?"));
+    }
+    // As typed: NOPE stays NOPE (not N0PE), and nothing is close to it.
+    let e = env.fails(&["do", "run", "NOPE"], 1);
+    e.stderr_has("no DO matches `NOPE`")
+        .stderr_has("`coagent do list` shows the known ids");
+    assert!(!e.stderr.contains("did you mean"), "{}", e.stderr);
+    // Every hint names a command that exists.
+    let e = env.fails(&["unwrap", "W-NOPE"], 1);
+    e.stderr_has("no wrap matches `W-NOPE`")
+        .stderr_has("`coagent wraps` shows the known ids");
+    env.ok(&["wraps"]);
+    let e = env.fails(&["do", "list", "--session", "S-NOPE"], 1);
+    e.stderr_has("`coagent session list` shows the known ids");
+    env.ok(&["session", "list"]);
+    let e = env.fails(&["todo", "done", "T-NOPE"], 1);
+    e.stderr_has("`coagent todo list --all` shows the known ids");
+    let e = env.fails(&["artifact", "show", "A-NOPE"], 1);
+    e.stderr_has("`coagent artifact list` shows the known ids");
+    let e = env.fails(&["backchat", "show", "BC-NOPE"], 1);
+    e.stderr_has("`coagent backchat list` shows the known ids");
+}
+
+// ---- item 3: sessions do not pile up silently ----
+
+#[test]
+fn start_from_a_wrap_that_already_has_a_successor_warns_and_names_it() {
+    let env = Env::new();
+    let first = started(&env);
+    let w = env.json(&["wrap"]);
+    let wrap_id = w["id"].as_str().unwrap().to_string();
+    let successor = w["respawn_session"].as_str().unwrap().to_string();
+    let again = env.json(&["start", "--from-wrap", &wrap_id]);
+    let warnings = again["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{again}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.contains(&format!(
+            "wrap {wrap_id} is already continued by {successor} (booting)"
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.contains(&format!("coagent session close {successor}")),
+        "{warning}"
+    );
+    let third = again["session"].as_str().unwrap().to_string();
+    // The text says it too.
+    let text = env.ok(&["start", "--from-wrap", &wrap_id]).stdout;
+    assert!(
+        text.contains("warning: wrap") && text.contains(&successor),
+        "{text}"
+    );
+    assert!(
+        text.contains(&third),
+        "both earlier successors are named: {text}"
+    );
+    let unwrapped = env.json(&["unwrap", &wrap_id]);
+    assert_eq!(
+        unwrapped["warnings"].as_array().unwrap().len(),
+        1,
+        "{unwrapped}"
+    );
+    // A fresh wrap warns about nothing.
+    let lone = Env::new();
+    started(&lone);
+    let w = lone.json(&["wrap", "--no-respawn"]);
+    let fresh = lone.json(&["start", "--from-wrap", w["id"].as_str().unwrap()]);
+    assert_eq!(fresh["warnings"].as_array().unwrap().len(), 0, "{fresh}");
+    let _ = first;
+}
+
+#[test]
+fn session_list_close_and_abandon() {
+    let env = Env::new();
+    let a = started(&env);
+    let b = env.json(&["start", "--vendor", "chatgpt"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = env.json(&["session", "list"]);
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [b.as_str(), a.as_str()], "newest first");
+    env.ok(&["session", "list"])
+        .stdout_has("2 sessions are open: `coagent session close ID`");
+    let closed = env.json(&["session", "close", &a[2..6].to_lowercase()]);
+    assert_eq!(closed["id"], a.as_str());
+    assert_eq!(closed["state"], "closed");
+    env.ok(&["session", "abandon", &b])
+        .stdout_has(&format!("Abandoned session {b}"));
+    let open = env.json(&["session", "list", "--open"]);
+    assert_eq!(open["sessions"].as_array().unwrap().len(), 0);
+    assert_eq!(env.json(&["status"])["level"], "IDLE");
+    env.fails(&["session", "close", &a], 1)
+        .stderr_has(&format!("session {a} is already closed"));
+    env.cmd(&["ingest", "-"])
+        .stdin(ONE_DO)
+        .code(1)
+        .stderr_has("no open session");
+    // A wrap's successor is listed with it.
+    let c = env.json(&["start"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w = env.json(&["wrap"]);
+    let list = env.json(&["session", "list"]);
+    let row = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == c.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["successors"][0], w["respawn_session"]);
+}

@@ -95,7 +95,7 @@ pub fn quarantine_path(hub: &Hub, id: &str, lang: &str) -> PathBuf {
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Do> {
-    let id = store::resolve_id(hub.store.conn(), "dos", "DO", &id::normalize(typed))?;
+    let id = store::resolve_id(hub.store.conn(), "dos", id::Kind::Do, typed)?;
     Ok(hub
         .store
         .conn()

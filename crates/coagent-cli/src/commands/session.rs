@@ -1,0 +1,80 @@
+//! `coagent session list | close ID | abandon ID`.
+
+use std::process::ExitCode;
+
+use coagent::clock::human_duration;
+use coagent::session::{self, Ending};
+
+use crate::app::App;
+use crate::cli::SessionCmd;
+use crate::out;
+
+pub fn run(app: &App, cmd: SessionCmd) -> anyhow::Result<ExitCode> {
+    let mut hub = app.hub()?;
+    let (typed, how) = match cmd {
+        SessionCmd::List { open, limit } => {
+            let list = session::list(&hub, open, limit)?;
+            let now = hub.now_ms();
+            out::emit(app.json(), &serde_json::json!({"sessions": list}), || {
+                render_list(&list, now)
+            });
+            return Ok(ExitCode::SUCCESS);
+        }
+        SessionCmd::Close { id } => (id, Ending::Closed),
+        SessionCmd::Abandon { id } => (id, Ending::Abandoned),
+    };
+    let s = session::end(&mut hub, &typed, how)?;
+    out::emit(app.json(), &s, || {
+        format!(
+            "{} session {} ({}): it takes no more replies; its records stay.\n",
+            out::green(match how {
+                Ending::Closed => "Closed",
+                Ending::Abandoned => "Abandoned",
+            }),
+            out::bold(&s.id),
+            s.vendor
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_list(list: &[session::Listed], now: i64) -> String {
+    if list.is_empty() {
+        return "No sessions yet: `coagent start --vendor claude --goal \"…\"` opens one.\n"
+            .to_string();
+    }
+    let mut s = String::new();
+    for l in list {
+        let x = &l.session;
+        let state = if x.is_open() {
+            out::green(&x.state)
+        } else {
+            out::dim(&x.state)
+        };
+        s.push_str(&format!(
+            "{}  {:<9} {:<8} echo {:<8} {} ago",
+            out::bold(&x.id),
+            state,
+            x.vendor,
+            x.echo,
+            human_duration(now - x.created_at)
+        ));
+        if let Some(w) = &x.from_wrap {
+            s.push_str(&format!("  from {w}"));
+        }
+        if !l.successors.is_empty() {
+            s.push_str(&format!("  → {}", l.successors.join(", ")));
+        }
+        if !x.goal.is_empty() {
+            s.push_str(&format!("  {}", out::dim(&x.goal)));
+        }
+        s.push('\n');
+    }
+    let open = list.iter().filter(|l| l.session.is_open()).count();
+    if open > 1 {
+        s.push_str(&format!(
+            "\n{open} sessions are open: `coagent session close ID` ends one you no longer use.\n"
+        ));
+    }
+    s
+}
