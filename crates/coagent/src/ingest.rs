@@ -165,10 +165,8 @@ fn known_bytes(hub: &Hub, s: &Session, input: &[u8]) -> Result<Option<IngestRepo
     let tokens =
         vendor::find(&hub.config()?, &s.vendor)?.count_cheap(&String::from_utf8_lossy(input));
     let s = session::get(hub, &s.id)?;
-    let mut r = nothing_new(&s, None, tokens);
-    r.warnings
-        .push("this exact reply was ingested before: nothing new was recorded".to_string());
-    Ok(Some(r))
+    // `duplicate` says it: no warning repeats it.
+    Ok(Some(nothing_new(&s, None, tokens)))
 }
 
 /// A reply read: kept in the transcript, parsed, keyed, scanned and counted.
@@ -843,8 +841,7 @@ fn nothing_new(
 /// ones recorded then.
 fn duplicate_report(hub: &Hub, s: &Session, read: &Read<'_>) -> Result<IngestReport> {
     let reply = &read.reply;
-    let mut warnings = read.warnings.clone();
-    warnings.push("this reply was ingested before: nothing new was recorded".to_string());
+    let warnings = read.warnings.clone();
     let mut dos = Vec::new();
     for d in &reply.dos {
         let known = known_do(hub, &s.id, &d.sha256)?;

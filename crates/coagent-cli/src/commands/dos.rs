@@ -359,7 +359,7 @@ fn render_run(r: &dos::RunReport) -> String {
         RunStatus::Succeeded => out::green("succeeded"),
         RunStatus::Failed => out::red("failed"),
         RunStatus::TimedOut => out::red("timed out (killed with its children)"),
-        RunStatus::Killed => out::red("killed (stopped with its children)"),
+        RunStatus::Killed => out::red("killed: you stopped it (Ctrl-C), its children too"),
     };
     let mut s = format!(
         "\n{} {} {}{} after {}\n",

@@ -40,11 +40,13 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
     }
     let echo = match r.echo.status {
         EchoStatus::Verified => out::green("verified"),
-        EchoStatus::Stale => out::red(&format!(
-            "stale (the chat said v{}; expected `{}`)",
-            r.echo.version.as_deref().unwrap_or("?"),
-            r.echo.expected
-        )),
+        EchoStatus::Stale => out::red(&match r.echo.version.as_deref() {
+            Some(v) => format!("stale (the chat said v{v}; expected `{}`)", r.echo.expected),
+            None => format!(
+                "stale (no echo in this reply; an earlier one named another version; expected `{}`)",
+                r.echo.expected
+            ),
+        }),
         EchoStatus::Missing => out::yellow(&format!("missing (expected `{}`)", r.echo.expected)),
     };
     s.push_str(&format!("  echo      {echo}\n"));

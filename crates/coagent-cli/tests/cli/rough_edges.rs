@@ -376,3 +376,137 @@ fn session_list_close_and_abandon() {
         .clone();
     assert_eq!(row["successors"][0], w["respawn_session"]);
 }
+
+// ---- item 6: each message once, and in order ----
+
+/// A session with one DO in `lang` proposed; its id.
+fn proposed(env: &Env, lang: &str, body: &str) -> String {
+    if !env.hub().exists() {
+        started(env);
+    }
+    let reply = format!("Policy v1.0 loaded.\n\n```{lang}\n# DO: Try it\n{body}\n# END DO\n```\n");
+    let r = ingest(env, &reply);
+    r["dos"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_risk_names_its_line_once() {
+    let env = Env::new();
+    let id = proposed(&env, "bash", "echo start\nsudo make install");
+    let shown = env.ok(&["do", "show", &id]).stdout;
+    assert!(
+        shown.contains("risk: line 3: runs a command as root"),
+        "{shown}"
+    );
+    assert!(!shown.contains("line 3: line 3"), "{shown}");
+    let refused = env.fails(&["do", "run", &id], 1);
+    refused.stderr_has("risk: line 3: runs a command as root");
+    assert!(
+        !refused.stderr.contains("line 3: line 3"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_do_that_cannot_start_is_never_announced_and_its_hint_is_said_once() {
+    let env = Env::new();
+    let id = proposed(&env, "pwsh", "Write-Output hi");
+    let only = path_with_only(&env, &["bash", "sh", "git"]);
+    let e = env.cmd(&["do", "run", &id]).env("PATH", &only).code(1);
+    e.stderr_has("no pwsh interpreter found on PATH (tried: pwsh)");
+    assert_eq!(
+        e.stderr.matches("install PowerShell 7").count(),
+        1,
+        "{}",
+        e.stderr
+    );
+    assert!(!e.stderr.contains("Running"), "{}", e.stderr);
+    assert_eq!(
+        env.json(&["do", "show", &id])["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // A DO that already ran: refused before anything is announced.
+    let ran = proposed(&env, "bash", "echo once");
+    env.ok(&["do", "run", &ran]).stderr_has("Running");
+    let e = env.fails(&["do", "run", &ran], 1);
+    e.stderr_has("already ran");
+    assert!(!e.stderr.contains("Running"), "{}", e.stderr);
+}
+
+#[test]
+fn a_duplicate_paste_says_nothing_new_once() {
+    let env = Env::new();
+    started(&env);
+    env.cmd(&["ingest", "-"]).stdin(AFTER_PYTHON_COPY).ok();
+    for again in [AFTER_PYTHON_COPY, AFTER_PYTHON_RENDERED] {
+        let out = env.cmd(&["ingest", "-"]).stdin(again).ok().stdout;
+        assert_eq!(out.matches("nothing new").count(), 1, "{out}");
+        assert!(out.contains("duplicate:"), "{out}");
+    }
+}
+
+#[test]
+fn a_reply_without_an_echo_line_does_not_quote_one() {
+    let env = Env::new();
+    started(&env);
+    let stale = env
+        .cmd(&["ingest", "-"])
+        .stdin("Policy v0.9 loaded.\n")
+        .ok()
+        .stdout;
+    assert!(stale.contains("stale (the chat said v0.9;"), "{stale}");
+    let none = env
+        .cmd(&["ingest", "-"])
+        .stdin("Here is my plan: nothing to run yet.\n")
+        .ok()
+        .stdout;
+    assert!(!none.contains("v?"), "{none}");
+    assert!(none.contains("stale (no echo in this reply"), "{none}");
+}
+
+fn payload_text(run: &serde_json::Value) -> String {
+    std::fs::read_to_string(run["payload"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn a_killed_run_tells_the_chat_who_stopped_it() {
+    let env = Env::new();
+    let id = proposed(&env, "bash", "sleep 300");
+    let run = env
+        .cmd(&["--json", "do", "run", &id, "--timeout", "1"])
+        .code(1)
+        .json();
+    assert_eq!(run["status"], "timed_out");
+    let text = payload_text(&run);
+    assert!(
+        text.contains("CoAgent killed it, with its child processes, when its time limit ran out"),
+        "{text}"
+    );
+    // Ctrl-C: the user stopped it.
+    let id = proposed(&env, "bash", "echo up > up.txt\nsleep 300");
+    let mut cmd = env.cmd(&["--json", "do", "run", &id]).into_command();
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null());
+    let proc = cmd.spawn().unwrap();
+    let marker = env.root.join("up.txt");
+    let t0 = std::time::Instant::now();
+    while !marker.exists() && t0.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::process::Command::new("kill")
+        .args(["-INT", &proc.id().to_string()])
+        .status()
+        .unwrap();
+    let out = proc.wait_with_output().unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "killed");
+    let text = payload_text(&run);
+    assert!(text.contains("The user stopped it (Ctrl-C)"), "{text}");
+    assert!(!text.contains("time limit"), "{text}");
+}

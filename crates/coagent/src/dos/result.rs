@@ -79,11 +79,31 @@ struct DoView {
     status: String,
     exit_code: Option<i32>,
     duration: String,
+    /// Who or what ended a run that did not end by itself, for the chat.
+    stopped: Option<String>,
     commits: Vec<String>,
     stat: Vec<String>,
     described: Vec<String>,
     sections: Vec<SectionView>,
     ack_line: String,
+}
+
+/// Who or what ended a run before its script did, said so that the chat does not mistake
+/// a stop for a failure of the script (or the other way round).
+fn stopped_by(run: &RunRecord) -> Option<String> {
+    let took = human_duration(run.duration_ms.unwrap_or(0));
+    match (run.status.as_str(), run.signal) {
+        ("killed", _) => Some(format!(
+            "The user stopped it (Ctrl-C) after {took}, with its child processes: it did not finish, and that is not a failure of the script"
+        )),
+        ("timed_out", _) => Some(format!(
+            "CoAgent killed it, with its child processes, when its time limit ran out (after {took}): it did not finish"
+        )),
+        (_, Some(sig)) => Some(format!(
+            "It was ended by signal {sig}, which CoAgent did not send (something else on the machine killed it)"
+        )),
+        _ => None,
+    }
 }
 
 /// The line a chat answers one DO's result with: every artifact of its run as a ref.
@@ -205,6 +225,7 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             status: r.run.status.clone(),
             exit_code: r.run.exit_code,
             duration: human_duration(r.run.duration_ms.unwrap_or(0)),
+            stopped: stopped_by(r.run),
             commits: Vec::new(),
             stat: Vec::new(),
             described: Vec::new(),

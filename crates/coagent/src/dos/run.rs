@@ -205,6 +205,8 @@ fn check(hub: &Hub, d: Do, rerun: bool) -> Result<Planned> {
             ),
         ));
     }
+    // Before anything is said or asked: a DO that cannot start is refused here.
+    coagent_runner::find_interpreter(lang).map_err(run_error)?;
     let risks = coagent_runner::risk_hints(&script, lang);
     Ok(Planned {
         r#do: d,
@@ -244,10 +246,27 @@ fn latest_unrun(hub: &Hub, session: Option<&str>) -> Result<Vec<Do>> {
 
 /// Where a run's progress is told; the library never prints.
 pub trait Progress {
-    /// DO `k` of `n` is about to start.
+    /// DO `k` of `n` starts now: its run is recorded and its script is handed to the
+    /// interpreter (a DO refused before that is never announced).
     fn starting(&mut self, k: usize, n: usize, d: &Do);
     /// Where the script's live output goes.
     fn live(&mut self) -> &mut dyn Write;
+    /// The script has ended, whatever its outcome (its changes are captured next).
+    fn ended(&mut self, _d: &Do) {}
+}
+
+/// A runner error as the user reads it: the message once, the hint apart.
+fn run_error(e: coagent_runner::RunError) -> Error {
+    match &e {
+        coagent_runner::RunError::MissingInterpreter { lang, tried } => Error::invalid(
+            format!(
+                "no {lang} interpreter found on PATH (tried: {})",
+                tried.join(", ")
+            ),
+            Some(lang.install_hint().to_string()),
+        ),
+        _ => Error::invalid(e.to_string(), e.hint().map(str::to_string)),
+    }
 }
 
 /// Runs the planned DOs in order and writes one result payload for all that ran.
@@ -310,7 +329,6 @@ pub fn run(
                 Err(e) => warnings.push(format!("no diff will be captured: {e}")),
             }
         }
-        progress.starting(i + 1, n, &p.r#do);
         let id = p.r#do.id.clone();
         let step = Step {
             tracker: tracker.as_ref(),
@@ -318,7 +336,7 @@ pub fn run(
             watch: watch.as_mut(),
             notes: std::mem::take(&mut warnings),
         };
-        match run_one(hub, p, opts, step, progress.live(), cancel) {
+        match run_one(hub, p, opts, step, (i + 1, n, &mut *progress), cancel) {
             Ok(one) => {
                 before = one.after;
                 match one.report.status {
@@ -474,7 +492,7 @@ fn run_one(
     p: Planned,
     opts: &RunOptions,
     mut step: Step<'_>,
-    live: &mut dyn Write,
+    (k, n, progress): (usize, usize, &mut dyn Progress),
     cancel: &Cancel,
 ) -> Result<OneRun> {
     let d = p.r#do;
@@ -510,8 +528,11 @@ fn run_one(
                 if let (Some(t), Some(b)) = (step.tracker, step.before.as_ref()) {
                     sc.spawn(move || t.prepare(b));
                 }
-                coagent_runner::run(&spec, live, cancel)
-                    .map_err(|e| Error::invalid(e.to_string(), e.hint().map(str::to_string)))
+                progress.starting(k, n, &d);
+                let outcome =
+                    coagent_runner::run(&spec, progress.live(), cancel).map_err(run_error);
+                progress.ended(&d);
+                outcome
             })
         });
     let outcome = match outcome {
