@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clip;
 pub mod commands;
 pub mod out;
+pub mod progress;
 
 use std::process::ExitCode;
 

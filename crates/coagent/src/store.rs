@@ -366,7 +366,7 @@ pub fn resolve_id(conn: &Connection, table: &str, kind: Kind, typed: &str) -> Re
     let ids: Vec<String> = stmt
         .query_map(rusqlite::params![wanted, upper], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    if ids.iter().any(|i| *i == wanted) {
+    if ids.contains(&wanted) {
         return Ok(wanted);
     }
     match ids.len() {

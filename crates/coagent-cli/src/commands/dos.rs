@@ -1,6 +1,5 @@
 //! `coagent do list | show | approve | run | result | undo`.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use crate::app::App;
 use crate::cli::DoCmd;
 use crate::commands::start::paste_instructions;
 use crate::out;
+use crate::progress::Terminal;
 
 pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
     let mut hub = app.hub()?;
@@ -95,14 +95,7 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
                 .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
             let mut clip = app.clipboard();
             // Live output goes to the terminal: stdout, or stderr when stdout carries JSON.
-            let mut progress = Terminal {
-                json: app.json(),
-                out: if app.json() {
-                    Box::new(std::io::stderr())
-                } else {
-                    Box::new(std::io::stdout())
-                },
-            };
+            let mut progress = Terminal::new(app.json());
             let report = dos::run(
                 &mut hub,
                 planned,
@@ -298,35 +291,6 @@ fn consent(app: &App, planned: &[Planned]) -> anyhow::Result<bool> {
         )
     };
     app.confirm(&question)
-}
-
-/// Progress on the terminal: a line before each DO, its live output after.
-struct Terminal {
-    json: bool,
-    out: Box<dyn Write>,
-}
-
-impl dos::Progress for Terminal {
-    fn starting(&mut self, k: usize, n: usize, d: &dos::Do) {
-        if self.json {
-            return;
-        }
-        let count = if n > 1 {
-            format!(" ({k}/{n})")
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "{} {} {}{count} — output follows; Ctrl-C stops it and its children\n",
-            out::bold("Running"),
-            d.id,
-            d.title
-        );
-    }
-
-    fn live(&mut self) -> &mut dyn Write {
-        &mut self.out
-    }
 }
 
 fn render_batch(b: &dos::BatchReport) -> String {

@@ -510,3 +510,72 @@ fn a_killed_run_tells_the_chat_who_stopped_it() {
     assert!(text.contains("The user stopped it (Ctrl-C)"), "{text}");
     assert!(!text.contains("time limit"), "{text}");
 }
+
+// ---- item 7: a long DO shows its progress on a terminal ----
+
+/// Runs `coagent ARGS` under `script`, which gives it a terminal; what the terminal showed.
+fn on_a_terminal(env: &Env, args: &[&str]) -> Option<String> {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("`script` (util-linux) is missing: no terminal to test on");
+        return None;
+    }
+    let inner = env.cmd(args).into_command();
+    let line: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+        .collect();
+    let mut c = std::process::Command::new("script");
+    c.args(["-qefc", &line.join(" "), "/dev/null"])
+        .current_dir(&env.root)
+        .env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    let out = c.stdin(std::process::Stdio::null()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn a_long_do_shows_its_progress_and_its_last_line_on_a_terminal() {
+    let env = Env::new();
+    let id = proposed(
+        &env,
+        "bash",
+        "echo tick 1\nsleep 3\nprintf 'all done'\nsleep 1",
+    );
+    let Some(screen) = on_a_terminal(&env, &["do", "run", &id]) else {
+        return;
+    };
+    // The status line, drawn in place and wiped before the next output.
+    assert!(screen.contains("\r\x1b[2K"), "{screen:?}");
+    assert!(
+        screen.contains(&format!(
+            "⏱ {id} running 2s · 7 B of output · Ctrl-C stops it"
+        )),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("Ctrl-C stops it\r\x1b[2Kall done"),
+        "wiped before the next output: {screen:?}"
+    );
+    assert!(screen.contains("ended after "), "{screen:?}");
+    assert!(
+        screen.contains("s · 15 B of output · last line: all done"),
+        "{screen:?}"
+    );
+    // Without a terminal: none of it.
+    let id = proposed(&env, "bash", "echo one; sleep 3; echo two");
+    let plain = env.ok(&["do", "run", &id]);
+    assert!(!plain.stderr.contains("⏱") && !plain.stderr.contains("last line"));
+}
