@@ -121,6 +121,8 @@ pub enum Command {
         /// The vendor of the new chat (also picks wraps addressed to it).
         #[arg(long)]
         vendor: Option<String>,
+        /// Mask secret-guard findings in the respawn payload as [REDACTED:<rule>] instead
+        /// of refusing it.
         #[arg(long)]
         redact: bool,
     },
@@ -129,6 +131,7 @@ pub enum Command {
     /// Remove consumed wraps older than N days (unconsumed ones are never removed).
     #[command(after_help = "Example:\n  coagent sweep --days 30 --yes")]
     Sweep {
+        /// Age in days: consumed wraps older than this are removed.
         #[arg(long)]
         days: u64,
     },
@@ -177,10 +180,21 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  coagent completions bash > ~/.local/share/bash-completion/completions/coagent\n  coagent completions zsh > ~/.zfunc/_coagent"
     )]
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  coagent man > ~/.local/share/man/man1/coagent.1")]
-    Man,
+    Completions {
+        /// The shell to write completions for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of coagent or of one of its commands, or write them all.
+    #[command(
+        after_help = "Examples:\n  coagent man > ~/.local/share/man/man1/coagent.1\n  coagent man do run                          # the page of `coagent do run`\n  coagent man --out ~/.local/share/man/man1   # one page per command: coagent-do-run.1, …"
+    )]
+    Man {
+        /// The command whose page to print (`do run`); default: coagent's own page.
+        command: Vec<String>,
+        /// Write one page per command and subcommand into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,11 +214,17 @@ pub enum CapsuleCmd {
     #[command(
         after_help = "Examples:\n  coagent capsule bump minor   # new rules\n  coagent capsule bump patch   # wording only"
     )]
-    Bump { level: BumpLevel },
+    Bump {
+        /// Which part of the version goes up: major (rules changed incompatibly), minor
+        /// (new rules), patch (wording only).
+        level: BumpLevel,
+    },
     /// Diff two versions (default: the locked version against policy.md).
     #[command(after_help = "Examples:\n  coagent capsule diff\n  coagent capsule diff 1.0.0 1.1.0")]
     Diff {
+        /// The older version (default: the locked one).
         a: Option<String>,
+        /// The newer version (default: policy.md as it is now).
         b: Option<String>,
     },
 }
@@ -223,6 +243,7 @@ pub enum TodoCmd {
         after_help = "Examples:\n  coagent todo add \"Write the parser tests\"\n  coagent todo add \"Fix CI\" --top --acceptance \"CI green on main\""
     )]
     Add {
+        /// What is to be done, in a line.
         title: String,
         /// What "done" means, for the chat.
         #[arg(long, default_value = "")]
@@ -236,15 +257,22 @@ pub enum TodoCmd {
         after_help = "A TODO is open, in progress (a DO naming it with `# TODO: T-…` was approved or ran)\nor done (by `todo done`, or by a chat's accepted `DONE T-… <ref>…` line).\n\nExamples:\n  coagent todo list\n  coagent todo list --all --json"
     )]
     List {
+        /// Done TODOs too.
         #[arg(long)]
         all: bool,
     },
     /// Mark a TODO done (any unique prefix of its id); it is closed by `human`.
     #[command(after_help = "Examples:\n  coagent todo done T-05D7\n  coagent todo list --all")]
-    Done { id: String },
+    Done {
+        /// The TODO (an id or a unique prefix, with or without `T-`).
+        id: String,
+    },
     /// Open a done TODO again (any unique prefix of its id).
     #[command(after_help = "Examples:\n  coagent todo reopen T-05D7\n  coagent todo list")]
-    Reopen { id: String },
+    Reopen {
+        /// The TODO (an id or a unique prefix, with or without `T-`).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -315,30 +343,42 @@ pub enum BackchatCmd {
         /// handoff, todo, request, result, ack, note or wrap.
         #[arg(long)]
         kind: String,
+        /// One line saying what the message is about.
         #[arg(long)]
         subject: String,
         /// Markdown; `-` reads it from stdin.
         #[arg(long, default_value = "")]
         body: String,
+        /// Ask the recipient to answer with `ACK <id>`.
         #[arg(long)]
         requires_ack: bool,
+        /// The id of the message this one answers (BC-…).
         #[arg(long)]
         reply_to: Option<String>,
+        /// The session it is sent from (default: the newest open one).
         #[arg(long)]
         session: Option<String>,
+        /// Mask secret-guard findings as [REDACTED:<rule>] instead of refusing.
         #[arg(long)]
         redact: bool,
     },
     /// Messages sent and received, newest first.
     List {
+        /// How many to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
     /// One message, whole.
-    Show { id: String },
+    Show {
+        /// The message (an id or a unique prefix, with or without `BC-`).
+        id: String,
+    },
     /// Validate a JSON file against the BackchatMessage schema (exit 1 when invalid).
     #[command(after_help = "Example:\n  coagent backchat validate message.json")]
-    Validate { file: PathBuf },
+    Validate {
+        /// The JSON file to check.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,8 +386,10 @@ pub enum AckCmd {
     /// ACKs received (accepted or rejected, with the reason), or with --pending the
     /// results and messages still awaiting one, and for how long.
     List {
+        /// What is still awaited instead: results and messages with no ACK yet.
         #[arg(long)]
         pending: bool,
+        /// How many to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
@@ -363,9 +405,15 @@ pub enum DoCmd {
     },
     /// The script, its hash, the guard's findings and risk hints, its runs and artifacts.
     #[command(after_help = "Example:\n  coagent do show DO-7K3M")]
-    Show { id: String },
+    Show {
+        /// The DO (an id or a unique prefix, with or without `DO-`).
+        id: String,
+    },
     /// Pin the script's sha256: only this content may run.
-    Approve { id: String },
+    Approve {
+        /// The DO (an id or a unique prefix, with or without `DO-`).
+        id: String,
+    },
     /// Run one DO or several (your explicit consent): live output, a log artifact, the
     /// work tree's diff, the files left in $COAGENT_OUT, and ONE result payload for all of
     /// them, with the ACK lines to expect.
@@ -401,13 +449,18 @@ pub enum DoCmd {
         after_help = "Examples:\n  coagent do result DO-7K3M --redact\n  coagent do result DO-7K3M DO-Q4WR"
     )]
     Result {
+        /// The DOs whose latest runs the payload reports, in order.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// Mask secret-guard findings as [REDACTED:<rule>] instead of refusing.
         #[arg(long)]
         redact: bool,
     },
     /// Reverse the work-tree change a DO made, after confirmation.
-    Undo { id: String },
+    Undo {
+        /// The DO whose change to reverse.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -417,12 +470,15 @@ pub enum ArtifactCmd {
         /// Only this DO's.
         #[arg(long = "do")]
         do_id: Option<String>,
+        /// How many to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
     /// One artifact's record, and its content with --content.
     Show {
+        /// The artifact (an id or a unique prefix, with or without `A-`).
         id: String,
+        /// Print the artifact's content after its record.
         #[arg(long)]
         content: bool,
     },
@@ -432,7 +488,9 @@ pub enum ArtifactCmd {
         after_help = "Examples:\n  coagent artifact send A-7K3M\n  coagent artifact send A-7K3M --redact   # mask what the secret guard finds"
     )]
     Send {
+        /// The artifact (an id or a unique prefix, with or without `A-`).
         id: String,
+        /// Mask secret-guard findings as [REDACTED:<rule>] instead of refusing.
         #[arg(long)]
         redact: bool,
     },
@@ -445,6 +503,7 @@ pub enum OutboxCmd {
         after_help = "Examples:\n  coagent outbox copy\n  coagent outbox copy BC-01JD…          # a payload's id, or a unique prefix\n  coagent outbox copy BC-01JD… --part 2"
     )]
     Copy {
+        /// The payload's id (BC-…) or a unique prefix (default: the newest not yet pasted).
         id: Option<String>,
         /// Which part of a split payload (default: 1).
         #[arg(long, default_value_t = 1)]
@@ -465,6 +524,8 @@ pub struct WrapArgs {
     /// Only write the archive; boot no successor now (`coagent unwrap` does it later).
     #[arg(long)]
     pub no_respawn: bool,
+    /// Mask secret-guard findings in the respawn payload as [REDACTED:<rule>] instead of
+    /// refusing it.
     #[arg(long)]
     pub redact: bool,
 }
@@ -472,7 +533,10 @@ pub struct WrapArgs {
 #[derive(Debug, Subcommand)]
 pub enum WrapSub {
     /// Check an archive against its manifest: changed, missing or extra files (exit 1).
-    Verify { file: PathBuf },
+    Verify {
+        /// The archive (`CoWrap-….tar.zst`).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -494,6 +558,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct TickerArgs {
+    /// plain (a shell prompt), tmux (colours for status-right) or json.
     #[arg(long, value_enum, default_value_t = TickerFormat::Plain)]
     pub format: TickerFormat,
 }
@@ -512,7 +577,44 @@ pub enum GuardCmd {
         after_help = "Examples:\n  coagent guard scan .\n  git diff | coagent guard scan -\n  coagent guard scan --json src/ > findings.json"
     )]
     Scan {
+        /// Files and folders to scan, or `-` for stdin.
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every argument and option of every command, with where it sits, that has no help.
+    fn undescribed(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            let builtin = matches!(a.get_id().as_str(), "help" | "version");
+            if !builtin && a.get_help().is_none() && a.get_long_help().is_none() {
+                out.push(format!("{path} {}", a.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                out.push(format!("{path} {} (the command itself)", sub.get_name()));
+            }
+            undescribed(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_and_option_has_a_description() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        undescribed(&cmd, "coagent", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "no help text for:\n  {}",
+            missing.join("\n  ")
+        );
+    }
 }

@@ -62,6 +62,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Guard(c) => guard::run(&app, c),
         Command::Demo { keep } => demo::run(&app, keep),
         Command::Completions { shell } => meta::completions(shell),
-        Command::Man => meta::man(),
+        Command::Man { command, out } => meta::man(&app, &command, out.as_deref()),
     }
 }

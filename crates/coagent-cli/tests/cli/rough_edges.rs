@@ -579,3 +579,109 @@ fn a_long_do_shows_its_progress_and_its_last_line_on_a_terminal() {
     let plain = env.ok(&["do", "run", &id]);
     assert!(!plain.stderr.contains("⏱") && !plain.stderr.contains("last line"));
 }
+
+// ---- item 8: a man page for every command ----
+
+fn command_names(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+    let name = format!("{prefix}{}", cmd.get_name());
+    out.push(format!("{name}.1"));
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        command_names(sub, &format!("{name}-"), out);
+    }
+}
+
+#[test]
+fn man_pages_cover_every_command() {
+    use clap::CommandFactory;
+    let env = Env::new();
+    let dir = env.home.join("man1");
+    let r = env.json(&["man", "--out", dir.to_str().unwrap()]);
+    let mut written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut expected = Vec::new();
+    command_names(&coagent_cli::cli::Cli::command(), "", &mut expected);
+    expected.sort();
+    assert_eq!(written, expected);
+    assert!(expected.contains(&"coagent-session-abandon.1".to_string()));
+    assert_eq!(r["pages"].as_array().unwrap().len(), expected.len());
+    let page = std::fs::read_to_string(dir.join("coagent-do-run.1")).unwrap();
+    assert!(page.contains("\\-\\-keep\\-going"), "{page}");
+    env.ok(&["man", "do", "run"])
+        .stdout_has(".TH coagent-do-run");
+    env.ok(&["man"]).stdout_has(".TH coagent ");
+    env.fails(&["man", "do", "sprint"], 1)
+        .stderr_has("`coagent do sprint` is not a command");
+}
+
+// ---- item 8: every environment variable the code reads is in the README ----
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Names in `env::var("X")`, `env::var_os("X")`, clap's `env = "X"`, and any `"COAGENT_X"`.
+fn env_names(src: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for pat in ["env::var(\"", "env::var_os(\"", "env = \"", "\"COAGENT_"] {
+        let mut rest = src;
+        while let Some(i) = rest.find(pat) {
+            let after = &rest[i + pat.len()..];
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let name = if pat == "\"COAGENT_" {
+                format!("COAGENT_{name}")
+            } else {
+                name
+            };
+            if name.len() > 1 && !name.ends_with('_') {
+                names.push(name);
+            }
+            rest = after;
+        }
+    }
+    names
+}
+
+#[test]
+fn the_readme_lists_every_environment_variable_the_code_reads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        let src = krate.path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    let mut names: Vec<String> = files
+        .iter()
+        .flat_map(|f| env_names(&std::fs::read_to_string(f).unwrap()))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(
+        names.contains(&"COAGENT_CLIPBOARD".to_string()),
+        "{names:?}"
+    );
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !readme.contains(&format!("`{n}")) && !readme.contains(&format!(" {n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the README: {missing:?} (of {names:?})"
+    );
+}
