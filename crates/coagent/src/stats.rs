@@ -10,6 +10,9 @@ use crate::Result;
 use crate::clock::Millis;
 use crate::hub::Hub;
 
+/// What the "Seed acceptance" figures are, in one line.
+pub const ACCEPTANCE_MEANING: &str = "the targets set by the seed (the advisory CoAgent is built from): a new session's first DO done within 15 min, a wrap within 5 min of a breach, every BackchatMessage schema-valid, every result ACKed, no secret pasted out";
+
 /// The seed's acceptance bounds.
 pub const FIRST_DO_TARGET_MS: Millis = 15 * 60_000;
 pub const BREACH_TO_WRAP_TARGET_MS: Millis = 5 * 60_000;
@@ -43,11 +46,17 @@ pub struct Overall {
     pub acks_rejected: i64,
     pub messages_in: i64,
     pub messages_in_valid: i64,
+    /// BackchatMessages either way: those CoAgent sent and those a chat sent.
+    pub messages: i64,
+    pub messages_valid: i64,
     pub payloads_sent: i64,
     pub payloads_refused: i64,
     pub payloads_redacted: i64,
     pub tokens: i64,
     pub wraps: i64,
+    /// Wraps the user asked for (`coagent wrap`): not a response to a breach, so not in
+    /// the breach → wrap figures.
+    pub wraps_manual: i64,
     pub median_first_completed_do_ms: Option<Millis>,
     pub median_breach_to_wrap_ms: Option<Millis>,
 }
@@ -56,9 +65,10 @@ pub struct Overall {
 pub struct Acceptance {
     /// Sessions whose first DO completed within 15 minutes of boot, of those with one.
     pub first_do_within_15min: (i64, i64),
-    /// Wraps within 5 minutes of their breach, of wraps that followed a breach.
+    /// Wraps within 5 minutes of their breach, of the monitor's wraps that followed a
+    /// breach (a manual `coagent wrap` is not counted).
     pub wrap_within_5min_of_breach: (i64, i64),
-    /// Inbound BackchatMessages that were schema-valid, of all inbound ones.
+    /// BackchatMessages that were schema-valid, of all of them, sent or received.
     pub messages_schema_valid: (i64, i64),
     /// Results answered by an accepted ACK, of all results sent.
     pub results_acked: (i64, i64),
@@ -93,7 +103,9 @@ pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
            (SELECT COUNT(*) FROM dos d WHERE d.session = s.id),
            (SELECT COUNT(DISTINCT d.id) FROM dos d JOIN runs r ON r.do_id = d.id WHERE d.session = s.id AND r.status = 'succeeded'),
            (SELECT MIN(r.ended_at) FROM dos d JOIN runs r ON r.do_id = d.id WHERE d.session = s.id AND r.status = 'succeeded'),
-           (SELECT MIN(w.created_at) FROM wraps w WHERE w.session = s.id),
+           (SELECT MIN(w.created_at) FROM wraps w WHERE w.session = s.id AND NOT EXISTS (
+               SELECT 1 FROM events e WHERE e.kind = 'session.wrapped' AND e.session = s.id
+                 AND json_extract(e.data, '$.wrap') = w.id AND json_extract(e.data, '$.reason') = 'manual')),
            (SELECT COUNT(*) FROM messages m WHERE m.session = s.id AND m.direction = 'out' AND m.kind = 'result'),
            (SELECT COUNT(*) FROM messages m WHERE m.session = s.id AND m.direction = 'out' AND m.kind = 'result' AND m.acked_at IS NOT NULL),
            (SELECT COALESCE(SUM(tokens), 0) FROM payloads p WHERE p.session = s.id) + (SELECT COALESCE(SUM(tokens), 0) FROM replies r WHERE r.session = s.id)
@@ -136,10 +148,15 @@ pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
         messages_in_valid: count(
             "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND valid = 1",
         )?,
+        messages: count("SELECT COUNT(*) FROM messages")?,
+        messages_valid: count("SELECT COUNT(*) FROM messages WHERE valid = 1")?,
         payloads_sent: count("SELECT COUNT(DISTINCT id) FROM payloads")?,
         payloads_refused: count("SELECT COUNT(*) FROM events WHERE kind = 'guard.refused'")?,
         payloads_redacted: count("SELECT COUNT(*) FROM events WHERE kind = 'guard.redacted'")?,
         wraps: count("SELECT COUNT(*) FROM wraps")?,
+        wraps_manual: count(
+            "SELECT COUNT(*) FROM events WHERE kind = 'session.wrapped' AND json_extract(data, '$.reason') = 'manual'",
+        )?,
         median_first_completed_do_ms: median(
             sessions
                 .iter()
@@ -180,7 +197,7 @@ pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
                 .count() as i64,
             with_breach.len() as i64,
         ),
-        messages_schema_valid: (o.messages_in_valid, o.messages_in),
+        messages_schema_valid: (o.messages_valid, o.messages),
         results_acked: (o.results_acked, o.results_sent),
         secrets_pasted_out: 0,
     };

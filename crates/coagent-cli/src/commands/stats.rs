@@ -67,21 +67,26 @@ pub fn run(app: &App, anonymous: bool, limit: usize) -> anyhow::Result<ExitCode>
             ms(o.median_first_completed_do_ms)
         ));
         s.push_str(&format!(
-            "  breach → wrap       median {} ({} wraps)\n",
+            "  breach → wrap       median {} ({} wraps, {} of them manual and not counted)\n",
             ms(o.median_breach_to_wrap_ms),
-            o.wraps
+            o.wraps,
+            o.wraps_manual
         ));
         s.push_str(&format!("\n{}\n", out::bold("Seed acceptance")));
+        s.push_str(&format!(
+            "  {}\n",
+            out::dim(&format!("({})", coagent::stats::ACCEPTANCE_MEANING))
+        ));
         s.push_str(&format!(
             "  first DO ≤ 15 min            {}\n",
             frac(a.first_do_within_15min)
         ));
         s.push_str(&format!(
-            "  wrap ≤ 5 min after breach    {}\n",
+            "  wrap ≤ 5 min after breach    {} (the monitor's wraps)\n",
             frac(a.wrap_within_5min_of_breach)
         ));
         s.push_str(&format!(
-            "  messages schema-valid        {}\n",
+            "  messages schema-valid        {} (sent and received)\n",
             frac(a.messages_schema_valid)
         ));
         s.push_str(&format!(

@@ -685,3 +685,54 @@ fn the_readme_lists_every_environment_variable_the_code_reads() {
         "not in the README: {missing:?} (of {names:?})"
     );
 }
+
+// ---- item 14: stats say what they count ----
+
+#[test]
+fn stats_explain_the_seed_acceptance_and_count_only_what_it_means() {
+    let mut env = Env::new();
+    started(&env);
+    ingest(&env, "Policy v1.0 loaded.\n");
+    // A message from the chat that is not schema-valid, beside CoAgent's own (valid) ones.
+    ingest(
+        &env,
+        "```coagent\n{\"schema\": \"coagent.backchat.v1\", \"id\": \"BC-1\", \"kind\": \"note\"}\n```\n",
+    );
+    // A breach the monitor answers: `watch` wraps the live session.
+    env.now = "2026-11-24T09:31:00Z".into();
+    assert_eq!(env.json(&["status"])["level"], "FAIL");
+    env.now = "2026-11-24T09:32:00Z".into();
+    env.ok(&["watch", "--once"]);
+    // A breach the user answers with `coagent wrap`: not a breach → wrap figure.
+    ingest(&env, "Policy v1.0 loaded.\n");
+    env.now = "2026-11-24T10:10:00Z".into();
+    assert_eq!(env.json(&["status"])["level"], "FAIL");
+    env.json(&["wrap", "--no-respawn"]);
+    let st = env.json(&["stats"]);
+    assert_eq!(st["overall"]["wraps"], 2);
+    assert_eq!(st["overall"]["wraps_manual"], 1);
+    assert_eq!(
+        st["acceptance"]["wrap_within_5min_of_breach"],
+        serde_json::json!([1, 1]),
+        "{st}"
+    );
+    assert_eq!(st["overall"]["median_breach_to_wrap_ms"], 60_000);
+    let (all, valid) = (
+        st["overall"]["messages"].as_i64().unwrap(),
+        st["overall"]["messages_valid"].as_i64().unwrap(),
+    );
+    assert!(
+        all > st["overall"]["messages_in"].as_i64().unwrap(),
+        "sent ones count: {st}"
+    );
+    assert_eq!(valid, all - 1, "{st}");
+    assert_eq!(
+        st["acceptance"]["messages_schema_valid"],
+        serde_json::json!([valid, all])
+    );
+    let text = env.ok(&["stats"]).stdout;
+    let heading = text.find("Seed acceptance").unwrap();
+    let next = text[heading..].lines().nth(1).unwrap();
+    assert!(next.contains("the targets set by the seed"), "{text}");
+    assert!(text.contains("1 of them manual and not counted"), "{text}");
+}
