@@ -86,7 +86,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// says how it was decided. Works on the script only, so both copies of a
 /// reply agree.
 pub(crate) fn infer_lang(script: &str) -> (&'static str, &'static str) {
-    const SHEBANG: &str = "inferred from its #! line";
+    const SHEBANG: &str = "read from its #! line";
     for l in script.lines().take(40) {
         let t = l.trim_start();
         if let Some(sb) = t.strip_prefix("#!") {
@@ -115,7 +115,7 @@ pub(crate) fn infer_lang(script: &str) -> (&'static str, &'static str) {
             || t.starts_with("print(")
             || t.starts_with("if __name__")
         {
-            return ("python", "inferred from its content (python statements)");
+            return ("python", "read from its content (python statements)");
         }
         if t.starts_with("Write-Host")
             || t.starts_with("Write-Output")
@@ -125,10 +125,10 @@ pub(crate) fn infer_lang(script: &str) -> (&'static str, &'static str) {
             || t.starts_with("param(")
             || t.starts_with("$ErrorActionPreference")
         {
-            return ("pwsh", "inferred from its content (PowerShell cmdlets)");
+            return ("pwsh", "read from its content (PowerShell cmdlets)");
         }
     }
-    ("bash", "by default (nothing in it names another language)")
+    ("bash", "since nothing in it names another language")
 }
 
 #[cfg(test)]
@@ -195,7 +195,7 @@ mod tests {
         assert!(
             infer_lang("# DO: x\nls -la\n# END DO\n")
                 .1
-                .contains("default")
+                .contains("nothing in it")
         );
     }
 }

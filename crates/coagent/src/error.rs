@@ -106,6 +106,9 @@ impl Error {
             }
             Error::NotFound { kind, near, .. } => match (near.as_slice(), list_command(kind)) {
                 ([], Some(cmd)) => format!("`{cmd}` shows the known ids"),
+                ([], None) if *kind == "capsule version" => {
+                    "the locked versions are the files in .coagent/capsules/".into()
+                }
                 ([], None) => return None,
                 (near, cmd) => format!(
                     "did you mean {}?{}",

@@ -94,6 +94,12 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
                 ));
             }
         }
+        let open = st.sessions.iter().filter(|ss| ss.session.is_open()).count();
+        if open > 1 {
+            s.push_str(&format!(
+                "\n{open} sessions are open: `coagent session close ID` ends one you no longer use (`coagent session list` shows them all).\n"
+            ));
+        }
         s
     });
     Ok(ExitCode::SUCCESS)

@@ -101,7 +101,7 @@ fn an_untagged_block_after_a_python_block_is_not_run_as_python() {
         );
         let id = r["dos"][1]["id"].as_str().unwrap();
         env.ok(&["do", "show", id])
-            .stdout_has("no language tag: bash, by default");
+            .stdout_has("no language tag: bash, since nothing in it names another language");
         let run = env.json(&["do", "run", id]);
         assert_eq!(run["status"], "succeeded", "{run}");
     }
@@ -345,6 +345,8 @@ fn session_list_close_and_abandon() {
         .collect();
     assert_eq!(ids, [b.as_str(), a.as_str()], "newest first");
     env.ok(&["session", "list"])
+        .stdout_has("2 sessions are open: `coagent session close ID`");
+    env.ok(&["status"])
         .stdout_has("2 sessions are open: `coagent session close ID`");
     let closed = env.json(&["session", "close", &a[2..6].to_lowercase()]);
     assert_eq!(closed["id"], a.as_str());
