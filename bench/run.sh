@@ -75,6 +75,12 @@ t "status, big hub" 20 --cwd "$WORK/big" -- "$BIN" status
 t "start --no-clipboard, small hub" 20 --cwd "$WORK/small" -- "$BIN" start --vendor claude --goal bench --no-clipboard
 t "start --no-clipboard, big hub" 20 --cwd "$WORK/big" -- "$BIN" start --vendor claude --goal bench --no-clipboard
 
+# --- 1b. ids on the big hub: a bare prefix resolves by the index; an unknown id scans
+# the newest ids for "did you mean" (an error path, but one a typo takes).
+BIGDO=$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT id FROM dos ORDER BY rowid DESC LIMIT 1").fetchone()[0])' "$WORK/big/.coagent/store.db")
+t "do show, bare id prefix, big hub" 20 --cwd "$WORK/big" -- "$BIN" do show "${BIGDO:3:5}"
+t "do show, unknown id (did you mean), big hub" 20 --cwd "$WORK/big" --allow-fail -- "$BIN" do show "DO-${BIGDO:4:5}"
+
 # --- 4. ticker.
 # `ticker` rewrites temps/status/ (atomic writes, fsync) only when its line changes; with
 # the clock pinned the line never changes, so those rows are the no-write path.

@@ -58,7 +58,7 @@ pub(crate) fn todo_of(title: &str, script: &str) -> Option<String> {
         let Some(tok) = rest.split_whitespace().next() else {
             continue;
         };
-        let id = crate::ack::ascii_hyphens(crate::ack::trim_token(tok)).to_ascii_uppercase();
+        let id = crate::ack::normalize_id(&crate::ack::ascii_hyphens(crate::ack::trim_token(tok)));
         if crate::ack::valid_id(&id, &["T"]) {
             return Some(id);
         }

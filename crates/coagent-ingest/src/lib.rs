@@ -110,7 +110,10 @@
 //!
 //! **Limits of the rendered form** (what no parser can recover from a page
 //! selection, written down so nobody expects it): a UI that hides a block's
-//! language tag loses the language (the parser then guesses); a UI that shows
+//! language tag loses the language (the parser then guesses); so does the
+//! second DO of one fenced block, whose tag the copy button keeps but whose
+//! rendered copy cannot be told from a block of its own (its language is then
+//! read from its content, with a note, in that copy only); a UI that shows
 //! no words around code blocks (Claude) hides a code block broken by an inner
 //! fence, which then reads as one longer DO; a blockquote's `>` is lost, so a
 //! quoted example without a lead-in line reads as real; markdown headings and
