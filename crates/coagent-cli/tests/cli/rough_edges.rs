@@ -561,10 +561,9 @@ fn a_long_do_shows_its_progress_and_its_last_line_on_a_terminal() {
     };
     // The status line, drawn in place and wiped before the next output.
     assert!(screen.contains("\r\x1b[2K"), "{screen:?}");
+    assert!(screen.contains(&format!("⏱ {id} running ")), "{screen:?}");
     assert!(
-        screen.contains(&format!(
-            "⏱ {id} running 2s · 7 B of output · Ctrl-C stops it"
-        )),
+        screen.contains("s · 7 B of output · Ctrl-C stops it"),
         "{screen:?}"
     );
     assert!(
