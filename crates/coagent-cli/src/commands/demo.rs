@@ -158,16 +158,7 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
             "$ coagent do show {}\n  sha256 {} · risks: {} · guard: {}",
             d.id,
             &shown.current_sha256[..12],
-            if shown.risks.is_empty() {
-                "none".to_string()
-            } else {
-                shown
-                    .risks
-                    .iter()
-                    .map(|r| r.code)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
+            risk_summary(&shown.risks),
             if shown.guard.is_empty() {
                 "clean"
             } else {
@@ -330,6 +321,28 @@ fn run_do(hub: &mut Hub, id: &str, clip: &mut NoClipboard) -> coagent::Result<do
         .into_iter()
         .next()
         .ok_or_else(|| coagent::Error::Internal(format!("{id} did not run")))
+}
+
+/// Each risk code once, with its lines: `hub-write (lines 2, 3)`.
+fn risk_summary(risks: &[coagent_runner::RiskHint]) -> String {
+    if risks.is_empty() {
+        return "none".to_string();
+    }
+    let mut codes: Vec<(&str, Vec<String>)> = Vec::new();
+    for r in risks {
+        match codes.iter_mut().find(|(c, _)| *c == r.code) {
+            Some((_, lines)) => lines.push(r.line.to_string()),
+            None => codes.push((r.code, vec![r.line.to_string()])),
+        }
+    }
+    codes
+        .iter()
+        .map(|(c, lines)| {
+            let word = if lines.len() == 1 { "line" } else { "lines" };
+            format!("{c} ({word} {})", lines.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct DemoProgress(LiveIndent);
