@@ -283,7 +283,7 @@ const RULES: &[Rule] = &[
 
 struct Compiled {
     rule: &'static Rule,
-    regex: regex::bytes::Regex,
+    regex: regex_lite::Regex,
 }
 
 static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
@@ -291,11 +291,9 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         .iter()
         .map(|rule| Compiled {
             rule,
-            // ASCII classes: the patterns name shell syntax and paths, and Unicode `\s`/`\b`
-            // tables made compiling them cost 5 ms of every `do run`.
-            regex: regex::bytes::RegexBuilder::new(rule.pattern)
-                .unicode(false)
-                .build()
+            // regex-lite: ASCII classes (the patterns name shell syntax and paths) and a
+            // compile ten times cheaper than regex's, which cost 3 ms of every `do run`.
+            regex: regex_lite::Regex::new(rule.pattern)
                 .expect("risk patterns are valid regexes"),
         })
         .collect()
@@ -320,11 +318,10 @@ pub fn risk_hints(script: &str, lang: Lang) -> Vec<RiskHint> {
             let hit =
                 compiled
                     .regex
-                    .captures_iter(line.as_bytes())
+                    .captures_iter(line)
                     .any(|caps| match caps.name("path") {
                         Some(path) => {
-                            let path = String::from_utf8_lossy(path.as_bytes());
-                            let path = path.trim_start_matches(['"', '\'']);
+                            let path = path.as_str().trim_start_matches(['"', '\'']);
                             !rule
                                 .harmless_paths
                                 .iter()

@@ -259,6 +259,23 @@ pub fn run(
     cancel: &Cancel,
     clip: &mut dyn Clipboard,
 ) -> Result<BatchReport> {
+    // Each DO commits twice; one sync at the end makes them all durable.
+    hub.store.defer_sync()?;
+    let report = run_planned(hub, planned, opts, progress, cancel, clip);
+    let synced = hub.store.sync();
+    let report = report?;
+    synced?;
+    Ok(report)
+}
+
+fn run_planned(
+    hub: &mut Hub,
+    planned: Vec<Planned>,
+    opts: &RunOptions,
+    progress: &mut dyn Progress,
+    cancel: &Cancel,
+    clip: &mut dyn Clipboard,
+) -> Result<BatchReport> {
     let Some(first) = planned.first() else {
         return Err(Error::invalid("nothing to run", None));
     };
