@@ -80,7 +80,12 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             } else {
                 Selection::Ids(ids)
             };
+            // The work tree is read while the DOs are checked; a question that waits on
+            // the user makes the run read it again.
+            let early = dos::Early::start(&hub);
             let planned = dos::plan(&hub, &selection, rerun)?;
+            let asks = !app.global.yes && planned.iter().any(|p| !p.risks.is_empty());
+            let early = (!asks).then_some(early);
             if !consent(app, &planned)? {
                 out::emit(
                     app.json(),
@@ -103,7 +108,8 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
                     Box::new(std::io::stdout())
                 },
             };
-            let report = dos::run(
+            let report = dos::run_from(
+                early,
                 &mut hub,
                 planned,
                 &opts,
