@@ -5,6 +5,7 @@
 mod harness;
 
 mod capsule;
+mod clipboard;
 mod dos;
 mod guard;
 mod hub;
