@@ -175,11 +175,21 @@ pub fn copy(text: &str) -> ClipOutcome {
             }
         }
         Err(reason) => {
-            let _ = helper.kill();
-            let _ = helper.wait();
+            stop(&mut helper);
             skipped(reason)
         }
     }
+}
+
+/// Stops a helper and what it started (`wl-copy`): once it has made its own session,
+/// that is its process group.
+fn stop(helper: &mut Child) {
+    if let Ok(pid) = i32::try_from(helper.id()) {
+        let _ =
+            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    }
+    let _ = helper.kill();
+    let _ = helper.wait();
 }
 
 fn spawn(backend: Backend, hold: Duration, text: &str) -> std::io::Result<Child> {
@@ -276,23 +286,26 @@ fn serve_inner(args: &[String]) -> Result<(), String> {
 fn serve_x11(text: String, deadline: Instant) -> Result<(), String> {
     use arboard::SetExtLinux;
     let mut probe = arboard::Clipboard::new().map_err(|e| e.to_string())?;
-    let server = std::thread::spawn(move || {
-        arboard::Clipboard::new().and_then(|mut c| c.set().wait_until(deadline).text(text))
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = arboard::Clipboard::new().and_then(|mut c| c.set().wait_until(deadline).text(text));
+        let _ = done.send(r);
     });
-    let mut next_probe = Instant::now() + Duration::from_secs(5);
-    while !server.is_finished() {
-        std::thread::sleep(Duration::from_millis(200));
-        if Instant::now() >= next_probe {
-            next_probe = Instant::now() + Duration::from_secs(5);
-            if let Err(arboard::Error::Unknown { .. }) = probe.get_text() {
-                // The display is gone: nothing left to serve.
-                std::process::exit(0);
+    loop {
+        match ended.recv_timeout(Duration::from_secs(5)) {
+            // Ended (taken over, or the hold time passed): nothing is left to hand over.
+            Ok(Ok(())) => std::process::exit(0),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the clipboard server stopped".to_string());
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(arboard::Error::Unknown { .. }) = probe.get_text() {
+                    // The display is gone: nothing left to serve.
+                    std::process::exit(0);
+                }
             }
         }
-    }
-    match server.join() {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err("the clipboard server stopped".to_string()),
     }
 }
 

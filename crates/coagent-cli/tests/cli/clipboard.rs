@@ -263,3 +263,97 @@ fn clipboard_hold_time_that_is_not_one_says_so() {
         .ok()
         .stdout_has("COAGENT_CLIPBOARD_HOLD=\"forever\" is not a hold time");
 }
+
+/// Stand-ins for wl-clipboard's `wl-copy` and `wl-paste` (no Wayland compositor runs
+/// here): `wl-copy` keeps its stdin as the clipboard and stays, as `--foreground` does,
+/// until stopped; `wl-paste` prints it, or `paste_says` when given.
+fn fake_wl_clipboard(dir: &Path, paste_says: Option<&str>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let copy = format!(
+        "#!/bin/sh\necho \"$@\" >> '{d}/copy.args'\ncat > '{d}/clip'\necho $$ > '{d}/copy.pid'\nexec sleep 600\n",
+        d = dir.display()
+    );
+    let paste = match paste_says {
+        Some(text) => format!("#!/bin/sh\nprintf '%s' '{text}'\n"),
+        None => format!("#!/bin/sh\ncat '{}/clip'\n", dir.display()),
+    };
+    for (name, body) in [("wl-copy", copy), ("wl-paste", paste)] {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+fn wayland(env: &Env, bin: &Path, args: &[&str]) -> crate::harness::Cmd {
+    env.cmd(args)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("WAYLAND_DISPLAY", "wayland-test")
+        .env("COAGENT_CLIPBOARD", "system")
+}
+
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn clipboard_on_wayland_goes_through_wl_copy_for_the_hold_time() {
+    let env = Env::new();
+    env.init();
+    let bin = env.home.join("wl-bin");
+    fake_wl_clipboard(&bin, None);
+    let out = wayland(&env, &bin, &["--json", "start", "--vendor", "claude"])
+        .env("COAGENT_CLIPBOARD_HOLD", "1s")
+        .ok()
+        .json();
+    assert_eq!(out["clipboard"]["status"], "copied", "{out}");
+    let payload = read(out["paths"][0].as_str().unwrap());
+    assert_eq!(
+        read(bin.join("clip")),
+        payload,
+        "wl-copy got the payload on its stdin"
+    );
+    let args = read(bin.join("copy.args"));
+    assert!(args.contains("--foreground"), "{args}");
+    assert!(
+        !args.contains("Policy"),
+        "the payload is never in an argument list: {args}"
+    );
+    // The hold time passed: the helper stopped wl-copy, and with it the copy.
+    let pid = read(bin.join("copy.pid"));
+    let until = Instant::now() + Duration::from_secs(10);
+    while alive(&pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(&pid), "wl-copy outlived the hold time");
+}
+
+#[test]
+fn clipboard_that_does_not_hold_the_payload_is_not_claimed() {
+    let env = Env::new();
+    env.init();
+    let bin = env.home.join("wl-bin");
+    fake_wl_clipboard(&bin, Some("an older copy"));
+    let out = wayland(&env, &bin, &["start", "--vendor", "claude"]).ok();
+    assert!(!out.stdout.contains("on the clipboard"), "{}", out.stdout);
+    out.stdout_has("Not copied (the clipboard did not take the payload")
+        .stdout_has(".paste.md");
+    let pid = read(bin.join("copy.pid"));
+    assert!(!alive(&pid), "the helper that failed to copy was stopped");
+}
+
+#[test]
+fn clipboard_on_wayland_without_wl_copy_says_what_to_install() {
+    let env = Env::new();
+    env.init();
+    env.cmd(&["start", "--vendor", "claude"])
+        .env("PATH", "/nonexistent")
+        .env("WAYLAND_DISPLAY", "wayland-test")
+        .env("COAGENT_CLIPBOARD", "system")
+        .ok()
+        .stdout_has("Not copied (a Wayland clipboard needs wl-copy: install wl-clipboard)");
+}
