@@ -129,7 +129,7 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
     }
     if let Some(n) = &r.next {
         match (&n.part, &n.clipboard) {
-            (Some(p), Some(ClipOutcome::Copied { .. })) => s.push_str(&format!(
+            (Some(p), Some(ClipOutcome::Copied { via })) if via != "osc52" => s.push_str(&format!(
                 "  NEXT {}/{}  part {p}/{} is on the clipboard: paste it into the chat\n",
                 n.k, n.n, n.n
             )),
