@@ -223,9 +223,9 @@ fn clipboard_helper_stops_when_the_hold_time_passes() {
     let env = Env::new();
     env.init();
     system(&env, &x, &["start", "--vendor", "claude"])
-        .env("COAGENT_CLIPBOARD_HOLD", "1s")
+        .env("COAGENT_CLIPBOARD_HOLD", "2s")
         .ok()
-        .stdout_has("held for 1 s");
+        .stdout_has("held for 2 s");
     let until = Instant::now() + Duration::from_secs(10);
     while !x.helpers().is_empty() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
@@ -307,7 +307,7 @@ fn clipboard_on_wayland_goes_through_wl_copy_for_the_hold_time() {
     let bin = env.home.join("wl-bin");
     fake_wl_clipboard(&bin, None);
     let out = wayland(&env, &bin, &["--json", "start", "--vendor", "claude"])
-        .env("COAGENT_CLIPBOARD_HOLD", "1s")
+        .env("COAGENT_CLIPBOARD_HOLD", "2s")
         .ok()
         .json();
     assert_eq!(out["clipboard"]["status"], "copied", "{out}");
