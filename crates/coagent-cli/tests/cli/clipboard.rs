@@ -182,6 +182,7 @@ fn clipboard_holds_the_payload_after_the_command_exits() {
         "the result payload outlived `do run`"
     );
     x.xclip_in("something else");
+    assert_eq!(x.xclip_out(), "something else");
     let id = ran["id"].as_str().unwrap();
     let again = system(&env, &x, &["--json", "do", "result", id])
         .ok()
