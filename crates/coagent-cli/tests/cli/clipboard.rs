@@ -235,6 +235,23 @@ fn clipboard_helper_stops_when_the_hold_time_passes() {
 }
 
 #[test]
+fn clipboard_helper_ends_with_its_display() {
+    let Some(mut x) = Xvfb::start() else { return };
+    let env = Env::new();
+    env.init();
+    system(&env, &x, &["start", "--vendor", "claude"]).ok();
+    assert_eq!(x.wait_for_helpers(1).len(), 1);
+    // The X server goes away (the user logs out): nothing is left to serve.
+    let _ = x.server.kill();
+    let _ = x.server.wait();
+    let until = Instant::now() + Duration::from_secs(15);
+    while !x.helpers().is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(x.helpers().is_empty(), "the helper outlived its X server");
+}
+
+#[test]
 fn clipboard_without_a_reachable_display_points_at_the_file() {
     let env = Env::new();
     env.init();
