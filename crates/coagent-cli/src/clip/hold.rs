@@ -82,7 +82,7 @@ impl Backend {
                     .output()
                     .map_err(|e| format!("cannot run wl-paste: {e}"))?;
                 if !out.status.success() {
-                    return Err("wl-paste found no text".to_string());
+                    return Err("the clipboard holds no text (wl-paste found none)".to_string());
                 }
                 Ok(String::from_utf8_lossy(&out.stdout).into_owned())
             }

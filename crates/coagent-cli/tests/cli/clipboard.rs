@@ -375,3 +375,15 @@ fn clipboard_on_wayland_without_wl_copy_says_what_to_install() {
         .ok()
         .stdout_has("Not copied (a Wayland clipboard needs wl-copy: install wl-clipboard)");
 }
+
+#[test]
+fn clipboard_on_wayland_is_read_through_wl_paste() {
+    let env = Env::new();
+    env.init();
+    env.ok(&["start", "--vendor", "claude"]);
+    let bin = env.home.join("wl-bin");
+    fake_wl_clipboard(&bin, Some("Policy v1.0 loaded."));
+    wayland(&env, &bin, &["ingest"])
+        .ok()
+        .stdout_has("echo      verified");
+}
