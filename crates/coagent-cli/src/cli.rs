@@ -18,7 +18,8 @@ The loop:
   coagent status                                where everything stands
 
 Environment: COAGENT_HUB (like --hub), COAGENT_NO_CLIPBOARD=1, NO_COLOR,
-COAGENT_CLIPBOARD=system|osc52|none|file:PATH, COAGENT_NOW and COAGENT_SEED (reproducible runs).";
+COAGENT_CLIPBOARD=system|osc52|none|file:PATH, COAGENT_CLIPBOARD_HOLD=30m (how long a copy is
+held on Linux; 1h by default), COAGENT_NOW and COAGENT_SEED (reproducible runs).";
 
 #[derive(Debug, Parser)]
 #[command(name = "coagent", version, about = ABOUT, after_help = AFTER, max_term_width = 100)]

@@ -2,8 +2,11 @@
 //! `--no-clipboard` / `COAGENT_NO_CLIPBOARD=1` → none; `COAGENT_CLIPBOARD=file:PATH` → a file
 //! (for scripts, tests and machines without a desktop); `osc52`, or a remote terminal (SSH) →
 //! the OSC 52 escape sequence, which the user's terminal turns into a local copy; otherwise
-//! the system clipboard (arboard) where a display exists. A machine with no clipboard never
-//! fails a command: the copy is skipped and the command says where the payload file is.
+//! the system clipboard where a display exists: on macOS and Windows through arboard, on
+//! Linux and the BSDs through a detached helper that keeps the copy alive after the command
+//! exits ([`hold`]). A system copy counts only once the clipboard is read back holding the
+//! text. A machine with no clipboard never fails a command: the copy is skipped and the
+//! command says where the payload file is.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,41 +14,8 @@ use std::path::PathBuf;
 use base64::Engine;
 use coagent::clipboard::{ClipOutcome, Clipboard, NoClipboard};
 
-/// Like [`choose`], but the system clipboard is kept open for the life of the returned
-/// adapter: on Linux (X11, Wayland) a clipboard's content lives only as long as the program
-/// that set it, so `coagent watch` holds it and the payload outlives the command that made it.
-pub fn choose_holding(no_clipboard: bool) -> Box<dyn Clipboard> {
-    let setting = std::env::var("COAGENT_CLIPBOARD").unwrap_or_default();
-    let remote =
-        std::env::var_os("SSH_TTY").is_some() || std::env::var_os("SSH_CONNECTION").is_some();
-    if no_clipboard || !(setting.is_empty() || setting == "system") || remote || !has_display() {
-        return choose(no_clipboard);
-    }
-    Box::new(Holding { inner: None })
-}
-
-struct Holding {
-    inner: Option<arboard::Clipboard>,
-}
-
-impl Clipboard for Holding {
-    fn copy(&mut self, text: &str) -> ClipOutcome {
-        if self.inner.is_none() {
-            self.inner = arboard::Clipboard::new().ok();
-        }
-        match self.inner.as_mut().map(|c| c.set_text(text.to_string())) {
-            Some(Ok(())) => ClipOutcome::Copied {
-                via: "system (held by watch)".to_string(),
-            },
-            Some(Err(e)) => ClipOutcome::Skipped {
-                reason: format!("clipboard unavailable: {e}"),
-            },
-            None => ClipOutcome::Skipped {
-                reason: "clipboard unavailable".to_string(),
-            },
-        }
-    }
-}
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod hold;
 
 pub fn choose(no_clipboard: bool) -> Box<dyn Clipboard> {
     if no_clipboard {
@@ -85,6 +55,10 @@ pub fn read() -> Result<String, String> {
     if !has_display() {
         return Err("no clipboard on this machine (no display)".to_string());
     }
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if let Some(text) = hold::read_wayland() {
+        return text;
+    }
     arboard::Clipboard::new()
         .and_then(|mut c| c.get_text())
         .map_err(|e| format!("the clipboard could not be read: {e}"))
@@ -107,14 +81,30 @@ impl Clipboard for System {
                 reason: "no display for a clipboard".to_string(),
             };
         }
-        match arboard::Clipboard::new().and_then(|mut c| c.set_text(text.to_string())) {
-            Ok(()) => ClipOutcome::Copied {
-                via: "system".to_string(),
-            },
-            Err(e) => ClipOutcome::Skipped {
-                reason: format!("clipboard unavailable: {e}"),
-            },
-        }
+        #[cfg(all(unix, not(target_os = "macos")))]
+        return hold::copy(text);
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        copy_and_check(text)
+    }
+}
+
+/// macOS and Windows keep a copy after the program exits: set it, then read it back.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn copy_and_check(text: &str) -> ClipOutcome {
+    let res = arboard::Clipboard::new().and_then(|mut c| {
+        c.set_text(text.to_string())?;
+        c.get_text()
+    });
+    match res {
+        Ok(got) if got == text => ClipOutcome::Copied {
+            via: "system".to_string(),
+        },
+        Ok(_) => ClipOutcome::Skipped {
+            reason: "the clipboard did not take the payload".to_string(),
+        },
+        Err(e) => ClipOutcome::Skipped {
+            reason: format!("clipboard unavailable: {e}"),
+        },
     }
 }
 

@@ -17,6 +17,15 @@ use clap::Parser;
 
 /// Runs the command line; returns the process exit code (0 ok, 1 user error, 2 internal).
 pub fn main() -> ExitCode {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        // The clipboard helper (see `clip::hold`), before clap: it is no user's command.
+        let mut argv = std::env::args_os().skip(1);
+        if argv.next().is_some_and(|a| a == clip::hold::ARG) {
+            let rest: Vec<String> = argv.map(|a| a.to_string_lossy().into_owned()).collect();
+            return clip::hold::serve(&rest);
+        }
+    }
     // Usage errors are user errors: exit 1 (clap's own default is 2, our internal-error code).
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 static ARTIFACT_LINE: LazyLock<Regex> = LazyLock::new(|| {
     // `#` is the comment sign in every language CoAgent runs (sh, bash, python, pwsh).

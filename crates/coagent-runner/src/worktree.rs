@@ -360,7 +360,7 @@ impl Tracker {
             self.ensure_shadow()?;
         }
         let before_tree = self.tree(before)?;
-        let after = self.stage_under(Some(&before.state.index), under)?;
+        let (after, under) = self.stage_under(Some(&before.state.index), under)?;
         let mut args = vec![
             "diff",
             "--cached",
@@ -377,8 +377,18 @@ impl Tracker {
             "--dst-prefix=b/",
             before_tree.as_str(),
             "--",
-            ".",
         ];
+        // Outside the places read again the two trees are the same: the diff need not
+        // walk them.
+        let places: Vec<String> = under
+            .unwrap_or_default()
+            .iter()
+            .map(|p| format!(":(literal){p}"))
+            .collect();
+        match places.is_empty() {
+            true => args.push("."),
+            false => args.extend(places.iter().map(String::as_str)),
+        }
         // Committed hub files come into the index from the user's; leave them out here.
         let exclude = self
             .hub_rel
@@ -420,18 +430,19 @@ impl Tracker {
     /// Fills a new private index, seeded from `seed` when that file exists, with the work
     /// tree as it is now.
     fn stage(&self, seed: Option<&Path>) -> Result<Snapshot, WorktreeError> {
-        self.stage_under(seed, None)
+        self.stage_under(seed, None).map(|(snapshot, _)| snapshot)
     }
 
     /// [`Tracker::stage`], looking only at the paths `under` (relative to the project
     /// root) when given: git then reads only those files and folders, not the whole
     /// tree. When git refuses them (a path it ignores, or one that no longer matches
-    /// anything), the whole tree is read instead.
-    fn stage_under(
+    /// anything), the whole tree is read instead. Also returns the places it read (`None`:
+    /// the whole tree).
+    fn stage_under<'u>(
         &self,
         seed: Option<&Path>,
-        under: Option<&[String]>,
-    ) -> Result<Snapshot, WorktreeError> {
+        under: Option<&'u [String]>,
+    ) -> Result<(Snapshot, Option<&'u [String]>), WorktreeError> {
         let dir = tempfile::Builder::new()
             .prefix("coagent-snapshot-")
             .tempdir()
@@ -491,7 +502,7 @@ impl Tracker {
                 .collect(),
             _ => return Err(git_error(&args, &out)),
         };
-        Ok(Snapshot {
+        let snapshot = Snapshot {
             state: Arc::new(SnapshotState {
                 _dir: dir,
                 index,
@@ -500,7 +511,8 @@ impl Tracker {
                 head,
                 warnings,
             }),
-        })
+        };
+        Ok((snapshot, under))
     }
 
     /// The tree object of a snapshot, written on first use.

@@ -9,7 +9,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ClipOutcome {
-    /// Copied; `via` is `system`, `osc52` or `file`.
+    /// Copied; `via` starts with `system` (the clipboard was read back holding the text;
+    /// on Linux with how long it is held), or is `osc52` (sent to the terminal, which may
+    /// ignore it) or `file`.
     Copied { via: String },
     /// Not copied; `reason` says why (e.g. `--no-clipboard`, no display).
     Skipped { reason: String },

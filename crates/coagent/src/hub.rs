@@ -35,6 +35,9 @@ pub struct InitReport {
     pub capsule_version: String,
     pub capsule_sha256: String,
     pub files: Vec<String>,
+    /// Whether the project is in a git work tree. When it is not, DOs' diffs and
+    /// `do undo` come from CoAgent's own history in `cache/shadow.git`.
+    pub git: bool,
 }
 
 impl Hub {
@@ -135,12 +138,14 @@ impl Hub {
         fsx::sync_dir(&root)?;
         files.push("store.db".to_string());
         files.sort();
+        let git = coagent_runner::worktree::is_git_repo(&root);
         Ok(InitReport {
             hub: dir,
             root,
             capsule_version: lock.version,
             capsule_sha256: lock.sha256,
             files,
+            git,
         })
     }
 

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bloat::{self, Assessment, Level, Signal};
 use crate::capsule::{self, CapsuleState};
@@ -20,6 +20,55 @@ pub struct SessionStatus {
     pub level: Level,
     pub signals: Vec<Signal>,
     pub wrap_in: Option<u64>,
+    /// An open session that booted with an older capsule than the one in force
+    /// (`capsule_current`): the chat follows rules that were since changed. The way out is
+    /// a wrap: the respawn boots with the capsule in force.
+    pub capsule_outdated: bool,
+    /// The capsule version in force (`capsule.lock`); empty when it cannot be read.
+    pub capsule_current: String,
+}
+
+/// The capsule in force, as the status compares sessions with it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InForce {
+    pub version: String,
+    pub sha256: String,
+}
+
+impl InForce {
+    pub fn read(hub: &Hub) -> Option<InForce> {
+        capsule::read_lock(&hub.dir).ok().map(|l| InForce {
+            version: l.version,
+            sha256: l.sha256,
+        })
+    }
+
+    /// Whether open session `s` booted with an older capsule than this one. A session on
+    /// a newer one (a respawn from a wrap made under a later capsule) is not outdated.
+    pub fn outdates(&self, s: &Session) -> bool {
+        if !s.is_open() || self.version.is_empty() || s.capsule_sha256 == self.sha256 {
+            return false;
+        }
+        match (
+            semver::Version::parse(&self.version),
+            semver::Version::parse(&s.capsule_version),
+        ) {
+            (Ok(now), Ok(then)) => now > then,
+            _ => self.version != s.capsule_version,
+        }
+    }
+}
+
+/// A session's status from its assessment, compared with the capsule in force.
+pub fn session_status(s: Session, a: Assessment, in_force: Option<&InForce>) -> SessionStatus {
+    SessionStatus {
+        wrap_in: a.wrap_in(),
+        level: a.level,
+        signals: a.signals,
+        capsule_outdated: in_force.is_some_and(|c| c.outdates(&s)),
+        capsule_current: in_force.map(|c| c.version.clone()).unwrap_or_default(),
+        session: s,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +89,7 @@ pub struct Status {
 pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
     let cfg = hub.config()?;
     let now = hub.now_ms();
+    let in_force = InForce::read(hub);
     let mut out = Vec::new();
     let mut basis = Vec::new();
     for s in session::open(hub)? {
@@ -53,12 +103,7 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
             s.breach_signal = a.breached().first().map(|x| x.name.to_string());
         }
         basis.push((s.clone(), facts));
-        out.push(SessionStatus {
-            wrap_in: a.wrap_in(),
-            level: a.level,
-            signals: a.signals,
-            session: s,
-        });
+        out.push(session_status(s, a, in_force.as_ref()));
     }
     sort(&mut out);
     ticker::write_status_files(
@@ -67,6 +112,7 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
         &ticker::Basis {
             sessions: basis,
             thresholds: cfg.bloat,
+            capsule: in_force,
         },
     )?;
     Ok(out)
@@ -91,6 +137,8 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
                 level: Level::Idle,
                 signals: Vec::new(),
                 wrap_in: None,
+                capsule_outdated: false,
+                capsule_current: capsule.version.clone(),
                 session: s,
             });
         }

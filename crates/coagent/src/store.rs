@@ -2,13 +2,15 @@
 //! payloads, replies, events — in one SQLite file (`.coagent/store.db`).
 //!
 //! WAL mode so that `coagent watch` and a CLI command can read and write the same hub at
-//! once; `synchronous=FULL` so that a change is on disk when the call returns; every change
+//! once; `synchronous=FULL` so that a change is on disk when the call returns, except
+//! inside [`Store::defer_sync`], where a command that commits many times (`do run` of
+//! several DOs) makes them all durable with one sync at its end; every change
 //! in an `IMMEDIATE` transaction, so two writers queue instead of deadlocking; a busy store
 //! is waited on for [`BUSY_WAIT`], then reported as [`Error::StoreBusy`]. The schema moves
 //! forward by numbered migrations recorded in `PRAGMA user_version`; a store written by a
 //! newer CoAgent is refused rather than guessed at.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
@@ -208,6 +210,16 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct Store {
     conn: Connection,
+    /// The write-ahead log, synced by hand at the end of a [`Store::defer_sync`].
+    wal: PathBuf,
+    deferred: bool,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // A command that returned early still leaves its deferred commits durable.
+        let _ = self.sync();
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -250,7 +262,13 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        let mut store = Store { conn };
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut store = Store {
+            conn,
+            wal: PathBuf::from(wal),
+            deferred: false,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -304,6 +322,34 @@ impl Store {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Until [`Store::sync`], commits go to the write-ahead log without waiting for the
+    /// disk (`synchronous=NORMAL`). A kill loses nothing (the log is in the system's
+    /// cache); a power cut may lose these commits, never the files they point at (those
+    /// are synced before their record is written) and never the store's consistency.
+    pub fn defer_sync(&mut self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        self.deferred = true;
+        Ok(())
+    }
+
+    /// Makes every commit since [`Store::defer_sync`] durable with one sync of the log,
+    /// and goes back to syncing each commit.
+    pub fn sync(&mut self) -> Result<()> {
+        if !self.deferred {
+            return Ok(());
+        }
+        self.deferred = false;
+        self.conn.execute_batch("PRAGMA synchronous = FULL")?;
+        match std::fs::File::open(&self.wal) {
+            Ok(f) => f
+                .sync_data()
+                .map_err(|e| Error::io(format!("cannot sync {}", self.wal.display()), e)),
+            // A checkpoint on close may have folded the log into the store already.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("cannot open {}", self.wal.display()), e)),
+        }
     }
 
     /// Changes whenever another connection commits (SQLite's `PRAGMA data_version`): how
@@ -496,5 +542,37 @@ mod tests {
         }
         let s = Store::open(&p, false).expect("open");
         assert_eq!(s.meta_get("n").expect("get").as_deref(), Some("200"));
+    }
+
+    #[test]
+    fn deferred_commits_are_kept_and_syncing_returns_to_full() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("store.db");
+        let mut s = Store::open(&p, true).expect("open");
+        let sync = |s: &Store| -> i64 {
+            s.conn()
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("pragma")
+        };
+        assert_eq!(sync(&s), 2, "FULL by default");
+        s.defer_sync().expect("defer");
+        assert_eq!(sync(&s), 1, "NORMAL while deferred");
+        s.tx(|tx| {
+            tx.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')", [])?;
+            Ok(())
+        })
+        .expect("insert");
+        s.sync().expect("sync");
+        assert_eq!(sync(&s), 2, "FULL again after the sync");
+        s.defer_sync().expect("defer again");
+        s.tx(|tx| {
+            tx.execute("INSERT INTO meta (key, value) VALUES ('k2', 'v2')", [])?;
+            Ok(())
+        })
+        .expect("insert");
+        drop(s);
+        let s = Store::open(&p, false).expect("reopen");
+        assert_eq!(s.meta_get("k").expect("get").as_deref(), Some("v"));
+        assert_eq!(s.meta_get("k2").expect("get").as_deref(), Some("v2"));
     }
 }

@@ -13,7 +13,7 @@ use crate::clock::Millis;
 use crate::config::Bloat;
 use crate::hub::Hub;
 use crate::session::Session;
-use crate::status::SessionStatus;
+use crate::status::{InForce, SessionStatus};
 use crate::{Result, fsx};
 
 /// What the last full check saw, kept in `ticker.json` so that a prompt's `ticker` can
@@ -22,6 +22,10 @@ use crate::{Result, fsx};
 pub struct Basis {
     pub sessions: Vec<(Session, crate::bloat::Facts)>,
     pub thresholds: Bloat,
+    /// The capsule in force then (once a bump changed `capsule.lock`, the prompt's ticker
+    /// goes to the full check).
+    #[serde(default)]
+    pub capsule: Option<InForce>,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +46,9 @@ pub struct Ticker {
     pub level: Level,
     pub session: Option<String>,
     pub signals: Vec<Signal>,
+    /// The session booted with an older capsule than the one in force (see
+    /// [`SessionStatus::capsule_outdated`]).
+    pub capsule_outdated: bool,
     pub line: String,
 }
 
@@ -59,14 +66,16 @@ pub fn line(top: Option<&SessionStatus>) -> String {
         "stale" => "✗ stale echo",
         _ => "… awaiting echo",
     };
-    let version = crate::capsule::echo_line(&s.session.capsule_version);
-    let version = version
-        .trim_start_matches("Policy ")
-        .trim_end_matches(" loaded.");
+    let (version, current) = versions(&s.session.capsule_version, &s.capsule_current);
+    let policy = if s.capsule_outdated {
+        format!("policy {version} ✗ ({current} is current)")
+    } else {
+        format!("policy {version} {echo}")
+    };
     let short: String = s.session.id.chars().take(8).collect();
     let mut parts = vec![
         format!("[OE:{}] {} {short}…", s.level.symbol(), s.session.vendor),
-        format!("policy {version} {echo}"),
+        policy,
     ];
     if let (Some(d), Some(r)) = (signal(s, "dos_completed"), signal(s, "dos_per_hour")) {
         parts.push(format!("DOs {} ({})", d.value, r.shown));
@@ -93,11 +102,29 @@ pub fn line(top: Option<&SessionStatus>) -> String {
     parts.join(" · ")
 }
 
+/// Two capsule versions as the echo names them (`v1.0`), in full when that alone would
+/// not tell them apart (`v1.0.0`, `v1.0.1`).
+fn versions(a: &str, b: &str) -> (String, String) {
+    let short = |v: &str| {
+        crate::capsule::echo_line(v)
+            .trim_start_matches("Policy ")
+            .trim_end_matches(" loaded.")
+            .to_string()
+    };
+    let (sa, sb) = (short(a), short(b));
+    if sa == sb && a != b {
+        (format!("v{a}"), format!("v{b}"))
+    } else {
+        (sa, sb)
+    }
+}
+
 pub fn ticker(top: Option<&SessionStatus>) -> Ticker {
     Ticker {
         level: top.map_or(Level::Idle, |s| s.level),
         session: top.map(|s| s.session.id.clone()),
         signals: top.map(|s| s.signals.clone()).unwrap_or_default(),
+        capsule_outdated: top.is_some_and(|s| s.capsule_outdated),
         line: line(top),
     }
 }
@@ -153,18 +180,19 @@ pub fn fast(hub_dir: &Path, now: Millis) -> Option<Ticker> {
         }
     }
     let saved: Saved = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    // A bump since changes the capsule in force; its lock is read rather than dated, since
+    // the bump's own check may write ticker.json within the same clock tick.
+    let lock = crate::capsule::read_lock(hub_dir).ok()?;
+    if saved.basis.capsule.as_ref()?.sha256 != lock.sha256 {
+        return None;
+    }
     let mut out: Vec<SessionStatus> = saved
         .basis
         .sessions
         .into_iter()
         .map(|(s, f)| {
             let a = crate::bloat::assess(&f, &saved.basis.thresholds, now);
-            SessionStatus {
-                wrap_in: a.wrap_in(),
-                level: a.level,
-                signals: a.signals,
-                session: s,
-            }
+            crate::status::session_status(s, a, saved.basis.capsule.as_ref())
         })
         .collect();
     crate::status::sort(&mut out);

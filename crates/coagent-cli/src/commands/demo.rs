@@ -6,6 +6,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use coagent::clipboard::NoClipboard;
 use coagent::clock::Clock;
@@ -83,6 +86,7 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
         .prefix("coagent-demo-")
         .tempdir()
         .map_err(|e| coagent::Error::io("cannot create a throwaway folder", e))?;
+    remove_on_interrupt(tmp.path(), keep)?;
     let root = tmp.path().join("csv-importer");
     std::fs::create_dir_all(&root)
         .map_err(|e| coagent::Error::io("cannot create the demo project", e))?;
@@ -303,6 +307,40 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
         });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C (or SIGTERM, SIGHUP) while the demo runs: the throwaway folder is removed before
+/// the process ends, as it is at the end (kept and named with `--keep`); exit code 130.
+/// A flag and a watching thread rather than work in the handler itself: removing a folder
+/// is not something a signal handler may do.
+fn remove_on_interrupt(dir: &Path, keep: bool) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    let signals = [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ];
+    #[cfg(not(unix))]
+    let signals = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+    for sig in signals {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
+    }
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if keep {
+            eprintln!("\nStopped. The demo project is kept at {}.", dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+            eprintln!("\nStopped. The throwaway project is removed.");
+        }
+        std::process::exit(130);
+    });
+    Ok(())
 }
 
 /// `coagent do run ID`, its live output indented under the command.

@@ -80,7 +80,12 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             } else {
                 Selection::Ids(ids)
             };
+            // The work tree is read while the DOs are checked; a question that waits on
+            // the user makes the run read it again.
+            let early = dos::Early::start(&hub);
             let planned = dos::plan(&hub, &selection, rerun)?;
+            let asks = !app.global.yes && planned.iter().any(|p| !p.risks.is_empty());
+            let early = (!asks).then_some(early);
             if !consent(app, &planned)? {
                 out::emit(
                     app.json(),
@@ -96,7 +101,8 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             let mut clip = app.clipboard();
             // Live output goes to the terminal: stdout, or stderr when stdout carries JSON.
             let mut progress = Terminal::new(app.json());
-            let report = dos::run(
+            let report = dos::run_from(
+                early,
                 &mut hub,
                 planned,
                 &opts,

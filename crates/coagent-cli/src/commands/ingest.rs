@@ -1,6 +1,6 @@
 //! `coagent ingest [FILE|-]`: a chat's reply in, records out, and the next step.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use coagent::capsule::EchoStatus;
@@ -14,6 +14,10 @@ pub fn run(app: &App, a: IngestArgs) -> anyhow::Result<ExitCode> {
     let mut hub = app.hub()?;
     let input: Vec<u8> = match &a.file {
         Some(p) if p.as_os_str() == "-" => {
+            if std::io::stdin().is_terminal() {
+                // Otherwise a terminal waiting for a paste looks hung.
+                eprintln!("Paste the reply, then press Ctrl-D (Ctrl-Z Enter on Windows)");
+            }
             let mut b = Vec::new();
             std::io::stdin().read_to_end(&mut b).map_err(|e| coagent::Error::io("cannot read stdin", e))?;
             b
@@ -145,7 +149,7 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
     }
     if let Some(n) = &r.next {
         match (&n.part, &n.clipboard) {
-            (Some(p), Some(ClipOutcome::Copied { .. })) => s.push_str(&format!(
+            (Some(p), Some(ClipOutcome::Copied { via })) if via != "osc52" => s.push_str(&format!(
                 "  NEXT {}/{}  part {p}/{} is on the clipboard: paste it into the chat\n",
                 n.k, n.n, n.n
             )),

@@ -31,14 +31,27 @@ pub fn run(app: &App) -> anyhow::Result<ExitCode> {
     let report = Hub::init(&root, nested_ok, Clock::from_env()?)?;
     out::emit(app.json(), &report, || {
         format!(
-            "{} {}\n  capsule v{} (sha256 {}), from {}\n\nNext:\n  1. Edit {} (your name, preferences; private fields stay local).\n  2. coagent todo add \"…\"                      queue the first piece of work\n  3. coagent start --vendor claude --goal \"…\"  boot a chat\n",
+            "{} {}\n  capsule v{} (sha256 {}), from {}\n{}\nNext:\n  1. Edit {} (your name, preferences; private fields stay local).\n  2. coagent todo add \"…\"                      queue the first piece of work\n  3. coagent start --vendor claude --goal \"…\"  boot a chat\n",
             out::green("Created"),
             report.hub.display(),
             report.capsule_version,
             &report.capsule_sha256[..8],
             coagent::capsule::POLICY_FILE,
+            if report.git {
+                String::new()
+            } else {
+                no_git_note()
+            },
             report.hub.join(coagent::profile::FILE).display(),
         )
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a project outside git gets, and what it costs.
+fn no_git_note() -> String {
+    format!(
+        "\n{} this folder is not a git repository. DOs' diffs and `do undo` still work:\n  CoAgent keeps its own history of the project in .coagent/cache/shadow.git. That costs\n  disk in the hub (a compressed copy of the project's files and of each version a DO\n  writes, never pruned: delete that folder to reclaim it), results record no commits, and\n  your own version control, if any, sees none of it.\n  To use git instead, run `git init` here (now or later: the next DO uses it).\n",
+        out::yellow("note:")
+    )
 }

@@ -67,6 +67,9 @@ pub fn run(app: &App, copy: Option<OutboxCmd>, all: bool) -> anyhow::Result<Exit
                     c.id,
                     c.kind,
                     match &c.clipboard {
+                        coagent::clipboard::ClipOutcome::Copied { via } if via == "osc52" =>
+                            "sent to your terminal's clipboard (OSC 52, which some terminals ignore)"
+                                .to_string(),
                         coagent::clipboard::ClipOutcome::Copied { via } =>
                             format!("on the clipboard ({via})"),
                         coagent::clipboard::ClipOutcome::Skipped { reason } =>

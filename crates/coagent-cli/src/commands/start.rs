@@ -62,14 +62,17 @@ pub fn run(app: &App, a: StartArgs) -> anyhow::Result<ExitCode> {
 /// What to paste and where: the clipboard holds part 1, the files hold every part.
 pub fn paste_instructions(sent: &coagent::payload::Sent, into: &str) -> String {
     let mut s = String::new();
+    let what = if sent.parts > 1 {
+        format!("part 1/{}", sent.parts)
+    } else {
+        "the payload".to_string()
+    };
     match &sent.clipboard {
+        ClipOutcome::Copied { via } if via == "osc52" => s.push_str(&format!(
+            "Paste into {into}: {what} was sent to your terminal's clipboard (OSC 52; a terminal that ignores it leaves the clipboard as it was). Or paste the file:\n"
+        )),
         ClipOutcome::Copied { via } => s.push_str(&format!(
-            "Paste into {into}: {} is on the clipboard ({via}).\n",
-            if sent.parts > 1 {
-                format!("part 1/{}", sent.parts)
-            } else {
-                "the payload".to_string()
-            }
+            "Paste into {into}: {what} is on the clipboard ({via}).\n"
         )),
         ClipOutcome::Skipped { reason } => s.push_str(&format!(
             "Not copied ({reason}). Paste into {into} the file:\n"

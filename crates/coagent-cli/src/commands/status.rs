@@ -62,7 +62,11 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
                 out::bold(&x.id),
                 x.vendor,
                 x.state,
-                x.capsule_version,
+                if ss.capsule_outdated {
+                    out::red(&format!("{} ✗", x.capsule_version))
+                } else {
+                    x.capsule_version.clone()
+                },
                 match x.echo.as_str() {
                     "verified" => out::green("verified"),
                     "stale" => out::red("stale"),
@@ -71,6 +75,16 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
             ));
             if !x.goal.is_empty() {
                 s.push_str(&format!("    goal: {}\n", x.goal));
+            }
+            if ss.capsule_outdated {
+                s.push_str(&format!(
+                    "    {} this chat follows v{}, v{} is current; wrap it and paste the respawn into a new chat (it boots with v{}): coagent wrap --session {}\n",
+                    out::red("capsule outdated:"),
+                    x.capsule_version,
+                    ss.capsule_current,
+                    ss.capsule_current,
+                    x.id
+                ));
             }
             for sig in &ss.signals {
                 s.push_str(&format!(

@@ -15,7 +15,7 @@ use notify::Watcher;
 
 use crate::app::App;
 use crate::cli::WatchArgs;
-use crate::{clip, out};
+use crate::out;
 
 const POLL: Duration = Duration::from_millis(250);
 
@@ -58,7 +58,7 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
         // memory), which would wake the loop endlessly; its changes are polled instead.
         let _ = w.watch(&hub.inbox(), notify::RecursiveMode::NonRecursive);
     }
-    let mut clipboard = clip::choose_holding(app.global.no_clipboard);
+    let mut clipboard = app.clipboard();
     let mut inbox = Inbox::default();
     let mut last_check: Option<Instant> = None;
     let mut last_level: Option<Level> = None;

@@ -5,7 +5,9 @@
 mod harness;
 
 mod capsule;
+mod clipboard;
 mod dos;
+mod first_hour;
 mod guard;
 mod hub;
 mod ingest;

@@ -22,11 +22,13 @@ use crate::{Error, Result, fsx, store};
 
 pub mod result;
 pub mod run;
+pub mod tracking;
 
 pub use run::{
     ArtifactOut, BatchReport, NotRun, Planned, Progress, RunOptions, RunReport, Selection, plan,
-    run, send_result,
+    run, run_from, send_result,
 };
+pub use tracking::Early;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Do {

@@ -27,6 +27,7 @@ use crate::id::Kind;
 use crate::payload::{self, Sent};
 use crate::{Error, Result, fsx, store};
 
+use super::tracking::{self, Begun, Early};
 use super::{Do, RunRecord, current_script, get, lang_of, result, runs};
 
 /// A file left in `COAGENT_OUT` larger than this is not kept (a DO that dumps a disk image
@@ -278,33 +279,49 @@ pub fn run(
     cancel: &Cancel,
     clip: &mut dyn Clipboard,
 ) -> Result<BatchReport> {
+    run_from(None, hub, planned, opts, progress, cancel, clip)
+}
+
+/// [`run`], starting from the work tree as `early` read it (see [`Early`]), when given.
+pub fn run_from(
+    early: Option<Early>,
+    hub: &mut Hub,
+    planned: Vec<Planned>,
+    opts: &RunOptions,
+    progress: &mut dyn Progress,
+    cancel: &Cancel,
+    clip: &mut dyn Clipboard,
+) -> Result<BatchReport> {
+    // Each DO commits twice; one sync at the end makes them all durable.
+    hub.store.defer_sync()?;
+    let report = run_planned(early, hub, planned, opts, progress, cancel, clip);
+    let synced = hub.store.sync();
+    let report = report?;
+    synced?;
+    Ok(report)
+}
+
+fn run_planned(
+    early: Option<Early>,
+    hub: &mut Hub,
+    planned: Vec<Planned>,
+    opts: &RunOptions,
+    progress: &mut dyn Progress,
+    cancel: &Cancel,
+    clip: &mut dyn Clipboard,
+) -> Result<BatchReport> {
     let Some(first) = planned.first() else {
         return Err(Error::invalid("nothing to run", None));
     };
     let session = first.r#do.session.clone();
-    let mut warnings = Vec::new();
-    let tracker = match Tracker::open(&hub.root, &hub.dir) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            warnings.push(format!("no diff will be captured: {e}"));
-            None
-        }
-    };
-    // The first snapshot and the watch both read the tree: at once, on two cores.
-    let (mut watch, mut before) = match &tracker {
-        Some(t) => std::thread::scope(|sc| {
-            let (root, dir) = (&hub.root, &hub.dir);
-            let w = sc.spawn(move || ChangeWatch::start(root, dir));
-            let snap = match t.snapshot() {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    warnings.push(format!("no diff will be captured: {e}"));
-                    None
-                }
-            };
-            (w.join().ok(), snap)
-        }),
-        None => (None, None),
+    let Begun {
+        tracker,
+        mut watch,
+        mut before,
+        mut warnings,
+    } = match early.and_then(Early::finish) {
+        Some(b) => b,
+        None => tracking::begin(&hub.root, &hub.dir),
     };
     let mut reports = Vec::new();
     let mut ran: Vec<(Do, RunRecord, Vec<Artifact>)> = Vec::new();
