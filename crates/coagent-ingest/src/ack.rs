@@ -300,18 +300,25 @@ fn parse_as(core: &str, g: &Grammar) -> AckParse {
         return AckParse::No;
     }
     let mut toks = rest.split_whitespace();
+    // In capitals the keyword says "this is an ACK line", so a line that cannot be read
+    // is reported; in another case (`ack`, `Ack`) only an id right after it does: "Ack,
+    // thanks" is prose, and `ack --python TODO` the grep tool.
+    let reported = g.any_case && word == g.keyword;
     let Some(id_tok) = toks.next() else {
-        if !g.any_case {
+        if !reported {
             return AckParse::No;
         }
         return AckParse::Malformed(format!("no id follows {}", g.keyword));
     };
+    if !reported && !looks_like_id(&ascii_hyphens(trim_token(id_tok))) {
+        return AckParse::No;
+    }
     let id = normalize_id(&ascii_hyphens(trim_token(id_tok)));
     if !valid_id(&id, g.ids) {
         if valid_id(&id, g.other_ids) {
             return AckParse::Malformed(format!("`{id}`: {}", g.wrong_id));
         }
-        if !g.any_case {
+        if !reported {
             return AckParse::No;
         }
         return AckParse::Malformed(format!("`{}` is not {}", trim_token(id_tok), g.id_words));
@@ -356,6 +363,16 @@ fn parse_as(core: &str, g: &Grammar) -> AckParse {
         i += 1;
     }
     AckParse::Yes { id, refs }
+}
+
+/// `XX-…`: one or two letters, a hyphen, then letters or digits (in any case).
+fn looks_like_id(t: &str) -> bool {
+    t.split_once('-').is_some_and(|(p, r)| {
+        (1..=2).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_alphabetic())
+            && !r.is_empty()
+            && r.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// An id as a chat may write it, in the form CoAgent records: upper case, and in the part
@@ -475,6 +492,10 @@ mod tests {
 
     #[test]
     fn prose_is_not_an_ack() {
+        // Not in capitals and no id after it: prose, or the `ack` grep tool.
+        assert!(matches!(parse_line("Ack, thanks!"), AckParse::No));
+        assert!(matches!(parse_line("ack --python TODO src/"), AckParse::No));
+        assert!(matches!(parse_line("ack"), AckParse::No));
         assert!(matches!(parse_line("I will ACK DO-1 later"), AckParse::No));
         assert!(matches!(parse_line("ACKNOWLEDGED DO-1"), AckParse::No));
         assert!(matches!(parse_line("Acknowledged: DO-1"), AckParse::No));
@@ -508,7 +529,9 @@ mod tests {
         for (line, why) in [
             ("ACK <id> <ref>", "`<id>` is not a DO-, BC- or W- id"),
             ("ACK", "no id follows ACK"),
-            ("ack: thanks!", "`thanks` is not a DO-, BC- or W- id"),
+            ("ACK: thanks!", "`thanks` is not a DO-, BC- or W- id"),
+            ("ack DO-7 is done", "`is` is not a ref"),
+            ("Ack t-7 x.log", "only DO-, BC- and W- ids"),
             ("ACK DO-7 is what I send", "`is` is not a ref"),
             (
                 "ACK T-7 x.log",

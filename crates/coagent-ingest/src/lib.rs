@@ -69,9 +69,10 @@
 //! `ACK <id>` where id is `DO-`, `BC-` or `W-` and 1–26 of `[0-9A-Z]`,
 //! followed only by refs. The keyword and the id are read in any case
 //! (`ack do-7qs3…`): ids are Crockford base32, where `O` reads as `0` and
-//! `I`/`L` as `1`. A line whose first word is `ACK` but that cannot be read
-//! (no id, a placeholder, a word that is not a ref) is reported in
-//! `unreadable_acks`, never dropped. Tolerated among the refs: commas and trailing
+//! `I`/`L` as `1`. A line whose first word is `ACK` in capitals, or `ack` in
+//! any case followed by an id, but that cannot be read (no id, a placeholder,
+//! a word that is not a ref) is reported in `unreadable_acks`, never dropped;
+//! "Ack, thanks" and the `ack` grep tool (`ack --python x`) are not ACKs. Tolerated among the refs: commas and trailing
 //! punctuation, emoji and other ornaments, a `(parenthesised comment)` at the
 //! end, a dash separator (`ACK DO-7 — PR #12`, after which the first non-ref
 //! word starts a free comment), and markdown links, read as their text

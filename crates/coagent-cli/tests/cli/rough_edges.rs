@@ -199,12 +199,13 @@ fn ack_lines_in_lower_case_are_read_and_an_unreadable_one_is_reported() {
     assert_eq!(un.len(), 1, "{r}");
     assert_eq!(un[0]["line"], 5);
     assert_eq!(un[0]["text"], "ACK <id> <ref>");
-    let again = "More.\n\nAck: thanks, all good\n";
+    let again = "More.\n\nACK: thanks, all good\n\nAck, and the grep tool:\n\n```\nack --python TODO\n```\n";
     let text = env.cmd(&["ingest", "-"]).stdin(again).ok().stdout;
     assert!(
-        text.contains("ACK       unreadable (line 3): Ack: thanks, all good"),
+        text.contains("ACK       unreadable (line 3): ACK: thanks, all good"),
         "{text}"
     );
+    assert_eq!(text.matches("unreadable").count(), 1, "{text}");
     assert!(
         text.contains("`thanks` is not a DO-, BC- or W- id"),
         "{text}"
