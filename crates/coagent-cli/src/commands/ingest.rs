@@ -182,12 +182,24 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
             "  nothing to record beyond the transcript (no echo change, DO, ACK or message)\n",
         );
     }
+    let new_dos: Vec<_> = r.dos.iter().filter(|d| d.new).collect();
     if !r.questions.is_empty() {
         s.push_str("\nNext: answer the chat's question(s) in the chat, then ingest its reply.\n");
-    } else if let Some(d) = r.dos.iter().find(|d| d.new) {
+    } else if let [d] = new_dos.as_slice() {
         s.push_str(&format!(
             "\nNext: review it with `coagent do show {}`, then `coagent do run {}`.\n",
             d.id, d.id
+        ));
+    } else if !new_dos.is_empty() {
+        // Several DOs go back to the chat in one result: one paste, not one per DO.
+        let shows: Vec<String> = new_dos
+            .iter()
+            .map(|d| format!("`coagent do show {}`", d.id))
+            .collect();
+        s.push_str(&format!(
+            "\nNext: review them ({}), then run them all, with one result for the chat: \
+             `coagent do run --all`.\n",
+            shows.join(", ")
         ));
     } else if r.echo.status != EchoStatus::Verified {
         s.push_str(&format!(
