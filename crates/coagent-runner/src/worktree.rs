@@ -50,6 +50,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, OnceLock};
 
+/// The system temp folders of snapshots are named `coagent-snapshot-<pid>-…`, so that one
+/// left by a killed CoAgent can be told from a running one's and swept.
+pub const SNAPSHOT_PREFIX: &str = "coagent-snapshot-";
+
 /// How a project's work tree is watched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -433,7 +437,7 @@ impl Tracker {
         under: Option<&[String]>,
     ) -> Result<Snapshot, WorktreeError> {
         let dir = tempfile::Builder::new()
-            .prefix("coagent-snapshot-")
+            .prefix(&format!("{SNAPSHOT_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(WorktreeError::Temp)?;
         let index = dir.path().join("index");

@@ -15,6 +15,14 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
+/// Temp files are named `.coagent-tmp-<pid>-…`: `coagent doctor` removes those whose
+/// process is gone (a write killed before its rename).
+pub const TEMP_PREFIX: &str = ".coagent-tmp-";
+
+fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_file(path, bytes, true)
 }
@@ -33,7 +41,7 @@ fn write_file(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let ctx = || format!("cannot write {}", path.display());
     let mut tmp = tempfile::Builder::new()
-        .prefix(".coagent-tmp-")
+        .prefix(&temp_prefix())
         .tempfile_in(dir)
         .map_err(|e| Error::io(ctx(), e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
@@ -87,7 +95,7 @@ impl<'a> Batch<'a> {
             new_dir(&dir, &mut dirs)?;
             let ctx = || format!("cannot write {}", path.display());
             let mut tmp = tempfile::Builder::new()
-                .prefix(".coagent-tmp-")
+                .prefix(&temp_prefix())
                 .tempfile_in(&dir)
                 .map_err(|e| Error::io(ctx(), e))?;
             tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
@@ -191,6 +199,28 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// The sha256 of a file's bytes, read in chunks (never whole into memory).
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut h = sha2::Sha256::new();
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                h.update(&buf[..k]);
+                n += k as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((hex::encode(h.finalize()), n))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -13,6 +13,7 @@
 
 pub mod ack;
 pub mod artifact;
+pub mod backup;
 pub mod backchat;
 pub mod bloat;
 pub mod bpoe;
@@ -20,6 +21,7 @@ pub mod capsule;
 pub mod clipboard;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod dos;
 pub mod error;
 pub mod fsx;

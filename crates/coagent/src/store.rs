@@ -17,6 +17,11 @@ use crate::{Error, Result};
 
 pub const BUSY_WAIT: Duration = Duration::from_secs(5);
 
+/// The schema this CoAgent writes (`PRAGMA user_version` after every migration).
+pub fn schema_latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// Each entry moves the schema from version `i` to `i + 1`. Never edit a shipped entry.
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
@@ -100,7 +105,7 @@ const MIGRATIONS: &[&str] = &[
         lang TEXT NOT NULL,
         script TEXT NOT NULL,
         sha256 TEXT NOT NULL,
-        state TEXT NOT NULL,                -- proposed | approved | running | succeeded | failed | timed_out | killed | acked
+        state TEXT NOT NULL,                -- proposed | approved | running | succeeded | failed | timed_out | killed | interrupted (since 5) | acked
         approved_sha256 TEXT,
         proposed_at INTEGER NOT NULL,
         approved_at INTEGER,
@@ -198,6 +203,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE dos ADD COLUMN reply INTEGER;
     CREATE INDEX dos_by_reply ON dos (session, reply);
     "#,
+    // 5: the process that owns a run (its pid and start time), so any command can tell a
+    // run whose CoAgent died (marked `interrupted`) from one still going; a run that is
+    // still `running` is found without reading the whole table.
+    r#"
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_start INTEGER;
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+    "#,
 ];
 
 pub struct Store {
@@ -211,8 +224,21 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating when `create`) the store and brings its schema up to date.
+    /// Opens (creating when `create`) the store and brings its schema up to date. A store
+    /// that exists but is empty, is not a database, or is damaged is
+    /// [`Error::StoreDamaged`]: it is never taken for a new, empty hub.
     pub fn open(path: &Path, create: bool) -> Result<Store> {
+        if !create && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(Error::StoreDamaged {
+                path: path.to_path_buf(),
+                problem: "is empty (0 bytes): its records are lost or were never written"
+                    .to_string(),
+            });
+        }
+        Self::open_checked(path, create).map_err(|e| damaged(path, e))
+    }
+
+    fn open_checked(path: &Path, create: bool) -> Result<Store> {
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
@@ -330,6 +356,18 @@ impl Store {
             )?;
             Ok(n)
         })
+    }
+}
+
+/// SQLite's word that the file is not a database, or a damaged one, as a user error that
+/// names `coagent doctor`.
+fn damaged(path: &Path, e: Error) -> Error {
+    match e {
+        Error::StoreDamaged { problem, .. } => Error::StoreDamaged {
+            path: path.to_path_buf(),
+            problem,
+        },
+        e => e,
     }
 }
 

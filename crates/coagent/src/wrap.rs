@@ -349,6 +349,14 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         }
     }
     write_latest(hub, &wrapped, &to)?;
+    // A backup of the store after every wrap, for `coagent doctor` to restore.
+    if let Err(e) = crate::backup::take(hub, "wrap") {
+        let note = format!("the store's backup after the wrap failed: {e}");
+        wrapped.note = Some(match wrapped.note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+    }
     Ok(wrapped)
 }
 

@@ -27,6 +27,7 @@ use crate::id::Kind;
 use crate::payload::{self, Sent};
 use crate::{Error, Result, fsx, store};
 
+use super::interrupted::INTERRUPTED;
 use super::{Do, RunRecord, current_script, get, lang_of, result, runs};
 
 /// A file left in `COAGENT_OUT` larger than this is not kept (a DO that dumps a disk image
@@ -191,7 +192,10 @@ fn check(hub: &Hub, d: Do, rerun: bool) -> Result<Planned> {
             )),
         ));
     }
-    if !rerun && let Some(last) = runs(hub, &d.id)?.last() {
+    if !rerun
+        && let Some(last) = runs(hub, &d.id)?.last()
+        && last.status != INTERRUPTED
+    {
         return Err(Error::invalid(
             format!(
                 "{} already ran ({} at {})",
@@ -226,7 +230,7 @@ fn latest_unrun(hub: &Hub, session: Option<&str>) -> Result<Vec<Do>> {
             "WITH latest AS (SELECT reply, proposed_at FROM dos WHERE session = ?1 ORDER BY rowid DESC LIMIT 1)
              SELECT id FROM dos, latest WHERE dos.session = ?1
                AND (dos.reply = latest.reply OR (latest.reply IS NULL AND dos.proposed_at = latest.proposed_at))
-               AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.do_id = dos.id)
+               AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.do_id = dos.id AND runs.status != 'interrupted')
              ORDER BY dos.rowid",
         )?
         .query_map([&s.id], |r| r.get(0))?
@@ -492,9 +496,10 @@ fn run_one(
             .unwrap_or(Duration::from_secs(cfg.run.timeout_secs)),
         env: vec![
             ("COAGENT_DO_ID".to_string(), d.id.clone()),
-            ("COAGENT_RUN_ID".to_string(), run_id.clone()),
             ("COAGENT_OUT".to_string(), out_dir.display().to_string()),
         ],
+        // COAGENT_RUN_ID: how the run's processes are found after a crash.
+        mark: run_id.clone(),
         log_head_bytes: cfg.run.log_head_kib * 1024,
         log_tail_bytes: cfg.run.log_tail_kib * 1024,
         scratch_dir: hub.dir.join("cache/run"),
@@ -572,8 +577,9 @@ fn run_one(
     })
 }
 
-/// Marks the DO running and adds its run record, checking again under the write lock: two
-/// `do run` started together run it once.
+/// Marks the DO running and adds its run record with its owner (this process), checking
+/// again under the write lock: two `do run` started together run it once. A DO whose last
+/// run was interrupted runs again.
 fn record_start(
     hub: &mut Hub,
     d: &Do,
@@ -583,12 +589,12 @@ fn record_start(
     rerun: bool,
 ) -> Result<()> {
     hub.store.tx(|tx| {
-        let (runs_so_far, approved): (i64, Option<String>) = tx.query_row(
-            "SELECT (SELECT COUNT(*) FROM runs WHERE do_id = ?1), approved_sha256 FROM dos WHERE id = ?1",
+        let (last, approved): (Option<String>, Option<String>) = tx.query_row(
+            "SELECT (SELECT status FROM runs WHERE do_id = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1), approved_sha256 FROM dos WHERE id = ?1",
             [&d.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if runs_so_far > 0 && !rerun {
+        if last.is_some_and(|s| s != INTERRUPTED) && !rerun {
             return Err(Error::invalid(
                 format!("{} is already running or ran", d.id),
                 Some("pass --rerun to run it again".to_string()),
@@ -604,9 +610,10 @@ fn record_start(
             "UPDATE dos SET state = 'running', approved_sha256 = ?2, approved_at = COALESCE(approved_at, ?3) WHERE id = ?1",
             params![d.id, sha, now],
         )?;
+        let owner = coagent_runner::Owner::current();
         tx.execute(
-            "INSERT INTO runs (id, do_id, status, started_at) VALUES (?1, ?2, 'running', ?3)",
-            params![run_id, d.id, now],
+            "INSERT INTO runs (id, do_id, status, started_at, owner_pid, owner_start) VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+            params![run_id, d.id, now, owner.pid, owner.start as i64],
         )?;
         store::event(tx, now, Some(&d.session), "do.started", &serde_json::json!({"id": d.id, "run": run_id, "sha256": sha}))
     })
