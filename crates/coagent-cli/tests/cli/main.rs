@@ -5,6 +5,7 @@
 mod harness;
 
 mod capsule;
+mod crash;
 mod dos;
 mod guard;
 mod hub;

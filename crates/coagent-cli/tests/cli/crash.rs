@@ -1,0 +1,349 @@
+//! Crash safety, concurrency and `coagent doctor`: killed commands, damaged stores,
+//! orphan and temp files, writers racing for the same records.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::Env;
+
+/// A started session; returns its id.
+fn started(env: &Env) -> String {
+    env.init();
+    env.json(&["start", "--vendor", "claude"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn reply_with(dos: &[(&str, &str)]) -> String {
+    let mut r = String::from("Policy v1.0 loaded.\n\n");
+    for (title, body) in dos {
+        r.push_str(&format!("```bash\n# DO: {title}\n{body}\n# END DO\n```\n\n"));
+    }
+    r
+}
+
+fn ingest(env: &Env, reply: &str) -> serde_json::Value {
+    env.cmd(&["--json", "ingest", "-"])
+        .stdin(reply.to_string())
+        .ok()
+        .json()
+}
+
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next()),
+            Some('Z' | 'X')
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Waits up to `secs` for `f`.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// The pids a script wrote, one a line, once `n` are there.
+fn pids(path: &Path, n: usize) -> Vec<i32> {
+    let mut out = Vec::new();
+    let ok = eventually(20, || {
+        out = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        out.len() >= n
+    });
+    assert!(ok, "{} never held {n} pids", path.display());
+    out
+}
+
+fn spawn(env: &Env, args: &[&str]) -> Child {
+    let mut c = env.cmd(args).into_command();
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c.spawn().unwrap()
+}
+
+fn do_state(env: &Env, id: &str) -> String {
+    env.json(&["do", "show", id])["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A pid no process has: one that just exited.
+fn dead_pid() -> u32 {
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+#[test]
+fn defect_1_a_killed_do_run_is_recorded_interrupted_and_leaves_no_process() {
+    let env = Env::new();
+    started(&env);
+    let body = r#"if [ -f again ]; then echo second run; exit 0; fi
+echo $$ >> pids
+sleep 300 &
+echo $! >> pids
+setsid sleep 300 &
+echo $! >> pids
+sleep 300"#;
+    let r = ingest(&env, &reply_with(&[("Sleep a long time", body)]));
+    let id = r["dos"][0]["id"].as_str().unwrap().to_string();
+    let mut run = spawn(&env, &["do", "run", &id]);
+    let pids = pids(&env.root.join("pids"), 3);
+    assert_eq!(do_state(&env, &id), "running", "its coagent is alive");
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // The script itself dies with its coagent (the parent-death signal).
+    assert!(eventually(5, || !alive(pids[0])), "the script outlived coagent");
+    // The next command finds the run's owner gone: interrupted, leftovers killed.
+    let list = env.cmd(&["do", "list"]).ok();
+    list.stderr_has("was interrupted").stderr_has(&id);
+    assert_eq!(do_state(&env, &id), "interrupted");
+    assert!(
+        eventually(5, || pids.iter().all(|p| !alive(*p))),
+        "processes of the run are left: {:?}",
+        pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+    );
+    let shown = env.json(&["do", "show", &id]);
+    assert_eq!(shown["runs"][0]["status"], "interrupted");
+    // Sent to the chat like any result.
+    let sent = env.json(&["do", "result", &id]);
+    let payload = std::fs::read_to_string(sent["paths"][0].as_str().unwrap()).unwrap();
+    assert!(payload.contains("interrupted"), "{payload}");
+    // And it runs again without --rerun.
+    std::fs::write(env.root.join("again"), "").unwrap();
+    let again = env.cmd(&["--json", "do", "run", &id]).ok().json();
+    assert_eq!(again["status"], "succeeded");
+    assert_eq!(do_state(&env, &id), "succeeded");
+}
+
+#[test]
+fn defect_3_concurrent_ingests_proposing_the_same_do_all_succeed() {
+    let env = Env::new();
+    started(&env);
+    for round in 0..3 {
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                let own = format!("echo own {round} {i}");
+                let shared = format!("echo shared by all in round {round}");
+                let reply = reply_with(&[("Own", &own), ("Shared", &shared)]);
+                let mut c = env.cmd(&["--json", "ingest", "-"]).into_command();
+                c.stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let mut child = c.spawn().unwrap();
+                let mut si = child.stdin.take().unwrap();
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    let _ = si.write_all(reply.as_bytes());
+                });
+                child
+            })
+            .collect();
+        let mut shared_ids = Vec::new();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "an ingest failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            shared_ids.push(v["dos"][1]["id"].as_str().unwrap().to_string());
+        }
+        shared_ids.dedup();
+        assert_eq!(shared_ids.len(), 1, "one shared DO, one id: {shared_ids:?}");
+    }
+    let dos = env.json(&["do", "list"]);
+    let n = dos
+        .as_array()
+        .or_else(|| dos["dos"].as_array())
+        .unwrap()
+        .len();
+    assert_eq!(n, 3 * 5, "every own DO and one shared DO a round");
+}
+
+#[test]
+fn defect_4_a_zero_length_store_beside_data_is_exit_1_naming_doctor() {
+    let env = Env::new();
+    started(&env);
+    ingest(&env, &reply_with(&[("Say hi", "echo hi")]));
+    let store = env.hub().join("store.db");
+    std::fs::write(&store, b"").unwrap();
+    env.fails(&["status"], 1).stderr_has("coagent doctor");
+    env.fails(&["todo", "add", "lost?"], 1)
+        .stderr_has("empty (0 bytes)");
+    assert_eq!(std::fs::metadata(&store).unwrap().len(), 0, "nothing written");
+    env.fails(&["doctor"], 1).stdout_has("empty (0 bytes)");
+}
+
+/// A hub with a wrap (so a backup holding its sessions), then `damage` done to its store.
+fn damaged_hub(damage: impl Fn(&Path)) -> Env {
+    let env = Env::new();
+    started(&env);
+    ingest(&env, &reply_with(&[("Say hi", "echo hi")]));
+    env.json(&["todo", "add", "kept in the backup"]);
+    env.json(&["wrap"]);
+    damage(&env.hub().join("store.db"));
+    env
+}
+
+#[test]
+fn defect_5_a_damaged_store_is_exit_1_and_doctor_restores_the_backup() {
+    let overwrite = |p: &Path| {
+        let mut b = std::fs::read(p).unwrap();
+        let n = b.len();
+        for x in &mut b[100..n.min(8192)] {
+            *x = 0xA5;
+        }
+        std::fs::write(p, b).unwrap();
+    };
+    let truncate = |p: &Path| {
+        let b = std::fs::read(p).unwrap();
+        std::fs::write(p, &b[..b.len() / 3]).unwrap();
+    };
+    for damage in [&overwrite as &dyn Fn(&Path), &truncate] {
+        let env = damaged_hub(damage);
+        env.fails(&["status"], 1)
+            .stderr_has("store")
+            .stderr_has("coagent doctor");
+        let found = env.cmd(&["--json", "doctor"]).code(1).json();
+        assert_eq!(found["findings"][0]["check"], "store", "{found:#}");
+        let fixed = env.cmd(&["--json", "doctor", "--repair"]).ok().json();
+        assert!(fixed["findings"][0]["repaired"].as_bool().unwrap(), "{fixed:#}");
+        // The damaged file is kept aside, never deleted.
+        let lf = PathBuf::from(fixed["lost_and_found"].as_str().unwrap());
+        assert!(lf.join("store.db").is_file());
+        let st = env.json(&["status"]);
+        assert!(st.to_string().contains("wrapped"), "{st:#}");
+        let todos = env.json(&["todo", "list"]).to_string();
+        assert!(todos.contains("kept in the backup"), "{todos}");
+        env.ok(&["doctor"]).stdout_has("clean");
+    }
+}
+
+#[test]
+fn defect_6_files_that_no_record_points_to_are_moved_to_lost_and_found() {
+    let env = Env::new();
+    let session = started(&env);
+    env.json(&["wrap"]);
+    let hub = env.hub();
+    let outbox = hub.join("temps/outbox");
+    // A boot payload with a valid header for a session the store never recorded, and an
+    // archive with no wrap record: what a start or wrap killed before its commit leaves.
+    let boot = outbox.join(format!("{session}-boot.paste.md"));
+    let ghost = outbox.join("S-GHOST00000-boot.paste.md");
+    std::fs::copy(&boot, &ghost).unwrap();
+    let wraps = hub.join("cache/wraps");
+    let archive = std::fs::read_dir(&wraps)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.zst"))
+        .unwrap();
+    let stray = wraps.join("CoWrap-20260101T000000Z-S-GHOST00000-to-ANY.tar.zst");
+    std::fs::copy(&archive, &stray).unwrap();
+
+    let found = env.cmd(&["doctor"]).code(1);
+    found
+        .stdout_has("temps/outbox/S-GHOST00000-boot.paste.md belongs to no record")
+        .stdout_has("S-GHOST00000-to-ANY.tar.zst belongs to no record");
+    assert!(ghost.exists() && stray.exists(), "doctor alone changes nothing");
+    let fixed = env.cmd(&["--json", "doctor", "--repair"]).ok().json();
+    assert!(!ghost.exists() && !stray.exists());
+    let lf = PathBuf::from(fixed["lost_and_found"].as_str().unwrap());
+    assert!(lf.join("temps/outbox/S-GHOST00000-boot.paste.md").is_file());
+    assert!(lf.join("cache/wraps").join(stray.file_name().unwrap()).is_file());
+    assert!(boot.exists(), "a recorded payload stays");
+    env.ok(&["doctor"]).stdout_has("clean");
+
+    // With --yes an orphan is deleted instead.
+    std::fs::copy(&boot, &ghost).unwrap();
+    env.cmd(&["--json", "--yes", "doctor", "--repair"]).ok();
+    assert!(!ghost.exists());
+    assert!(!lf.join("../../..").join("S-GHOST00000-boot.paste.md").exists());
+}
+
+#[test]
+fn defect_7_temp_files_of_dead_processes_are_removed_by_doctor() {
+    let env = Env::new();
+    started(&env);
+    let hub = env.hub();
+    let tmpdir = env.home.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let dead = dead_pid();
+    let live = std::process::id();
+    let dead_files = [
+        hub.join(format!("temps/outbox/.coagent-tmp-{dead}-aB3dE")),
+        hub.join(format!("artifacts/.coagent-tmp-{dead}-xY1zQ")),
+        hub.join(format!("cache/run/coagent-do-{dead}-Qw3rT.sh")),
+    ];
+    let live_file = hub.join(format!("temps/outbox/.coagent-tmp-{live}-kEeP1"));
+    let dead_snapshot = tmpdir.join(format!("coagent-snapshot-{dead}-Zx9cV"));
+    for f in dead_files.iter().chain([&live_file]) {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, "half").unwrap();
+    }
+    std::fs::create_dir_all(&dead_snapshot).unwrap();
+    std::fs::write(dead_snapshot.join("index"), "x").unwrap();
+
+    let run = |args: &[&str]| env.cmd(args).env("TMPDIR", &tmpdir);
+    run(&["doctor"])
+        .code(1)
+        .stdout_has("4 temp file(s) of coagent processes that are gone");
+    run(&["doctor", "--repair"]).ok();
+    for f in &dead_files {
+        assert!(!f.exists(), "{} is left", f.display());
+    }
+    assert!(!dead_snapshot.exists());
+    assert!(live_file.exists(), "a live process's temp file stays");
+    std::fs::remove_file(&live_file).unwrap();
+    run(&["doctor"]).ok().stdout_has("clean");
+}
+
+#[test]
+fn doctor_reports_a_clean_hub_as_clean_and_says_so_in_json() {
+    let env = Env::new();
+    started(&env);
+    let r = env.json(&["doctor"]);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 0, "{r:#}");
+    assert!(r["alone"].as_bool().unwrap());
+    assert!(
+        !r["backups"].as_array().unwrap().is_empty(),
+        "the day's backup is taken"
+    );
+}
+
+#[test]
+fn a_store_that_lost_its_records_beside_data_is_restored_from_a_backup_with_records() {
+    let env = Env::new();
+    started(&env);
+    env.json(&["wrap"]);
+    let store = env.hub().join("store.db");
+    // Another, empty store in its place (as a careless copy would leave).
+    let fresh = Env::new();
+    fresh.init();
+    std::fs::copy(fresh.hub().join("store.db"), &store).unwrap();
+    let found = env.cmd(&["doctor"]).code(1);
+    found.stdout_has("holds no session and no artifact");
+    env.ok(&["doctor", "--repair"]);
+    assert!(env.json(&["status"]).to_string().contains("wrapped"));
+}
