@@ -149,9 +149,12 @@ pub enum Command {
     /// Where things stand: the hub, the capsule, the sessions and every bloat signal.
     #[command(after_help = "Examples:\n  coagent status\n  coagent status --json | jq .level")]
     Status(StatusArgs),
-    /// Check the hub: the store (integrity, schema, lost records), runs whose coagent died,
-    /// files no record points to, temp files of dead processes, payloads and wrap archives.
-    /// Exit 1 while a problem stands.
+    /// Check the hub, and with --repair mend what is safe to mend.
+    ///
+    /// Checks the store (integrity, schema, records lost while the hub holds data), runs
+    /// whose coagent died, files no record points to, temp files of dead processes, payloads
+    /// against their headers, wrap archives against their records and manifests. Exit 1
+    /// while a problem stands.
     #[command(
         after_help = "Examples:\n  coagent doctor\n  coagent doctor --repair         # mend: restore the store from a backup, record interrupted runs, move orphans to cache/lost+found/\n  coagent doctor --repair --yes   # delete orphans instead of moving them\n  coagent doctor --json"
     )]

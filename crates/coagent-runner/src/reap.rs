@@ -2,7 +2,7 @@
 //! (`setsid`, double forks) — and ending them; and telling whether the process that
 //! recorded a run is still alive.
 //!
-//! Each run's processes carry a mark in their environment ([`MARK_VAR`] = the run's id),
+//! Each run's processes carry a mark in their environment ([`MARK_VAR`], unique per run),
 //! inherited by everything they start. On Linux the kernel shows each process's starting
 //! environment in `/proc/<pid>/environ`, so the run's processes can be found by that mark
 //! even after the CoAgent that started them was killed: the next command that finds the
@@ -17,8 +17,8 @@
 
 use std::time::{Duration, Instant};
 
-/// The environment variable that marks a run's processes; its value is the run's id.
-pub const MARK_VAR: &str = "COAGENT_RUN_ID";
+/// The environment variable that marks a run's processes; its value is unique to the run.
+pub const MARK_VAR: &str = "COAGENT_RUN_MARK";
 
 /// Passes of the sweep: a process that forks while it is being killed leaves a marked
 /// child, which the next pass finds.

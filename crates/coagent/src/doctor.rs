@@ -409,7 +409,10 @@ fn check_orphans(hub: &Hub, opts: &Options, r: &mut Report, mover: &mut Mover) -
 
 /// Artifact records whose file is gone: reported, never invented.
 fn missing_artifacts(hub: &Hub, r: &mut Report) -> Result<()> {
-    let mut s = hub.store.conn().prepare("SELECT id, path FROM artifacts")?;
+    let mut s = hub
+        .store
+        .conn()
+        .prepare("SELECT id, path FROM artifacts WHERE stored = 1")?;
     let rows: Vec<(String, String)> = s
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;

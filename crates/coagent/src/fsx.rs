@@ -201,6 +201,44 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A temp file in `dir`, named after this process (see [`TEMP_PREFIX`]).
+pub fn temp_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("cannot write into {}", dir.display()), e))
+}
+
+/// Copies at most `limit` bytes from `from` to `to`, hashing them on the way, in chunks;
+/// returns the sha256, the bytes copied, and whether that was all of `from` (`false`: it
+/// holds more than `limit`, of which one byte more was read).
+pub fn copy_hashed(
+    from: &mut impl std::io::Read,
+    to: &mut impl Write,
+    limit: u64,
+) -> std::io::Result<(String, u64, bool)> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    let mut limited = std::io::Read::take(from, limit + 1);
+    loop {
+        let k = match std::io::Read::read(&mut limited, &mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n + k as u64 > limit {
+            return Ok((String::new(), n, false));
+        }
+        h.update(&buf[..k]);
+        to.write_all(&buf[..k])?;
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n, true))
+}
+
 /// The sha256 of a file's bytes, read in chunks (never whole into memory).
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     use sha2::Digest;

@@ -205,11 +205,14 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 5: the process that owns a run (its pid and start time), so any command can tell a
     // run whose CoAgent died (marked `interrupted`) from one still going; a run that is
-    // still `running` is found without reading the whole table.
+    // still `running` is found without reading the whole table; artifacts too large to
+    // copy.
     r#"
     ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
     ALTER TABLE runs ADD COLUMN owner_start INTEGER;
     CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+    -- 0: a file over the size limit, recorded with its size and sha256 but not copied.
+    ALTER TABLE artifacts ADD COLUMN stored INTEGER NOT NULL DEFAULT 1;
     "#,
 ];
 

@@ -15,6 +15,12 @@ use crate::{Result, store};
 /// The run status (and DO state) of a run whose CoAgent died.
 pub const INTERRUPTED: &str = "interrupted";
 
+/// The mark a run's processes carry ([`coagent_runner::MARK_VAR`]): the run's id and its
+/// owner, so that two hubs whose ids repeat (a seeded id source) never share one.
+pub fn mark(run: &str, owner: &Owner) -> String {
+    format!("{run}.{}.{}", owner.pid, owner.start)
+}
+
 /// One run found interrupted.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Interrupted {
@@ -28,6 +34,14 @@ pub struct Interrupted {
 
 /// The running runs whose owner is gone, without changing anything.
 pub fn find(hub: &Hub) -> Result<Vec<(String, String, Option<i64>)>> {
+    Ok(dead_owners(hub)?
+        .into_iter()
+        .map(|(run, do_id, owner)| (run, do_id, owner.map(|o| o.pid as i64)))
+        .collect())
+}
+
+/// The running runs whose owner is gone, with that owner when recorded.
+fn dead_owners(hub: &Hub) -> Result<Vec<(String, String, Option<Owner>)>> {
     let mut stmt = hub.store.conn().prepare_cached(
         "SELECT id, do_id, owner_pid, owner_start FROM runs WHERE status = 'running' ORDER BY started_at",
     )?;
@@ -37,17 +51,24 @@ pub fn find(hub: &Hub) -> Result<Vec<(String, String, Option<i64>)>> {
     Ok(rows
         .into_iter()
         .filter(|(_, _, pid, start)| !owner_alive(*pid, *start))
-        .map(|(run, do_id, pid, _)| (run, do_id, pid))
+        .map(|(run, do_id, pid, start)| {
+            let owner = pid.filter(|p| *p > 0).map(|p| Owner {
+                pid: p as u32,
+                start: start.unwrap_or(0).max(0) as u64,
+            });
+            (run, do_id, owner)
+        })
         .collect())
 }
 
 /// Marks every run whose owner is gone `interrupted` and kills what is left of it. Cheap
 /// when there is none (one indexed query), so every command calls it.
 pub fn recover(hub: &mut Hub) -> Result<Vec<Interrupted>> {
-    let found = find(hub)?;
+    let found = dead_owners(hub)?;
     let mut out = Vec::new();
-    for (run, do_id, owner_pid) in found {
-        let killed = coagent_runner::kill_marked(&run);
+    for (run, do_id, owner) in found {
+        let killed = owner.map_or(0, |o| coagent_runner::kill_marked(&mark(&run, &o)));
+        let owner_pid = owner.map(|o| o.pid as i64);
         let now = hub.now_ms();
         let marked = hub.store.tx(|tx| {
             // Checked again under the write lock: another command may have got there first.

@@ -233,12 +233,21 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             });
         }
         for a in r.artifacts.iter().filter(|a| a.kind == "file") {
-            let bytes = artifact::read(hub, a)?;
             let shown = if a.source.is_empty() {
                 a.name().to_string()
             } else {
                 a.source.clone()
             };
+            if !a.stored {
+                view.described.push(format!(
+                    "`{shown}` (`{}`): too large to keep, {} bytes, sha256 {}",
+                    a.reference(),
+                    a.bytes,
+                    a.sha256
+                ));
+                continue;
+            }
+            let bytes = artifact::read(hub, a)?;
             match std::str::from_utf8(&bytes) {
                 Ok(text) if !bytes.contains(&0) => items.push(Item {
                     owner,
@@ -544,6 +553,7 @@ mod tests {
                 sha256: String::new(),
                 bytes: text.len() as i64,
                 created_at: 0,
+                stored: true,
             },
             heading: String::new(),
             lang: "text",

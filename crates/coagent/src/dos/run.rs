@@ -30,9 +30,6 @@ use crate::{Error, Result, fsx, store};
 use super::interrupted::INTERRUPTED;
 use super::{Do, RunRecord, current_script, get, lang_of, result, runs};
 
-/// A file left in `COAGENT_OUT` larger than this is not kept (a DO that dumps a disk image
-/// there must not fill the hub); the run says so.
-const MAX_OUT_FILE: u64 = 64 * 1024 * 1024;
 /// Files taken from one run's `COAGENT_OUT`.
 const MAX_OUT_FILES: usize = 200;
 
@@ -496,10 +493,11 @@ fn run_one(
             .unwrap_or(Duration::from_secs(cfg.run.timeout_secs)),
         env: vec![
             ("COAGENT_DO_ID".to_string(), d.id.clone()),
+            ("COAGENT_RUN_ID".to_string(), run_id.clone()),
             ("COAGENT_OUT".to_string(), out_dir.display().to_string()),
         ],
-        // COAGENT_RUN_ID: how the run's processes are found after a crash.
-        mark: run_id.clone(),
+        // COAGENT_RUN_MARK: how the run's processes are found after a crash.
+        mark: super::interrupted::mark(&run_id, &coagent_runner::Owner::current()),
         log_head_bytes: cfg.run.log_head_kib * 1024,
         log_tail_bytes: cfg.run.log_tail_kib * 1024,
         scratch_dir: hub.dir.join("cache/run"),
@@ -536,7 +534,7 @@ fn run_one(
         }
     };
     let mut warnings = std::mem::take(&mut step.notes);
-    let mut staged = Staged::new(&d.id, &run_id);
+    let mut staged = Staged::new(&d.id, &run_id, cfg.run.artifact_max_mib << 20);
     staged.add(hub, "log", "log.txt", "", outcome.log.render());
     let after = capture_change(hub, &mut step, &mut staged, &mut warnings);
     capture_out(hub, &out_dir, &mut staged, &mut warnings);
@@ -619,21 +617,55 @@ fn record_start(
     })
 }
 
-/// Artifacts of one run, staged: records prepared, bytes in memory, nothing written yet.
+/// Artifacts of one run, staged: records prepared, the log, diff and commit summaries in
+/// memory (each bounded), file artifacts already copied under temp names (streamed, never
+/// held in memory); nothing in its place yet.
 struct Staged {
     do_id: String,
     run_id: String,
     artifacts: Vec<Artifact>,
     files: Vec<(PathBuf, Vec<u8>)>,
+    copies: Vec<artifact::Copied>,
+    /// Bytes above which a file artifact is recorded but not copied.
+    limit: u64,
 }
 
 impl Staged {
-    fn new(do_id: &str, run_id: &str) -> Staged {
+    fn new(do_id: &str, run_id: &str, limit: u64) -> Staged {
         Staged {
             do_id: do_id.to_string(),
             run_id: run_id.to_string(),
             artifacts: Vec::new(),
             files: Vec::new(),
+            copies: Vec::new(),
+            limit,
+        }
+    }
+
+    /// A file artifact, copied and hashed in one pass; over the limit, recorded (size and
+    /// sha256) but not copied, and said so.
+    fn add_file(
+        &mut self,
+        hub: &mut Hub,
+        name: &str,
+        source: &str,
+        from: &Path,
+        warnings: &mut Vec<String>,
+    ) {
+        let ids = (self.do_id.as_str(), self.run_id.as_str());
+        match artifact::copy_in(hub, ids, name, source, from, self.limit) {
+            Ok((a, copied)) => {
+                if !a.stored {
+                    warnings.push(format!(
+                        "`{source}` is {} MiB, over the {} MiB kept for one file (`[run] artifact_max_mib`): recorded with its size and sha256, not copied",
+                        a.bytes >> 20,
+                        self.limit >> 20
+                    ));
+                }
+                self.artifacts.push(a);
+                self.copies.extend(copied);
+            }
+            Err(e) => warnings.push(format!("`{source}` could not be kept: {e}")),
         }
     }
 
@@ -652,6 +684,13 @@ impl Staged {
             batch.write(p, b);
         }
         batch.commit()?;
+        let mut dirs = Vec::new();
+        for c in self.copies {
+            dirs.push(c.persist()?);
+        }
+        for d in &dirs {
+            fsx::sync_dir(d)?;
+        }
         let arts = self.artifacts;
         hub.store.tx(|tx| {
             for a in &arts {
@@ -732,22 +771,9 @@ fn capture_out(hub: &mut Hub, out_dir: &Path, staged: &mut Staged, warnings: &mu
         ));
         found.truncate(MAX_OUT_FILES);
     }
-    for (rel, path, len) in found {
-        if len > MAX_OUT_FILE {
-            warnings.push(format!(
-                "$COAGENT_OUT/{rel} is {} MiB, over the {} MiB kept for one file: not kept",
-                len >> 20,
-                MAX_OUT_FILE >> 20
-            ));
-            continue;
-        }
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-                staged.add(hub, "file", &name, &format!("$COAGENT_OUT/{rel}"), bytes);
-            }
-            Err(e) => warnings.push(format!("$COAGENT_OUT/{rel} could not be read: {e}")),
-        }
+    for (rel, path, _) in found {
+        let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
+        staged.add_file(hub, &name, &format!("$COAGENT_OUT/{rel}"), &path, warnings);
     }
 }
 
@@ -817,15 +843,10 @@ fn capture_named(
             ));
             continue;
         }
-        match std::fs::read(&real) {
-            Ok(bytes) => {
-                let file = real
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "file".into());
-                staged.add(hub, "file", &file, &name, bytes);
-            }
-            Err(e) => warnings.push(format!("artifact `{name}` could not be read: {e}")),
-        }
+        let file = real
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        staged.add_file(hub, &file, &name, &real, warnings);
     }
 }
