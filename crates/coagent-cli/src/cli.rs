@@ -453,7 +453,8 @@ pub enum WrapSub {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Process the inbox and check the monitor once, then exit.
+    /// Ingest every inbox file that is complete (no process has it open for writing; the
+    /// others are named as skipped), check the monitor once, then exit.
     #[arg(long)]
     pub once: bool,
     /// Seconds between bloat checks (default: config.toml's watch.check_interval_secs, 5).

@@ -115,17 +115,30 @@ pub fn ingest(
     }
 }
 
+/// Reads a reply from `from`, refusing it after at most [`MAX_REPLY_BYTES`] + 1 bytes: a
+/// 1 GiB file dropped by mistake is never read whole. `what` names it in the error.
+pub fn read_bounded(from: &mut dyn std::io::Read, what: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut limited = std::io::Read::take(from, MAX_REPLY_BYTES as u64 + 1);
+    std::io::Read::read_to_end(&mut limited, &mut buf)
+        .map_err(|e| Error::io(format!("cannot read {what}"), e))?;
+    if buf.len() > MAX_REPLY_BYTES {
+        return Err(too_large(&format!("{what} is")));
+    }
+    Ok(buf)
+}
+
+fn too_large(what: &str) -> Error {
+    Error::invalid(
+        format!("{what} over {} MiB: replies that large are refused", MAX_REPLY_BYTES >> 20),
+        Some("copy only the chat's answer, not a log or a file".to_string()),
+    )
+}
+
 /// Refuses what is not a reply to ingest (too large, empty, a closed session).
 fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<Session> {
     if input.len() > MAX_REPLY_BYTES {
-        return Err(Error::invalid(
-            format!(
-                "the reply is {} MiB; replies over {} MiB are refused",
-                input.len() >> 20,
-                MAX_REPLY_BYTES >> 20
-            ),
-            Some("copy only the chat's answer, not a log or a file".to_string()),
-        ));
+        return Err(too_large(&format!("the reply is {} MiB,", input.len() >> 20)));
     }
     if input.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::invalid(

@@ -1,6 +1,5 @@
 //! `coagent ingest [FILE|-]`: a chat's reply in, records out, and the next step.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use coagent::capsule::EchoStatus;
@@ -13,12 +12,11 @@ use crate::{clip, out};
 pub fn run(app: &App, a: IngestArgs) -> anyhow::Result<ExitCode> {
     let mut hub = app.hub()?;
     let input: Vec<u8> = match &a.file {
-        Some(p) if p.as_os_str() == "-" => {
-            let mut b = Vec::new();
-            std::io::stdin().read_to_end(&mut b).map_err(|e| coagent::Error::io("cannot read stdin", e))?;
-            b
+        Some(p) if p.as_os_str() == "-" => coagent::ingest::read_bounded(&mut std::io::stdin().lock(), "stdin")?,
+        Some(p) => {
+            let mut f = std::fs::File::open(p).map_err(|e| coagent::Error::io(format!("cannot read {}", p.display()), e))?;
+            coagent::ingest::read_bounded(&mut f, &p.display().to_string())?
         }
-        Some(p) => std::fs::read(p).map_err(|e| coagent::Error::io(format!("cannot read {}", p.display()), e))?,
         None => clip::read().map_err(|e| out::user(e, Some("pass the reply as a file (`coagent ingest reply.md`) or on stdin (`coagent ingest -`)")))?.into_bytes(),
     };
     let mut clipboard = app.clipboard();

@@ -347,3 +347,76 @@ fn a_store_that_lost_its_records_beside_data_is_restored_from_a_backup_with_reco
     env.ok(&["doctor", "--repair"]);
     assert!(env.json(&["status"]).to_string().contains("wrapped"));
 }
+
+#[test]
+fn defect_9_watch_once_ingests_every_complete_inbox_file_and_names_those_skipped() {
+    let env = Env::new();
+    started(&env);
+    let inbox = env.hub().join("temps/inbox");
+    std::fs::write(
+        inbox.join("reply.md"),
+        reply_with(&[("Say hi", "echo hi")]),
+    )
+    .unwrap();
+    // A reply still being written: its writer holds it open.
+    let mut writing = std::fs::File::create(inbox.join("half.md")).unwrap();
+    std::io::Write::write_all(&mut writing, b"Policy v1.0 loaded.\n\n```bash\n# DO: Half").unwrap();
+    std::fs::write(inbox.join("download.part"), "partial").unwrap();
+    let out = env.ok(&["watch", "--once"]);
+    out.stdout_has("ingested reply.md")
+        .stdout_has("skipped half.md: still open for writing")
+        .stdout_has("skipped download.part");
+    assert!(inbox.join("done/reply.md").is_file());
+    assert!(inbox.join("half.md").is_file(), "the open file is left for later");
+    let dos = env.json(&["do", "list"]).to_string();
+    assert!(dos.contains("Say hi"), "{dos}");
+    drop(writing);
+}
+
+#[test]
+fn defect_8_a_reply_over_the_limit_is_refused_without_reading_it_whole() {
+    let env = Env::new();
+    started(&env);
+    // 1 GiB that is never there: a sparse file. Reading it whole would take seconds and
+    // a gigabyte; the limit stops after 16 MiB and a byte.
+    let big = env.root.join("big-reply.md");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(1 << 30).unwrap();
+    let start = Instant::now();
+    env.fails(&["ingest", big.to_str().unwrap()], 1)
+        .stderr_has("over 16 MiB");
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn defect_8_an_artifact_over_the_limit_is_recorded_with_size_and_hash_but_not_copied() {
+    let env = Env::new();
+    started(&env);
+    let cfg = env.hub().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("artifact_max_mib = 64", "artifact_max_mib = 1")).unwrap();
+    let body = "head -c 3000000 /dev/zero > big.bin\n# ARTIFACT: big.bin\nhead -c 1000 /dev/zero > \"$COAGENT_OUT/small.bin\"";
+    let r = ingest(&env, &reply_with(&[("Make a big file", body)]));
+    let id = r["dos"][0]["id"].as_str().unwrap().to_string();
+    let run = env.json(&["do", "run", &id]);
+    let arts = run["artifacts"].as_array().unwrap();
+    let big = arts.iter().find(|a| a["path"].as_str().unwrap().ends_with("big.bin")).unwrap();
+    assert_eq!(big["bytes"], 3_000_000);
+    // sha256 of 3,000,000 zero bytes.
+    let out = std::process::Command::new("sha256sum")
+        .arg(env.root.join("big.bin"))
+        .output()
+        .unwrap();
+    let expected = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string();
+    assert_eq!(big["sha256"], expected.as_str());
+    assert!(!env.hub().join(big["path"].as_str().unwrap()).exists(), "not copied");
+    let small = arts.iter().find(|a| a["path"].as_str().unwrap().ends_with("small.bin")).unwrap();
+    assert!(env.hub().join(small["path"].as_str().unwrap()).is_file(), "a small one is kept");
+    let warned = run["warnings"].to_string();
+    assert!(warned.contains("over the 1 MiB"), "{warned}");
+    let payload = std::fs::read_to_string(run["payload"].as_str().unwrap()).unwrap();
+    assert!(payload.contains("too large to keep"), "{payload}");
+    let a = big["id"].as_str().unwrap();
+    env.fails(&["artifact", "send", a], 1).stderr_has("too large to keep");
+    env.ok(&["doctor"]).stdout_has("clean");
+}
