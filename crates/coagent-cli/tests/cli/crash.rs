@@ -420,3 +420,251 @@ fn defect_8_an_artifact_over_the_limit_is_recorded_with_size_and_hash_but_not_co
     env.fails(&["artifact", "send", a], 1).stderr_has("too large to keep");
     env.ok(&["doctor"]).stdout_has("clean");
 }
+
+/// What a crash run leaves, in the figures the long version prints.
+#[derive(Debug, Default)]
+struct Figures {
+    kills: usize,
+    corruptions: usize,
+    lost_records: usize,
+    runs_left_running: usize,
+    processes_left: usize,
+    orphans_after_doctor: usize,
+    internal_errors: usize,
+    /// Kills per command, in the order of [`Op`].
+    kills_by_op: [usize; 5],
+    /// Records acknowledged (checked for loss).
+    acknowledged: usize,
+    /// What the first doctor found to repair.
+    repaired: usize,
+}
+
+/// Records a command acknowledged (it exited 0): they must all be there afterwards.
+#[derive(Debug, Default)]
+struct Acknowledged {
+    ids: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Ingest,
+    DoRun,
+    Wrap,
+    Start,
+    TodoAdd,
+}
+
+/// One DO script: a random pause, children in and out of its group, a file artifact.
+fn crash_script(k: usize, pause_ms: u64) -> String {
+    format!(
+        r#"mkdir -p pids
+echo $$ >> "pids/$COAGENT_RUN_ID"
+sleep 30 &
+echo $! >> "pids/$COAGENT_RUN_ID"
+setsid sleep 30 &
+echo $! >> "pids/$COAGENT_RUN_ID"
+echo "work {k}" > "$COAGENT_OUT/work-{k}.txt"
+sleep {}
+echo done {k}"#,
+        pause_ms as f64 / 1000.0
+    )
+}
+
+fn pick_op(rng: &mut fastrand::Rng) -> Op {
+    match rng.u32(0..100) {
+        0..30 => Op::DoRun,
+        30..60 => Op::Ingest,
+        60..72 => Op::Wrap,
+        72..84 => Op::Start,
+        _ => Op::TodoAdd,
+    }
+}
+
+/// The command for `op` and how long to let it run before the kill (ms).
+fn command_for(env: &Env, op: Op, k: usize, rng: &mut fastrand::Rng) -> (Vec<String>, Option<String>, u64) {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    match op {
+        Op::DoRun => {
+            let dos = env.json(&["do", "list"]);
+            let waiting: Vec<String> = dos["dos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| matches!(d["state"].as_str(), Some("proposed" | "interrupted")))
+                .map(|d| d["id"].as_str().unwrap().to_string())
+                .collect();
+            match rng.choice(waiting) {
+                Some(id) => (s(&["--json", "--yes", "do", "run", &id]), None, rng.u64(0..500)),
+                None => command_for(env, Op::Ingest, k, rng),
+            }
+        }
+        Op::Ingest => {
+            let reply = reply_with(&[(&format!("Work {k}"), &crash_script(k, rng.u64(0..300)))]);
+            (s(&["--json", "ingest", "-"]), Some(reply), rng.u64(0..120))
+        }
+        Op::Wrap => (s(&["--json", "wrap"]), None, rng.u64(0..200)),
+        Op::Start => (s(&["--json", "start", "--vendor", "claude"]), None, rng.u64(0..120)),
+        Op::TodoAdd => (s(&["--json", "todo", "add", &format!("todo {k}")]), None, rng.u64(0..80)),
+    }
+}
+
+/// Runs one command, killing it after `after_ms` if it is still going; returns whether it
+/// was killed, and its exit code and stdout when it ended by itself.
+fn run_or_kill(env: &Env, args: &[String], stdin: Option<String>, after_ms: u64) -> (bool, Option<i32>, String) {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = env.cmd(&a).into_command();
+    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    if let Some(text) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = si.write_all(text.as_bytes());
+        });
+    }
+    let out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
+    let deadline = Instant::now() + Duration::from_millis(after_ms);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if Instant::now() >= deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    match status {
+        Some(st) => (false, st.code(), reader.join().unwrap()),
+        None => {
+            child.kill().unwrap();
+            let st = child.wait().unwrap();
+            let _ = reader.join();
+            // It may have ended by itself just before the kill.
+            (st.code().is_none(), st.code(), String::new())
+        }
+    }
+}
+
+fn acknowledge(op: Op, json: &str, acked: &mut Acknowledged) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else { return };
+    let mut push = |x: &serde_json::Value| {
+        if let Some(s) = x.as_str() {
+            acked.ids.push(s.to_string());
+        }
+    };
+    match op {
+        Op::Ingest => v["dos"].as_array().into_iter().flatten().for_each(|d| push(&d["id"])),
+        Op::DoRun => v["runs"].as_array().into_iter().flatten().for_each(|r| push(&r["run"])),
+        Op::Wrap => push(&v["id"]),
+        Op::Start => push(&v["session"]),
+        Op::TodoAdd => push(&v["id"]),
+    }
+}
+
+/// SIGKILLs `kills` commands at random moments (seeded), then checks the hub.
+fn crash_run(seed: u64, kills: usize) -> Figures {
+    let env = Env::new();
+    started(&env);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut acked = Acknowledged::default();
+    let mut f = Figures::default();
+    let mut k = 0;
+    while f.kills < kills && k < kills * 4 {
+        k += 1;
+        let op = pick_op(&mut rng);
+        let (args, stdin, after) = command_for(&env, op, k, &mut rng);
+        let (killed, code, stdout) = run_or_kill(&env, &args, stdin, after);
+        if killed {
+            f.kills += 1;
+            f.kills_by_op[op as usize] += 1;
+        } else if code == Some(0) {
+            acknowledge(op, &stdout, &mut acked);
+        } else if code == Some(2) {
+            f.internal_errors += 1;
+            eprintln!("exit 2 from {args:?}");
+        }
+    }
+    let first = env.cmd(&["--json", "doctor"]).run().json();
+    f.repaired = first["findings"].as_array().unwrap().len();
+    f.corruptions = first["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["check"] == "store")
+        .count();
+    env.cmd(&["--json", "--yes", "doctor", "--repair"]).run();
+    let after = env.cmd(&["--json", "doctor"]).run().json();
+    f.orphans_after_doctor = after["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["level"] == "problem")
+        .inspect(|x| eprintln!("after doctor: {x}"))
+        .count();
+    let everything = [
+        env.json(&["do", "list"]),
+        env.json(&["todo", "list", "--all"]),
+        env.json(&["wraps"]),
+        env.json(&["status", "--recent", "100000"]),
+    ]
+    .iter()
+    .map(|v| v.to_string())
+    .collect::<String>();
+    let runs: String = env.json(&["do", "list"])["dos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| env.json(&["do", "show", d["id"].as_str().unwrap()])["runs"].to_string())
+        .collect();
+    f.acknowledged = acked.ids.len();
+    f.lost_records = acked
+        .ids
+        .iter()
+        .filter(|id| !everything.contains(id.as_str()) && !runs.contains(id.as_str()))
+        .inspect(|id| eprintln!("lost: {id}"))
+        .count();
+    f.runs_left_running = runs.matches("\"running\"").count();
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir(env.root.join("pids")).into_iter().flatten().flatten() {
+        pids.extend(
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok()),
+        );
+    }
+    eventually(5, || pids.iter().all(|p| !alive(*p)));
+    f.processes_left = pids.iter().filter(|p| alive(**p)).count();
+    for p in pids.iter().filter(|p| alive(**p)) {
+        let _ = std::process::Command::new("kill").args(["-9", &p.to_string()]).status();
+    }
+    f
+}
+
+/// The crash test: a few dozen SIGKILLs of `ingest`, `do run`, `wrap`, `start` and
+/// `todo add` at random (seeded) moments. `bench/crash.sh --kills N` runs the long version
+/// through `COAGENT_CRASH_KILLS` (and `COAGENT_CRASH_SEED`) and prints the figures.
+#[test]
+fn crash_test_random_kills_leave_a_sound_hub() {
+    let kills = std::env::var("COAGENT_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
+    let seed = std::env::var("COAGENT_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
+    let start = Instant::now();
+    let f = crash_run(seed, kills);
+    println!(
+        "crash: kills by command (ingest, do run, wrap, start, todo add) {:?} · records acknowledged {} · findings before repair {}",
+        f.kills_by_op, f.acknowledged, f.repaired
+    );
+    println!(
+        "crash: seed {seed} · kills {} · corruptions {} · lost records {} · runs left running {} · processes left {} · orphan files after doctor {} · internal errors {} · {:.1}s",
+        f.kills, f.corruptions, f.lost_records, f.runs_left_running, f.processes_left, f.orphans_after_doctor, f.internal_errors, start.elapsed().as_secs_f64()
+    );
+    assert!(f.kills >= kills.min(8), "too few kills landed: {f:?}");
+    assert_eq!(
+        (f.corruptions, f.lost_records, f.runs_left_running, f.processes_left, f.orphans_after_doctor, f.internal_errors),
+        (0, 0, 0, 0, 0, 0),
+        "{f:?}"
+    );
+}
