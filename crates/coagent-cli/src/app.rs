@@ -33,7 +33,10 @@ impl App {
         coagent::status::check(&mut hub)?;
         // The day's backup of the store, for `coagent doctor` to restore.
         if let Err(e) = coagent::backup::daily(&hub) {
-            eprintln!("{} the store's daily backup failed: {e}", out::yellow("warning:"));
+            eprintln!(
+                "{} the store's daily backup failed: {e}",
+                out::yellow("warning:")
+            );
         }
         Ok(hub)
     }
@@ -50,7 +53,10 @@ impl App {
                 }
             }
             // A busy store is not this command's business: the next one looks again.
-            Err(e) => eprintln!("{} interrupted runs were not checked: {e}", out::yellow("warning:")),
+            Err(e) => eprintln!(
+                "{} interrupted runs were not checked: {e}",
+                out::yellow("warning:")
+            ),
         }
         Ok(hub)
     }
@@ -93,9 +99,10 @@ impl App {
 
 /// What the user reads when a run is found interrupted.
 pub fn interrupted_note(i: &coagent::dos::interrupted::Interrupted) -> String {
-    let owner = i
-        .owner_pid
-        .map_or_else(|| "the coagent that ran it".to_string(), |p| format!("coagent (pid {p})"));
+    let owner = i.owner_pid.map_or_else(
+        || "the coagent that ran it".to_string(),
+        |p| format!("coagent (pid {p})"),
+    );
     let killed = match i.killed {
         0 => String::new(),
         n => format!("; {n} of its processes were still alive and were killed"),

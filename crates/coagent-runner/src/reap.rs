@@ -97,7 +97,9 @@ pub(crate) fn spawn_watched<T>(
     spawn: impl FnOnce() -> std::io::Result<T>,
     pid_of: impl Fn(&T) -> u32,
 ) -> std::io::Result<(T, Watching)> {
-    let mut watched = WATCHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut watched = WATCHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let child = spawn()?;
     let pid = pid_of(&child);
     watched.push(pid);
@@ -109,7 +111,9 @@ pub(crate) struct Watching(u32);
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        let mut w = WATCHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut w = WATCHED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         w.retain(|&g| g != self.0);
     }
 }
@@ -123,7 +127,9 @@ pub(crate) fn kill_leftovers(mark: &str) -> usize {
     let own_group = group_of(std::process::id());
     for _ in 0..SWEEP_PASSES {
         // Held while strays are found and killed: no script starts meanwhile.
-        let watched = WATCHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let watched = WATCHED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let strays: Vec<u32> = processes()
             .into_iter()
             .filter(|&pid| {
@@ -272,8 +278,20 @@ mod tests {
         assert!(!Owner { pid, start: 1 }.is_alive());
         let parent = std::os::unix::process::parent_id();
         let real = start_time(parent).expect("parent's start");
-        assert!(Owner { pid: parent, start: real }.is_alive());
-        assert!(!Owner { pid: parent, start: real + 1 }.is_alive());
+        assert!(
+            Owner {
+                pid: parent,
+                start: real
+            }
+            .is_alive()
+        );
+        assert!(
+            !Owner {
+                pid: parent,
+                start: real + 1
+            }
+            .is_alive()
+        );
     }
 
     #[cfg(target_os = "linux")]

@@ -157,10 +157,14 @@ pub struct Copied {
 impl Copied {
     /// Renames the copy into its place; returns the folder to sync.
     pub fn persist(self) -> Result<std::path::PathBuf> {
-        let dir = self.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        self.tmp
-            .persist(&self.path)
-            .map_err(|e| crate::Error::io(format!("cannot write {}", self.path.display()), e.error))?;
+        let dir = self
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        self.tmp.persist(&self.path).map_err(|e| {
+            crate::Error::io(format!("cannot write {}", self.path.display()), e.error)
+        })?;
         Ok(dir)
     }
 }

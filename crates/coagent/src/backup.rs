@@ -34,7 +34,9 @@ pub fn take(hub: &Hub, reason: &str) -> Result<PathBuf> {
     let dir = hub.dir.join(DIR);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.3fZ")
+        .to_string();
     let path = dir.join(format!("store-{stamp}-{reason}.db"));
     // Written under a temp name and renamed: a backup killed halfway is never taken for one.
     let tmp = dir.join(format!(
@@ -45,7 +47,11 @@ pub fn take(hub: &Hub, reason: &str) -> Result<PathBuf> {
     let _ = std::fs::remove_file(&tmp);
     hub.store
         .conn()
-        .backup(rusqlite::MAIN_DB, &tmp, None::<fn(rusqlite::backup::Progress)>)
+        .backup(
+            rusqlite::MAIN_DB,
+            &tmp,
+            None::<fn(rusqlite::backup::Progress)>,
+        )
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             Error::from(e)

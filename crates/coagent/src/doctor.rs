@@ -187,7 +187,10 @@ fn store_problem(dir: &Path) -> std::result::Result<(), String> {
             .unwrap_or(0)
     };
     let (sessions, artifacts) = (count("sessions"), count("artifacts"));
-    let (art_dirs, transcripts) = (entries(&dir.join("artifacts")), entries(&dir.join("transcripts")));
+    let (art_dirs, transcripts) = (
+        entries(&dir.join("artifacts")),
+        entries(&dir.join("transcripts")),
+    );
     if sessions == 0 && artifacts == 0 && (art_dirs > 0 || transcripts > 0) {
         return Err(format!(
             "holds no session and no artifact, while the hub holds {art_dirs} artifact folder(s) and {transcripts} transcript folder(s): its records are lost"
@@ -214,7 +217,11 @@ fn check_store(dir: &Path, opts: &Options, r: &mut Report, mover: &mut Mover) ->
         }
         Err(p) => p,
     };
-    let i = r.problem("store", format!("the store (store.db) {problem}"), Some("store.db".into()));
+    let i = r.problem(
+        "store",
+        format!("the store (store.db) {problem}"),
+        Some("store.db".into()),
+    );
     // A store that lost its records is only mended by a backup that has some.
     let lost_records = problem.starts_with("holds no session");
     let good = r.backups.iter().find_map(|b| {
@@ -279,7 +286,11 @@ fn check_schema(dir: &Path, r: &mut Report) {
 /// Copies the backup into place under a temp name, synced, then renames it.
 fn restore(from: &Path, to: &Path) -> Result<()> {
     let dir = to.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!("{}{}-restore.db", fsx::TEMP_PREFIX, std::process::id()));
+    let tmp = dir.join(format!(
+        "{}{}-restore.db",
+        fsx::TEMP_PREFIX,
+        std::process::id()
+    ));
     let err = |e| crate::Error::io(format!("cannot restore {}", from.display()), e);
     std::fs::copy(from, &tmp).map_err(err)?;
     std::fs::File::open(&tmp)
@@ -301,7 +312,10 @@ fn check_runs(hub: &mut Hub, opts: &Options, r: &mut Report) -> Result<()> {
         Vec::new()
     };
     for (run, do_id, pid) in found {
-        let owner = pid.map_or_else(|| "its coagent".to_string(), |p| format!("coagent (pid {p})"));
+        let owner = pid.map_or_else(
+            || "its coagent".to_string(),
+            |p| format!("coagent (pid {p})"),
+        );
         let i = r.problem(
             "runs",
             format!("run {run} of {do_id} is recorded running, but {owner} is gone"),
@@ -309,7 +323,10 @@ fn check_runs(hub: &mut Hub, opts: &Options, r: &mut Report) -> Result<()> {
         );
         let done = fixed.iter().find(|f| f.run == run);
         r.findings[i].fix = Some(match done {
-            Some(f) => format!("recorded interrupted; {} leftover process(es) killed", f.killed),
+            Some(f) => format!(
+                "recorded interrupted; {} leftover process(es) killed",
+                f.killed
+            ),
             None => "record it interrupted and kill what is left of it".to_string(),
         });
         r.findings[i].repaired = done.is_some();
@@ -402,7 +419,10 @@ fn check_orphans(hub: &Hub, opts: &Options, r: &mut Report, mover: &mut Mover) -
         }
     }
     if young > 0 {
-        r.note("orphans", format!("{young} recent file(s) with no record were left alone"));
+        r.note(
+            "orphans",
+            format!("{young} recent file(s) with no record were left alone"),
+        );
     }
     missing_artifacts(hub, r)
 }
@@ -448,7 +468,9 @@ fn check_payloads(hub: &Hub, r: &mut Report) -> Result<()> {
         }
         let text = String::from_utf8_lossy(&bytes);
         let why = match header_matches(&text) {
-            Some(true) => "was written again since it was recorded (a later payload of the same name)",
+            Some(true) => {
+                "was written again since it was recorded (a later payload of the same name)"
+            }
             Some(false) => "does not match its header's sha256: it was edited or damaged",
             None => "has no CoAgent header",
         };
@@ -462,7 +484,9 @@ fn check_payloads(hub: &Hub, r: &mut Report) -> Result<()> {
 /// Whether the header's sha256 is that of the body after it; `None` without a header.
 fn header_matches(text: &str) -> Option<bool> {
     let (first, body) = text.split_once('\n')?;
-    let sha = first.split_whitespace().find_map(|w| w.strip_prefix("sha256="))?;
+    let sha = first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("sha256="))?;
     Some(fsx::sha256_hex(body.as_bytes()) == sha)
 }
 
@@ -494,7 +518,11 @@ fn check_wraps(hub: &Hub, r: &mut Report) -> Result<()> {
         if !v.ok {
             r.problem(
                 "wraps",
-                format!("wrap {}'s archive does not match its manifest: {}", w.id, wrap::describe(&v)),
+                format!(
+                    "wrap {}'s archive does not match its manifest: {}",
+                    w.id,
+                    wrap::describe(&v)
+                ),
                 Some(w.archive.clone()),
             );
         }
@@ -562,9 +590,13 @@ fn walk_temps(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The pid in `<prefix><pid>-…`.
 fn pid_in(name: &str) -> Option<u32> {
-    let rest = [fsx::TEMP_PREFIX, coagent_runner::run::SCRIPT_PREFIX, coagent_runner::worktree::SNAPSHOT_PREFIX]
-        .iter()
-        .find_map(|p| name.strip_prefix(p))?;
+    let rest = [
+        fsx::TEMP_PREFIX,
+        coagent_runner::run::SCRIPT_PREFIX,
+        coagent_runner::worktree::SNAPSHOT_PREFIX,
+    ]
+    .iter()
+    .find_map(|p| name.strip_prefix(p))?;
     rest.split('-').next()?.parse().ok()
 }
 
@@ -577,7 +609,9 @@ struct Mover {
 
 impl Mover {
     fn new(hub: &Path) -> Mover {
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
         Mover {
             hub: hub.to_path_buf(),
             root: hub.join(LOST_AND_FOUND).join(stamp),
@@ -592,8 +626,12 @@ impl Mover {
             std::fs::create_dir_all(parent)
                 .map_err(|e| crate::Error::io(format!("cannot create {}", parent.display()), e))?;
         }
-        std::fs::rename(p, &to)
-            .map_err(|e| crate::Error::io(format!("cannot move {} to {}", p.display(), to.display()), e))?;
+        std::fs::rename(p, &to).map_err(|e| {
+            crate::Error::io(
+                format!("cannot move {} to {}", p.display(), to.display()),
+                e,
+            )
+        })?;
         self.used = true;
         Ok(())
     }

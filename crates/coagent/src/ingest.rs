@@ -130,7 +130,10 @@ pub fn read_bounded(from: &mut dyn std::io::Read, what: &str) -> Result<Vec<u8>>
 
 fn too_large(what: &str) -> Error {
     Error::invalid(
-        format!("{what} over {} MiB: replies that large are refused", MAX_REPLY_BYTES >> 20),
+        format!(
+            "{what} over {} MiB: replies that large are refused",
+            MAX_REPLY_BYTES >> 20
+        ),
         Some("copy only the chat's answer, not a log or a file".to_string()),
     )
 }
@@ -138,7 +141,10 @@ fn too_large(what: &str) -> Error {
 /// Refuses what is not a reply to ingest (too large, empty, a closed session).
 fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<Session> {
     if input.len() > MAX_REPLY_BYTES {
-        return Err(too_large(&format!("the reply is {} MiB,", input.len() >> 20)));
+        return Err(too_large(&format!(
+            "the reply is {} MiB,",
+            input.len() >> 20
+        )));
     }
     if input.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::invalid(
@@ -496,7 +502,11 @@ fn record(hub: &mut Hub, s: &Session, read: &Read<'_>, j: &mut Judgement) -> Res
 /// DOs another ingest recorded while this one read the reply (pairs of the id this one
 /// would have given and the id recorded): reported as known, under the recorded id, and
 /// their copies under `dos/` removed.
-fn adopt_recorded_dos(j: &mut Judgement, taken: &[(String, String)], copies: &[std::path::PathBuf]) {
+fn adopt_recorded_dos(
+    j: &mut Judgement,
+    taken: &[(String, String)],
+    copies: &[std::path::PathBuf],
+) {
     for (mine, theirs) in taken {
         j.new_dos.retain(|d| &d.id != mine);
         for p in copies.iter().filter(|p| {

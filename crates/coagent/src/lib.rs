@@ -13,8 +13,8 @@
 
 pub mod ack;
 pub mod artifact;
-pub mod backup;
 pub mod backchat;
+pub mod backup;
 pub mod bloat;
 pub mod bpoe;
 pub mod capsule;

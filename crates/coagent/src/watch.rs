@@ -271,7 +271,11 @@ fn writers_of(files: &[PathBuf]) -> HashMap<PathBuf, u32> {
 
 #[cfg(not(target_os = "linux"))]
 fn writers_of(files: &[PathBuf]) -> HashMap<PathBuf, u32> {
-    let sig = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().ok()));
+    let sig = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
     let before: Vec<_> = files.iter().map(|p| sig(p)).collect();
     std::thread::sleep(SETTLE);
     files

@@ -35,7 +35,10 @@ fn render(r: &Report) -> String {
             "{} {} kept, newest {}\n",
             out::bold("backups"),
             r.backups.len(),
-            b.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            b.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         )),
         None => s.push_str(&format!("{} none yet\n", out::bold("backups"))),
     }

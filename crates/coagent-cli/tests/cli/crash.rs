@@ -19,7 +19,9 @@ fn started(env: &Env) -> String {
 fn reply_with(dos: &[(&str, &str)]) -> String {
     let mut r = String::from("Policy v1.0 loaded.\n\n");
     for (title, body) in dos {
-        r.push_str(&format!("```bash\n# DO: {title}\n{body}\n# END DO\n```\n\n"));
+        r.push_str(&format!(
+            "```bash\n# DO: {title}\n{body}\n# END DO\n```\n\n"
+        ));
     }
     r
 }
@@ -111,7 +113,10 @@ sleep 300"#;
     run.kill().unwrap();
     run.wait().unwrap();
     // The script itself dies with its coagent (the parent-death signal).
-    assert!(eventually(5, || !alive(pids[0])), "the script outlived coagent");
+    assert!(
+        eventually(5, || !alive(pids[0])),
+        "the script outlived coagent"
+    );
     // The next command finds the run's owner gone: interrupted, leftovers killed.
     let list = env.cmd(&["do", "list"]).ok();
     list.stderr_has("was interrupted").stderr_has(&id);
@@ -191,7 +196,11 @@ fn defect_4_a_zero_length_store_beside_data_is_exit_1_naming_doctor() {
     env.fails(&["status"], 1).stderr_has("coagent doctor");
     env.fails(&["todo", "add", "lost?"], 1)
         .stderr_has("empty (0 bytes)");
-    assert_eq!(std::fs::metadata(&store).unwrap().len(), 0, "nothing written");
+    assert_eq!(
+        std::fs::metadata(&store).unwrap().len(),
+        0,
+        "nothing written"
+    );
     env.fails(&["doctor"], 1).stdout_has("empty (0 bytes)");
 }
 
@@ -228,7 +237,10 @@ fn defect_5_a_damaged_store_is_exit_1_and_doctor_restores_the_backup() {
         let found = env.cmd(&["--json", "doctor"]).code(1).json();
         assert_eq!(found["findings"][0]["check"], "store", "{found:#}");
         let fixed = env.cmd(&["--json", "doctor", "--repair"]).ok().json();
-        assert!(fixed["findings"][0]["repaired"].as_bool().unwrap(), "{fixed:#}");
+        assert!(
+            fixed["findings"][0]["repaired"].as_bool().unwrap(),
+            "{fixed:#}"
+        );
         // The damaged file is kept aside, never deleted.
         let lf = PathBuf::from(fixed["lost_and_found"].as_str().unwrap());
         assert!(lf.join("store.db").is_file());
@@ -266,12 +278,19 @@ fn defect_6_files_that_no_record_points_to_are_moved_to_lost_and_found() {
     found
         .stdout_has("temps/outbox/S-GHOST00000-boot.paste.md belongs to no record")
         .stdout_has("S-GHOST00000-to-ANY.tar.zst belongs to no record");
-    assert!(ghost.exists() && stray.exists(), "doctor alone changes nothing");
+    assert!(
+        ghost.exists() && stray.exists(),
+        "doctor alone changes nothing"
+    );
     let fixed = env.cmd(&["--json", "doctor", "--repair"]).ok().json();
     assert!(!ghost.exists() && !stray.exists());
     let lf = PathBuf::from(fixed["lost_and_found"].as_str().unwrap());
     assert!(lf.join("temps/outbox/S-GHOST00000-boot.paste.md").is_file());
-    assert!(lf.join("cache/wraps").join(stray.file_name().unwrap()).is_file());
+    assert!(
+        lf.join("cache/wraps")
+            .join(stray.file_name().unwrap())
+            .is_file()
+    );
     assert!(boot.exists(), "a recorded payload stays");
     env.ok(&["doctor"]).stdout_has("clean");
 
@@ -279,7 +298,11 @@ fn defect_6_files_that_no_record_points_to_are_moved_to_lost_and_found() {
     std::fs::copy(&boot, &ghost).unwrap();
     env.cmd(&["--json", "--yes", "doctor", "--repair"]).ok();
     assert!(!ghost.exists());
-    assert!(!lf.join("../../..").join("S-GHOST00000-boot.paste.md").exists());
+    assert!(
+        !lf.join("../../..")
+            .join("S-GHOST00000-boot.paste.md")
+            .exists()
+    );
 }
 
 #[test]
@@ -353,11 +376,7 @@ fn defect_9_watch_once_ingests_every_complete_inbox_file_and_names_those_skipped
     let env = Env::new();
     started(&env);
     let inbox = env.hub().join("temps/inbox");
-    std::fs::write(
-        inbox.join("reply.md"),
-        reply_with(&[("Say hi", "echo hi")]),
-    )
-    .unwrap();
+    std::fs::write(inbox.join("reply.md"), reply_with(&[("Say hi", "echo hi")])).unwrap();
     // A reply still being written: its writer holds it open.
     let mut writing = std::fs::File::create(inbox.join("half.md")).unwrap();
     std::io::Write::write_all(&mut writing, b"Policy v1.0 loaded.\n\n```bash\n# DO: Half").unwrap();
@@ -367,7 +386,10 @@ fn defect_9_watch_once_ingests_every_complete_inbox_file_and_names_those_skipped
         .stdout_has("skipped half.md: still open for writing")
         .stdout_has("skipped download.part");
     assert!(inbox.join("done/reply.md").is_file());
-    assert!(inbox.join("half.md").is_file(), "the open file is left for later");
+    assert!(
+        inbox.join("half.md").is_file(),
+        "the open file is left for later"
+    );
     let dos = env.json(&["do", "list"]).to_string();
     assert!(dos.contains("Say hi"), "{dos}");
     drop(writing);
@@ -394,30 +416,51 @@ fn defect_8_an_artifact_over_the_limit_is_recorded_with_size_and_hash_but_not_co
     started(&env);
     let cfg = env.hub().join("config.toml");
     let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, text.replace("artifact_max_mib = 64", "artifact_max_mib = 1")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("artifact_max_mib = 64", "artifact_max_mib = 1"),
+    )
+    .unwrap();
     let body = "head -c 3000000 /dev/zero > big.bin\n# ARTIFACT: big.bin\nhead -c 1000 /dev/zero > \"$COAGENT_OUT/small.bin\"";
     let r = ingest(&env, &reply_with(&[("Make a big file", body)]));
     let id = r["dos"][0]["id"].as_str().unwrap().to_string();
     let run = env.json(&["do", "run", &id]);
     let arts = run["artifacts"].as_array().unwrap();
-    let big = arts.iter().find(|a| a["path"].as_str().unwrap().ends_with("big.bin")).unwrap();
+    let big = arts
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("big.bin"))
+        .unwrap();
     assert_eq!(big["bytes"], 3_000_000);
     // sha256 of 3,000,000 zero bytes.
     let out = std::process::Command::new("sha256sum")
         .arg(env.root.join("big.bin"))
         .output()
         .unwrap();
-    let expected = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string();
+    let expected = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     assert_eq!(big["sha256"], expected.as_str());
-    assert!(!env.hub().join(big["path"].as_str().unwrap()).exists(), "not copied");
-    let small = arts.iter().find(|a| a["path"].as_str().unwrap().ends_with("small.bin")).unwrap();
-    assert!(env.hub().join(small["path"].as_str().unwrap()).is_file(), "a small one is kept");
+    assert!(
+        !env.hub().join(big["path"].as_str().unwrap()).exists(),
+        "not copied"
+    );
+    let small = arts
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("small.bin"))
+        .unwrap();
+    assert!(
+        env.hub().join(small["path"].as_str().unwrap()).is_file(),
+        "a small one is kept"
+    );
     let warned = run["warnings"].to_string();
     assert!(warned.contains("over the 1 MiB"), "{warned}");
     let payload = std::fs::read_to_string(run["payload"].as_str().unwrap()).unwrap();
     assert!(payload.contains("too large to keep"), "{payload}");
     let a = big["id"].as_str().unwrap();
-    env.fails(&["artifact", "send", a], 1).stderr_has("too large to keep");
+    env.fails(&["artifact", "send", a], 1)
+        .stderr_has("too large to keep");
     env.ok(&["doctor"]).stdout_has("clean");
 }
 
@@ -481,7 +524,12 @@ fn pick_op(rng: &mut fastrand::Rng) -> Op {
 }
 
 /// The command for `op` and how long to let it run before the kill (ms).
-fn command_for(env: &Env, op: Op, k: usize, rng: &mut fastrand::Rng) -> (Vec<String>, Option<String>, u64) {
+fn command_for(
+    env: &Env,
+    op: Op,
+    k: usize,
+    rng: &mut fastrand::Rng,
+) -> (Vec<String>, Option<String>, u64) {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     match op {
         Op::DoRun => {
@@ -494,7 +542,11 @@ fn command_for(env: &Env, op: Op, k: usize, rng: &mut fastrand::Rng) -> (Vec<Str
                 .map(|d| d["id"].as_str().unwrap().to_string())
                 .collect();
             match rng.choice(waiting) {
-                Some(id) => (s(&["--json", "--yes", "do", "run", &id]), None, rng.u64(0..500)),
+                Some(id) => (
+                    s(&["--json", "--yes", "do", "run", &id]),
+                    None,
+                    rng.u64(0..500),
+                ),
                 None => command_for(env, Op::Ingest, k, rng),
             }
         }
@@ -503,19 +555,36 @@ fn command_for(env: &Env, op: Op, k: usize, rng: &mut fastrand::Rng) -> (Vec<Str
             (s(&["--json", "ingest", "-"]), Some(reply), rng.u64(0..120))
         }
         Op::Wrap => (s(&["--json", "wrap"]), None, rng.u64(0..200)),
-        Op::Start => (s(&["--json", "start", "--vendor", "claude"]), None, rng.u64(0..120)),
-        Op::TodoAdd => (s(&["--json", "todo", "add", &format!("todo {k}")]), None, rng.u64(0..80)),
+        Op::Start => (
+            s(&["--json", "start", "--vendor", "claude"]),
+            None,
+            rng.u64(0..120),
+        ),
+        Op::TodoAdd => (
+            s(&["--json", "todo", "add", &format!("todo {k}")]),
+            None,
+            rng.u64(0..80),
+        ),
     }
 }
 
 /// Runs one command, killing it after `after_ms` if it is still going; returns whether it
 /// was killed, and its exit code and stdout when it ended by itself.
-fn run_or_kill(env: &Env, args: &[String], stdin: Option<String>, after_ms: u64) -> (bool, Option<i32>, String) {
+fn run_or_kill(
+    env: &Env,
+    args: &[String],
+    stdin: Option<String>,
+    after_ms: u64,
+) -> (bool, Option<i32>, String) {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut c = env.cmd(&a).into_command();
-    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     let mut child = c.spawn().unwrap();
     if let Some(text) = stdin {
         let mut si = child.stdin.take().unwrap();
@@ -549,15 +618,25 @@ fn run_or_kill(env: &Env, args: &[String], stdin: Option<String>, after_ms: u64)
 }
 
 fn acknowledge(op: Op, json: &str, acked: &mut Acknowledged) {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else { return };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return;
+    };
     let mut push = |x: &serde_json::Value| {
         if let Some(s) = x.as_str() {
             acked.ids.push(s.to_string());
         }
     };
     match op {
-        Op::Ingest => v["dos"].as_array().into_iter().flatten().for_each(|d| push(&d["id"])),
-        Op::DoRun => v["runs"].as_array().into_iter().flatten().for_each(|r| push(&r["run"])),
+        Op::Ingest => v["dos"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(|d| push(&d["id"])),
+        Op::DoRun => v["runs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(|r| push(&r["run"])),
         Op::Wrap => push(&v["id"]),
         Op::Start => push(&v["session"]),
         Op::TodoAdd => push(&v["id"]),
@@ -628,7 +707,11 @@ fn crash_run(seed: u64, kills: usize) -> Figures {
         .count();
     f.runs_left_running = runs.matches("\"running\"").count();
     let mut pids = Vec::new();
-    for e in std::fs::read_dir(env.root.join("pids")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(env.root.join("pids"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         pids.extend(
             std::fs::read_to_string(e.path())
                 .unwrap_or_default()
@@ -639,7 +722,9 @@ fn crash_run(seed: u64, kills: usize) -> Figures {
     eventually(5, || pids.iter().all(|p| !alive(*p)));
     f.processes_left = pids.iter().filter(|p| alive(**p)).count();
     for p in pids.iter().filter(|p| alive(**p)) {
-        let _ = std::process::Command::new("kill").args(["-9", &p.to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &p.to_string()])
+            .status();
     }
     f
 }
@@ -649,8 +734,14 @@ fn crash_run(seed: u64, kills: usize) -> Figures {
 /// through `COAGENT_CRASH_KILLS` (and `COAGENT_CRASH_SEED`) and prints the figures.
 #[test]
 fn crash_test_random_kills_leave_a_sound_hub() {
-    let kills = std::env::var("COAGENT_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
-    let seed = std::env::var("COAGENT_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
+    let kills = std::env::var("COAGENT_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let seed = std::env::var("COAGENT_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
     let start = Instant::now();
     let f = crash_run(seed, kills);
     println!(
@@ -659,11 +750,25 @@ fn crash_test_random_kills_leave_a_sound_hub() {
     );
     println!(
         "crash: seed {seed} · kills {} · corruptions {} · lost records {} · runs left running {} · processes left {} · orphan files after doctor {} · internal errors {} · {:.1}s",
-        f.kills, f.corruptions, f.lost_records, f.runs_left_running, f.processes_left, f.orphans_after_doctor, f.internal_errors, start.elapsed().as_secs_f64()
+        f.kills,
+        f.corruptions,
+        f.lost_records,
+        f.runs_left_running,
+        f.processes_left,
+        f.orphans_after_doctor,
+        f.internal_errors,
+        start.elapsed().as_secs_f64()
     );
     assert!(f.kills >= kills.min(8), "too few kills landed: {f:?}");
     assert_eq!(
-        (f.corruptions, f.lost_records, f.runs_left_running, f.processes_left, f.orphans_after_doctor, f.internal_errors),
+        (
+            f.corruptions,
+            f.lost_records,
+            f.runs_left_running,
+            f.processes_left,
+            f.orphans_after_doctor,
+            f.internal_errors
+        ),
         (0, 0, 0, 0, 0, 0),
         "{f:?}"
     );
