@@ -285,6 +285,30 @@ pub fn read(hub: &Hub, a: &Artifact) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// At most `max` bytes from the start of the artifact, and whether that is all of it; the
+/// whole file is checked against its sha256 as it is read (in chunks, never held whole).
+pub fn read_head(hub: &Hub, a: &Artifact, max: usize) -> Result<(Vec<u8>, bool)> {
+    if a.bytes as u64 <= max as u64 {
+        return read(hub, a).map(|b| (b, true));
+    }
+    let p = hub.dir.join(&a.path);
+    let err = |e| crate::Error::io(format!("cannot read artifact {}", p.display()), e);
+    let (sha, _) = fsx::sha256_file(&p).map_err(err)?;
+    if sha != a.sha256 {
+        return Err(crate::Error::invalid(
+            format!(
+                "artifact {} was changed on disk since it was recorded",
+                a.id
+            ),
+            Some("artifacts are written once; restore it from a wrap or a backup".to_string()),
+        ));
+    }
+    let mut head = Vec::with_capacity(max);
+    let f = std::fs::File::open(&p).map_err(err)?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, max as u64), &mut head).map_err(err)?;
+    Ok((head, false))
+}
+
 /// A payload holding one artifact's whole text — what a result payload cut, sent when the
 /// chat asks for it. Split into parts `k/n` by [`payload::send`] when it is over the
 /// vendor's paste limit; a binary artifact is refused with its description.

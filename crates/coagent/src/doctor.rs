@@ -334,8 +334,42 @@ fn check_runs(hub: &mut Hub, opts: &Options, r: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// Files no record points to.
+/// Files no record points to: reported, and with `--repair` moved aside (or deleted).
 fn check_orphans(hub: &Hub, opts: &Options, r: &mut Report, mover: &mut Mover) -> Result<()> {
+    let mut young = 0;
+    for p in find_orphans(hub)? {
+        if !r.alone && younger_than(&p, opts.grace) {
+            young += 1;
+            continue;
+        }
+        let rel = hub.rel(&p);
+        let i = r.problem("orphans", format!("{rel} belongs to no record"), Some(rel));
+        r.findings[i].fix = Some(if opts.yes {
+            "delete it".to_string()
+        } else {
+            format!("move it to {LOST_AND_FOUND}/ (`--yes` deletes it instead)")
+        });
+        if opts.repair {
+            if opts.yes {
+                remove(&p);
+            } else {
+                mover.keep(&p)?;
+            }
+            r.findings[i].repaired = true;
+        }
+    }
+    if young > 0 {
+        r.note(
+            "orphans",
+            format!("{young} recent file(s) with no record were left alone"),
+        );
+    }
+    missing_artifacts(hub, r)
+}
+
+/// Payloads, transcripts, artifact folders, wrap archives, DO copies and `$COAGENT_OUT`
+/// folders that no record points to.
+fn find_orphans(hub: &Hub) -> Result<Vec<PathBuf>> {
     let c = hub.store.conn();
     let set = |sql: &str| -> Result<HashSet<String>> {
         let mut s = c.prepare(sql)?;
@@ -396,35 +430,7 @@ fn check_orphans(hub: &Hub, opts: &Options, r: &mut Report, mover: &mut Mover) -
             orphans.push(p);
         }
     }
-    let mut young = 0;
-    for p in orphans {
-        if !r.alone && younger_than(&p, opts.grace) {
-            young += 1;
-            continue;
-        }
-        let rel = hub.rel(&p);
-        let i = r.problem("orphans", format!("{rel} belongs to no record"), Some(rel));
-        r.findings[i].fix = Some(if opts.yes {
-            "delete it".to_string()
-        } else {
-            format!("move it to {LOST_AND_FOUND}/ (`--yes` deletes it instead)")
-        });
-        if opts.repair {
-            if opts.yes {
-                remove(&p);
-            } else {
-                mover.keep(&p)?;
-            }
-            r.findings[i].repaired = true;
-        }
-    }
-    if young > 0 {
-        r.note(
-            "orphans",
-            format!("{young} recent file(s) with no record were left alone"),
-        );
-    }
-    missing_artifacts(hub, r)
+    Ok(orphans)
 }
 
 /// Artifact records whose file is gone: reported, never invented.

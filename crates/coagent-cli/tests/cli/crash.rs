@@ -121,6 +121,7 @@ sleep 300"#;
     let list = env.cmd(&["do", "list"]).ok();
     list.stderr_has("was interrupted").stderr_has(&id);
     assert_eq!(do_state(&env, &id), "interrupted");
+    env.ok(&["status"]).stdout_has(&format!("interrupted {id}"));
     assert!(
         eventually(5, || pids.iter().all(|p| !alive(*p))),
         "processes of the run are left: {:?}",
@@ -456,6 +457,11 @@ fn defect_8_an_artifact_over_the_limit_is_recorded_with_size_and_hash_but_not_co
     );
     let warned = run["warnings"].to_string();
     assert!(warned.contains("over the 1 MiB"), "{warned}");
+    // Nor is it put whole into the diff (git would hold it twice in memory for that).
+    assert!(
+        warned.contains("big.bin changed, but at 2 MiB it is over the limit for a diff"),
+        "{warned}"
+    );
     let payload = std::fs::read_to_string(run["payload"].as_str().unwrap()).unwrap();
     assert!(payload.contains("too large to keep"), "{payload}");
     let a = big["id"].as_str().unwrap();

@@ -29,6 +29,7 @@ impl Env {
         let home = tmp.path().join("home");
         std::fs::create_dir_all(&root).expect("project");
         std::fs::create_dir_all(&home).expect("home");
+        std::fs::create_dir_all(home.join("tmp")).expect("tmp");
         let clip = tmp.path().join("clipboard.txt");
         Env {
             root,
@@ -108,6 +109,9 @@ impl Env {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)
+            // The system's temp folder is this test's own: what a killed command leaves
+            // there is this test's to find.
+            .env("TMPDIR", self.home.join("tmp"))
             .env("NO_COLOR", "1")
             .env("COLUMNS", "100")
             .env("COAGENT_NOW", &self.now)

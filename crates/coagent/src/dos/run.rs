@@ -265,8 +265,9 @@ pub fn run(
     };
     let session = first.r#do.session.clone();
     let mut warnings = Vec::new();
+    let limit = hub.config()?.run.artifact_max_mib << 20;
     let tracker = match Tracker::open(&hub.root, &hub.dir) {
-        Ok(t) => Some(t),
+        Ok(t) => Some(t.with_diff_limit(limit)),
         Err(e) => {
             warnings.push(format!("no diff will be captured: {e}"));
             None
