@@ -103,7 +103,10 @@ impl Env {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Cmd {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_coagent"));
+        // `COAGENT_TEST_BIN` runs the tests against another build (bench/crash.sh: release).
+        let bin = std::env::var_os("COAGENT_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_coagent").into());
+        let mut c = Command::new(bin);
         c.args(args)
             .current_dir(&self.root)
             .env_clear()
