@@ -83,6 +83,18 @@ impl<'a> Batch<'a> {
         self.writes.is_empty() && self.links.is_empty()
     }
 
+    /// The files this batch would create that do not exist yet: what to remove again when
+    /// the transaction that should record them fails.
+    pub fn new_files(&self) -> Vec<std::path::PathBuf> {
+        self.writes
+            .iter()
+            .map(|(p, _)| p)
+            .chain(self.links.iter().map(|(_, to)| to))
+            .filter(|p| !p.exists())
+            .cloned()
+            .collect()
+    }
+
     pub fn commit(self) -> Result<()> {
         let mut dirs: Vec<std::path::PathBuf> = Vec::new();
         let mut temps = Vec::with_capacity(self.writes.len());
