@@ -501,8 +501,15 @@ mod group {
             }
         }
 
+        /// Whether the script itself has exited. On Unix only the script is waited for:
+        /// the wrapper's own wait reaps the whole group, and once the script has left
+        /// children behind (re-parented to CoAgent, a subreaper) it would reap the script
+        /// and then ask for it again.
         pub(super) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
-            self.child.try_wait()
+            #[cfg(unix)]
+            return self.child.inner_mut().try_wait();
+            #[cfg(not(unix))]
+            return self.child.try_wait();
         }
 
         /// Marks the group as accounted for.
@@ -581,11 +588,26 @@ mod group {
         }
 
         /// After the script itself ended: SIGKILL whatever is left in its group
-        /// (background jobs it did not wait for, children still exiting after SIGTERM).
+        /// (background jobs it did not wait for, children still exiting after SIGTERM),
+        /// and reap those that are CoAgent's children by now.
         pub(super) fn kill_leftovers(&mut self) {
+            use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
             let pgid = self.pgid();
-            if nix::sys::signal::killpg(pgid, None).is_ok() {
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            if nix::sys::signal::killpg(pgid, None).is_err() {
+                return;
+            }
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            let group = nix::unistd::Pid::from_raw(-pgid.as_raw());
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
+            loop {
+                match waitpid(group, Some(WaitPidFlag::WNOHANG)) {
+                    // Members not yet gone: they were killed, they go in a moment.
+                    Ok(WaitStatus::StillAlive) if std::time::Instant::now() < until => {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(_) => {}
+                }
             }
         }
     }
