@@ -657,7 +657,7 @@ fn crash_run(seed: u64, kills: usize) -> Figures {
     let mut acked = Acknowledged::default();
     let mut f = Figures::default();
     let mut k = 0;
-    while f.kills < kills && k < kills * 4 {
+    while f.kills < kills && k < kills * 10 {
         k += 1;
         let op = pick_op(&mut rng);
         let (args, stdin, after) = command_for(&env, op, k, &mut rng);
