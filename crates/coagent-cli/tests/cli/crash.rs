@@ -657,9 +657,14 @@ fn crash_run(seed: u64, kills: usize) -> Figures {
     let mut acked = Acknowledged::default();
     let mut f = Figures::default();
     let mut k = 0;
-    while f.kills < kills && k < kills * 10 {
+    // Each of ingest, do run, wrap and start is killed at least once.
+    let missing = |f: &Figures| (0..4).find(|&i| f.kills_by_op[i] == 0);
+    while (f.kills < kills || missing(&f).is_some()) && k < kills * 10 {
         k += 1;
-        let op = pick_op(&mut rng);
+        let op = match missing(&f) {
+            Some(i) if f.kills >= kills / 2 => [Op::Ingest, Op::DoRun, Op::Wrap, Op::Start][i],
+            _ => pick_op(&mut rng),
+        };
         let (args, stdin, after) = command_for(&env, op, k, &mut rng);
         let (killed, code, stdout) = run_or_kill(&env, &args, stdin, after);
         if killed {
@@ -766,6 +771,10 @@ fn crash_test_random_kills_leave_a_sound_hub() {
         start.elapsed().as_secs_f64()
     );
     assert!(f.kills >= kills.min(8), "too few kills landed: {f:?}");
+    assert!(
+        f.kills_by_op[..4].iter().all(|&n| n > 0),
+        "ingest, do run, wrap and start are each killed: {f:?}"
+    );
     assert_eq!(
         (
             f.corruptions,
