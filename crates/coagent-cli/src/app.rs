@@ -31,12 +31,40 @@ impl App {
     pub fn hub(&self) -> anyhow::Result<Hub> {
         let mut hub = self.hub_unchecked()?;
         coagent::status::check(&mut hub)?;
+        // The day's backup of the store, for `coagent doctor` to restore.
+        if let Err(e) = coagent::backup::daily(&hub) {
+            eprintln!(
+                "{} the store's daily backup failed: {e}",
+                out::yellow("warning:")
+            );
+        }
         Ok(hub)
     }
 
+    /// The hub for this command, without the monitor's check; runs whose CoAgent died are
+    /// recorded `interrupted` (and what is left of them killed), and said so on stderr.
     pub fn hub_unchecked(&self) -> anyhow::Result<Hub> {
         let dir = Hub::locate(self.global.hub.as_deref(), &self.cwd)?;
-        Ok(Hub::open(&dir)?)
+        let mut hub = Hub::open(&dir)?;
+        match coagent::dos::interrupted::recover(&mut hub) {
+            Ok(found) => {
+                for i in found {
+                    eprintln!("{}", interrupted_note(&i));
+                }
+            }
+            // A busy store is not this command's business: the next one looks again.
+            Err(e) => eprintln!(
+                "{} interrupted runs were not checked: {e}",
+                out::yellow("warning:")
+            ),
+        }
+        Ok(hub)
+    }
+
+    /// Opens the hub as `coagent doctor` does: located, but not opened (the store may be
+    /// what is broken).
+    pub fn hub_dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(Hub::locate(self.global.hub.as_deref(), &self.cwd)?)
     }
 
     pub fn clipboard(&self) -> Box<dyn Clipboard> {
@@ -67,4 +95,24 @@ impl App {
             "y" | "yes"
         ))
     }
+}
+
+/// What the user reads when a run is found interrupted.
+pub fn interrupted_note(i: &coagent::dos::interrupted::Interrupted) -> String {
+    let owner = i.owner_pid.map_or_else(
+        || "the coagent that ran it".to_string(),
+        |p| format!("coagent (pid {p})"),
+    );
+    let killed = match i.killed {
+        0 => String::new(),
+        n => format!("; {n} of its processes were still alive and were killed"),
+    };
+    format!(
+        "{} run {} of {} was interrupted: {owner} stopped before it ended{killed}. `coagent do run {}` runs it again; `coagent do result {}` tells the chat.",
+        out::yellow("note:"),
+        i.run,
+        i.do_id,
+        i.do_id,
+        i.do_id
+    )
 }

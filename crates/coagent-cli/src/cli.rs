@@ -157,6 +157,16 @@ pub enum Command {
     /// Where things stand: the hub, the capsule, the sessions and every bloat signal.
     #[command(after_help = "Examples:\n  coagent status\n  coagent status --json | jq .level")]
     Status(StatusArgs),
+    /// Check the hub, and with --repair mend what is safe to mend.
+    ///
+    /// Checks the store (integrity, schema, records lost while the hub holds data), runs
+    /// whose coagent died, files no record points to, temp files of dead processes, payloads
+    /// against their headers, wrap archives against their records and manifests. Exit 1
+    /// while a problem stands.
+    #[command(
+        after_help = "Examples:\n  coagent doctor\n  coagent doctor --repair         # mend: restore the store from a backup, record interrupted runs, move orphans to cache/lost+found/\n  coagent doctor --repair --yes   # delete orphans instead of moving them\n  coagent doctor --json"
+    )]
+    Doctor(DoctorArgs),
     /// One-line status for shell prompts and status bars.
     #[command(
         after_help = "Examples:\n  coagent ticker\n  coagent ticker --format tmux   # for status-right\n  coagent ticker --format json"
@@ -542,7 +552,8 @@ pub enum WrapSub {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Process the inbox and check the monitor once, then exit.
+    /// Ingest every inbox file that is complete (no process has it open for writing; the
+    /// others are named as skipped), check the monitor once, then exit.
     #[arg(long)]
     pub once: bool,
     /// Seconds between bloat checks (default: config.toml's watch.check_interval_secs, 5).
@@ -582,6 +593,15 @@ pub enum GuardCmd {
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Mend what is safe to mend: restore the newest sound backup of a damaged store, record
+    /// interrupted runs and kill their leftovers, remove dead processes' temp files, move
+    /// files no record points to into cache/lost+found/ (with --yes: delete them).
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[cfg(test)]

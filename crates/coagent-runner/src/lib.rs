@@ -5,7 +5,8 @@
 //! with a timeout and cancellation, streaming its output live while keeping a bounded log
 //! ([`mod@run`], [`log`]), reading the `# ARTIFACT:` lines a script declares ([`artifact`]),
 //! the risk hints shown by `do show` ([`risk`]), and the work-tree diff a DO leaves behind
-//! and its undo ([`worktree`]), and whether a DO touched the work tree at all ([`watch`]).
+//! and its undo ([`worktree`]), whether a DO touched the work tree at all ([`watch`]), and
+//! finding every process a run left behind, even after CoAgent itself died ([`reap`]).
 //!
 //! It never decides whether a script may run (consent, approval and hash pinning belong to
 //! the core), never prints (output goes to the writer it is given), never touches the
@@ -29,6 +30,7 @@
 pub mod artifact;
 pub mod lang;
 pub mod log;
+pub mod reap;
 pub mod risk;
 pub mod run;
 pub mod watch;
@@ -37,6 +39,7 @@ pub mod worktree;
 pub use artifact::{ArtifactError, artifact_lines, resolve_artifact};
 pub use lang::{Lang, ParseLangError, find_interpreter, find_interpreter_in};
 pub use log::BoundedLog;
+pub use reap::{MARK_VAR, Owner, kill_marked};
 pub use risk::{RiskHint, risk_hints};
 pub use run::{Cancel, InterruptGuard, RunError, RunOutcome, RunSpec, RunStatus, run};
 pub use worktree::{

@@ -7,6 +7,8 @@
 //! processes behind, and if the runner itself unwinds. It never reads stdin on the
 //! script's behalf (the script gets an empty stdin), never prints (live output goes to
 //! the writer it is handed) and never keeps more output in memory than the log bounds.
+//! Processes that leave the group (`setsid`, double forks) are found by the run's mark
+//! and killed when the script ends ([`crate::reap`]); the script dies with CoAgent.
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -55,6 +57,10 @@ pub struct RunSpec {
     pub log_tail_bytes: usize,
     /// A directory the runner may write the script file into (created if missing).
     pub scratch_dir: PathBuf,
+    /// The run's mark, set as [`crate::MARK_VAR`] in the script's environment: every
+    /// process still carrying it when the script ends is killed, and
+    /// [`crate::kill_marked`] finds them after a crash. Unique per run (the run's id).
+    pub mark: String,
 }
 
 impl RunSpec {
@@ -75,8 +81,19 @@ impl RunSpec {
             log_head_bytes: Self::DEFAULT_LOG_BYTES,
             log_tail_bytes: Self::DEFAULT_LOG_BYTES,
             scratch_dir: std::env::temp_dir(),
+            mark: unique_mark(),
         }
     }
+}
+
+/// A mark no other run of this machine has: pid, time and a counter.
+fn unique_mark() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("run-{}-{nanos}-{n}", std::process::id())
 }
 
 /// A cancellation switch shared between the runner and whoever handles Ctrl-C.
@@ -283,19 +300,25 @@ pub fn run(spec: &RunSpec, live: &mut dyn Write, cancel: &Cancel) -> Result<RunO
         .arg(&script_path)
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env(crate::MARK_VAR, &spec.mark)
         .stdin(Stdio::null())
         .stdout(writer.try_clone().map_err(RunError::Watch)?)
         .stderr(writer);
+    group::die_with_parent(&mut command);
+    crate::reap::become_subreaper();
     let mut wrapped = CommandWrap::from(command);
     group::configure(&mut wrapped);
-    let child = wrapped.spawn().map_err(|source| RunError::Spawn {
-        program: interpreter.clone(),
-        source,
-    })?;
+    let (child, watching) =
+        crate::reap::spawn_watched(|| wrapped.spawn(), |c| c.id()).map_err(|source| {
+            RunError::Spawn {
+                program: interpreter.clone(),
+                source,
+            }
+        })?;
     // The command holds our copies of the pipe's write end; they must be closed for the
     // reader to see end-of-file when the script's side closes.
     drop(wrapped);
-    let mut group = group::Group::new(child);
+    let mut group = group::Group::new(child, spec.mark.clone());
 
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(CHANNEL_DEPTH);
     let pump = thread::Builder::new()
@@ -360,8 +383,10 @@ pub fn run(spec: &RunSpec, live: &mut dyn Write, cancel: &Cancel) -> Result<RunO
         }
     };
 
-    // Whatever the script left behind in its group dies with it.
+    // Whatever the script left behind, in its group or escaped from it, dies with it.
     group.kill_leftovers();
+    drop(watching);
+    crate::reap::kill_leftovers(&spec.mark);
 
     if output_open {
         let drain_until = Instant::now() + DRAIN_GRACE;
@@ -404,6 +429,10 @@ pub fn run(spec: &RunSpec, live: &mut dyn Write, cancel: &Cancel) -> Result<RunO
     })
 }
 
+/// Script files are named `coagent-do-<pid>-…` in the scratch dir, so that one left by a
+/// killed CoAgent can be told from a running one's and swept.
+pub const SCRIPT_PREFIX: &str = "coagent-do-";
+
 /// Writes the script into the scratch dir; the file is removed when the path is dropped.
 fn write_script(spec: &RunSpec) -> Result<tempfile::TempPath, RunError> {
     let err = |source| RunError::Scratch {
@@ -412,7 +441,7 @@ fn write_script(spec: &RunSpec) -> Result<tempfile::TempPath, RunError> {
     };
     std::fs::create_dir_all(&spec.scratch_dir).map_err(err)?;
     let mut file = tempfile::Builder::new()
-        .prefix("coagent-do-")
+        .prefix(&format!("{SCRIPT_PREFIX}{}-", std::process::id()))
         .suffix(&format!(".{}", spec.lang.extension()))
         .tempfile_in(&spec.scratch_dir)
         .map_err(err)?;
@@ -459,16 +488,28 @@ mod group {
     /// Kills the whole group if the runner leaves before the script is accounted for.
     pub(super) struct Group {
         child: Box<dyn ChildWrapper>,
+        mark: String,
         done: bool,
     }
 
     impl Group {
-        pub(super) fn new(child: Box<dyn ChildWrapper>) -> Self {
-            Group { child, done: false }
+        pub(super) fn new(child: Box<dyn ChildWrapper>, mark: String) -> Self {
+            Group {
+                child,
+                mark,
+                done: false,
+            }
         }
 
+        /// Whether the script itself has exited. On Unix only the script is waited for:
+        /// the wrapper's own wait reaps the whole group, and once the script has left
+        /// children behind (re-parented to CoAgent, a subreaper) it would reap the script
+        /// and then ask for it again.
         pub(super) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
-            self.child.try_wait()
+            #[cfg(unix)]
+            return self.child.inner_mut().try_wait();
+            #[cfg(not(unix))]
+            return self.child.try_wait();
         }
 
         /// Marks the group as accounted for.
@@ -482,9 +523,37 @@ mod group {
             if !self.done {
                 let _ = self.child.start_kill();
                 let _ = self.child.wait();
+                crate::reap::kill_leftovers(&self.mark);
             }
         }
     }
+
+    /// The script gets SIGKILL when CoAgent dies, however it dies (Linux's parent-death
+    /// signal); what it started is found later by its mark ([`crate::reap`]).
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    pub(super) fn die_with_parent(command: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        let hook = move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // CoAgent died between the fork and the line above: the signal was missed.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                return Err(std::io::Error::from(nix::errno::Errno::ESRCH));
+            }
+            Ok(())
+        };
+        // SAFETY: the hook runs in the forked child before exec. It only makes the
+        // async-signal-safe system calls prctl(2) and getppid(2) and builds an io::Error
+        // from a raw errno, which does not allocate; it touches no lock and no memory
+        // shared with the parent's other threads.
+        unsafe {
+            command.pre_exec(hook);
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn die_with_parent(_command: &mut std::process::Command) {}
 
     #[cfg(unix)]
     pub(super) fn configure(command: &mut CommandWrap) {
@@ -519,11 +588,26 @@ mod group {
         }
 
         /// After the script itself ended: SIGKILL whatever is left in its group
-        /// (background jobs it did not wait for, children still exiting after SIGTERM).
+        /// (background jobs it did not wait for, children still exiting after SIGTERM),
+        /// and reap those that are CoAgent's children by now.
         pub(super) fn kill_leftovers(&mut self) {
+            use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
             let pgid = self.pgid();
-            if nix::sys::signal::killpg(pgid, None).is_ok() {
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            if nix::sys::signal::killpg(pgid, None).is_err() {
+                return;
+            }
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            let group = nix::unistd::Pid::from_raw(-pgid.as_raw());
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
+            loop {
+                match waitpid(group, Some(WaitPidFlag::WNOHANG)) {
+                    // Members not yet gone: they were killed, they go in a moment.
+                    Ok(WaitStatus::StillAlive) if std::time::Instant::now() < until => {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(_) => {}
+                }
             }
         }
     }

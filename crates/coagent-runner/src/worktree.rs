@@ -50,6 +50,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, OnceLock};
 
+/// The system temp folders of snapshots are named `coagent-snapshot-<pid>-…`, so that one
+/// left by a killed CoAgent can be told from a running one's and swept.
+pub const SNAPSHOT_PREFIX: &str = "coagent-snapshot-";
+
 /// How a project's work tree is watched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -107,6 +111,9 @@ pub struct Tracker {
     common_dir: PathBuf,
     /// The hub relative to the root, `/`-separated; `None` when the hub is not under it.
     hub_rel: Option<String>,
+    /// Files whose old or new content is larger than this are left out of the diff (git
+    /// would hold both whole in memory to write their binary patch), and said so.
+    diff_limit: Option<u64>,
 }
 
 /// A snapshot of the work tree, taken by [`Tracker::snapshot`] or returned as
@@ -280,6 +287,7 @@ impl Tracker {
                 git_dir,
                 common_dir,
                 hub_rel,
+                diff_limit: None,
             });
         }
         let git_dir = hub.join("cache").join("shadow.git");
@@ -290,7 +298,81 @@ impl Tracker {
             common_dir: git_dir.clone(),
             git_dir,
             hub_rel,
+            diff_limit: None,
         })
+    }
+
+    /// Leaves files larger than `bytes` (before or after the DO) out of diffs.
+    pub fn with_diff_limit(mut self, bytes: u64) -> Tracker {
+        self.diff_limit = Some(bytes);
+        self
+    }
+
+    /// The changed paths (relative to the work tree) whose old or new blob is larger than
+    /// the diff limit, with that size.
+    fn too_large_to_diff(
+        &self,
+        before_tree: &str,
+        index: &Path,
+        exclude: Option<&str>,
+    ) -> Result<Vec<(String, u64)>, WorktreeError> {
+        let Some(limit) = self.diff_limit else {
+            return Ok(Vec::new());
+        };
+        let mut args = vec![
+            "diff",
+            "--cached",
+            "--raw",
+            "-z",
+            "--no-abbrev",
+            "--no-renames",
+            "--no-relative",
+            "--ignore-submodules=all",
+            before_tree,
+            "--",
+            ".",
+        ];
+        args.extend(exclude);
+        let raw = self.run(&args, Some(index))?;
+        // Records are `:<mode> <mode> <old> <new> <status>` NUL `<path>` NUL.
+        let fields: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+        let mut changed: Vec<(String, Vec<String>)> = Vec::new();
+        for pair in fields.chunks(2) {
+            let [meta, path] = pair else { continue };
+            let meta = String::from_utf8_lossy(meta);
+            let oids: Vec<String> = meta
+                .split_whitespace()
+                .skip(2)
+                .take(2)
+                .filter(|o| o.bytes().any(|b| b != b'0'))
+                .map(str::to_string)
+                .collect();
+            changed.push((String::from_utf8_lossy(path).into_owned(), oids));
+        }
+        let all: Vec<&str> = changed
+            .iter()
+            .flat_map(|(_, o)| o.iter().map(String::as_str))
+            .collect();
+        if all.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = self.command(Some(index));
+        cmd.args(["cat-file", "--batch-check=%(objectname) %(objectsize)"]);
+        let out = feed(cmd, format!("{}\n", all.join("\n")).as_bytes())?;
+        let sizes: std::collections::HashMap<String, u64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (o, s) = l.split_once(' ')?;
+                Some((o.to_string(), s.trim().parse().ok()?))
+            })
+            .collect();
+        Ok(changed
+            .into_iter()
+            .filter_map(|(path, oids)| {
+                let size = oids.iter().filter_map(|o| sizes.get(o)).max().copied()?;
+                (size > limit).then_some((path, size))
+            })
+            .collect())
     }
 
     /// Which way the work tree is watched.
@@ -395,13 +477,26 @@ impl Tracker {
             .as_ref()
             .map(|h| format!(":(exclude,literal){h}"));
         args.extend(exclude.as_deref());
+        let big = self.too_large_to_diff(&before_tree, &after.state.index, exclude.as_deref())?;
+        let big_specs: Vec<String> = big
+            .iter()
+            .map(|(p, _)| format!(":(top,exclude,literal){p}"))
+            .collect();
+        args.extend(big_specs.iter().map(String::as_str));
         let diff = self.run(&args, Some(&after.state.index))?;
         let commits = self.commits(before.state.head.as_deref(), after.state.head.as_deref())?;
         self.keep_seed(&after);
+        let mut warnings = after.state.warnings.clone();
+        for (p, size) in &big {
+            warnings.push(format!(
+                "{p} changed, but at {} MiB it is over the limit for a diff: left out of it (and of `do undo`)",
+                size >> 20
+            ));
+        }
         Ok(Change {
             diff,
             commits,
-            warnings: after.state.warnings.clone(),
+            warnings,
             after,
         })
     }
@@ -444,7 +539,7 @@ impl Tracker {
         under: Option<&'u [String]>,
     ) -> Result<(Snapshot, Option<&'u [String]>), WorktreeError> {
         let dir = tempfile::Builder::new()
-            .prefix("coagent-snapshot-")
+            .prefix(&format!("{SNAPSHOT_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(WorktreeError::Temp)?;
         let index = dir.path().join("index");

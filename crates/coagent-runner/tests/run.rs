@@ -350,3 +350,49 @@ fn a_process_that_left_the_group_does_not_hold_the_run_open() {
         );
     }
 }
+
+/// Defect 2: children that call `setsid` escaped the group kill (98 of 100 stayed alive).
+#[cfg(target_os = "linux")]
+#[test]
+fn defect_2_children_that_call_setsid_are_killed_at_the_end_of_the_run() {
+    if !Path::new("/usr/bin/setsid").exists() {
+        eprintln!("setsid not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    // Twenty that leave the session, one double fork, one that also clears its
+    // environment (found only because the runner is their subreaper).
+    let script = r#"i=0
+while [ $i -lt 20 ]; do setsid sleep 1000 & echo $! >> "$PIDS"; i=$((i+1)); done
+setsid sh -c 'sleep 1000 & echo $! >> "$PIDS"' &
+setsid sh -c 'env -i /bin/sleep 1000 & echo $! >> "$PIDS"' &
+while [ "$(wc -l < "$PIDS")" -lt 22 ]; do sleep 0.05; done
+sleep 0.1
+echo started
+"#;
+    let mut s = spec(Lang::Sh, script, dir.path());
+    s.env.push(("PIDS".into(), pids.display().to_string()));
+    let outcome = run(&s, &mut io::sink(), &Cancel::new()).unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    let pids = read_pids(&pids);
+    assert_eq!(pids.len(), 22, "{pids:?}");
+    assert_eq!(survivors(&pids), Vec::<i32>::new());
+}
+
+/// The processes of a run are found by their mark after the run's owner is gone.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_runs_processes_are_found_by_its_mark() {
+    let mark = format!("R-MARK{}", std::process::id());
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "sleep 1000 & sleep 1000 & wait"])
+        .env(coagent_runner::MARK_VAR, &mark)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(coagent_runner::kill_marked(&mark), 3);
+    let _ = child.wait();
+    assert!(!is_running(pid));
+}

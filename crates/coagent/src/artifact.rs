@@ -24,6 +24,14 @@ pub struct Artifact {
     pub sha256: String,
     pub bytes: i64,
     pub created_at: i64,
+    /// `false` for a file over the size limit (`[run] artifact_max_mib`): its size and
+    /// sha256 are recorded, its bytes were not copied.
+    #[serde(skip_serializing_if = "is_true")]
+    pub stored: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Artifact {
@@ -41,7 +49,7 @@ impl Artifact {
     }
 }
 
-const COLS: &str = "id, do_id, run_id, kind, path, source, sha256, bytes, created_at";
+const COLS: &str = "id, do_id, run_id, kind, path, source, sha256, bytes, created_at, stored";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Artifact> {
     Ok(Artifact {
@@ -54,6 +62,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Artifact> {
         sha256: r.get(6)?,
         bytes: r.get(7)?,
         created_at: r.get(8)?,
+        stored: r.get(9)?,
     })
 }
 
@@ -90,13 +99,79 @@ pub fn prepare(
         sha256: fsx::sha256_hex(bytes),
         bytes: bytes.len() as i64,
         created_at: hub.now_ms(),
+        stored: true,
     };
     (a, path)
 }
 
+/// A file artifact copied from `from` into the hub and hashed in one streaming pass,
+/// never held in memory: the copy is a temp file beside its final place, renamed there
+/// when the run lands ([`Copied::persist`]). A file over `limit` bytes (also one that grows
+/// past it while it is read) is hashed but not copied: its record says `stored: false`.
+pub fn copy_in(
+    hub: &mut Hub,
+    ids: (&str, &str),
+    name: &str,
+    source: &str,
+    from: &std::path::Path,
+    limit: u64,
+) -> Result<(Artifact, Option<Copied>)> {
+    let (mut a, path) = prepare(hub, ids.0, ids.1, "file", name, source, b"");
+    let ctx = |e| crate::Error::io(format!("cannot read {}", from.display()), e);
+    let len = std::fs::metadata(from).map_err(ctx)?.len();
+    if len > limit {
+        let (sha, n) = fsx::sha256_file(from).map_err(ctx)?;
+        a.sha256 = sha;
+        a.bytes = n as i64;
+        a.stored = false;
+        return Ok((a, None));
+    }
+    let dir = path.parent().unwrap_or(&hub.dir).to_path_buf();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::Error::io(format!("cannot create {}", dir.display()), e))?;
+    let mut tmp = fsx::temp_in(&dir)?;
+    let mut src = std::fs::File::open(from).map_err(ctx)?;
+    let (sha, n, whole) = fsx::copy_hashed(&mut src, tmp.as_file_mut(), limit).map_err(ctx)?;
+    a.sha256 = sha;
+    a.bytes = n as i64;
+    if !whole {
+        // It grew past the limit while it was read: hash it all, keep nothing.
+        let (sha, n) = fsx::sha256_file(from).map_err(ctx)?;
+        a.sha256 = sha;
+        a.bytes = n as i64;
+        a.stored = false;
+        return Ok((a, None));
+    }
+    tmp.as_file()
+        .sync_data()
+        .map_err(|e| crate::Error::io(format!("cannot write {}", path.display()), e))?;
+    Ok((a, Some(Copied { tmp, path })))
+}
+
+/// A file artifact's copy, synced under a temp name, waiting for its run to land.
+pub struct Copied {
+    tmp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl Copied {
+    /// Renames the copy into its place; returns the folder to sync.
+    pub fn persist(self) -> Result<std::path::PathBuf> {
+        let dir = self
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        self.tmp.persist(&self.path).map_err(|e| {
+            crate::Error::io(format!("cannot write {}", self.path.display()), e.error)
+        })?;
+        Ok(dir)
+    }
+}
+
 pub fn insert(tx: &rusqlite::Transaction<'_>, a: &Artifact) -> Result<()> {
     tx.execute(
-        &format!("INSERT INTO artifacts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        &format!("INSERT INTO artifacts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             a.id,
             a.do_id,
@@ -106,7 +181,8 @@ pub fn insert(tx: &rusqlite::Transaction<'_>, a: &Artifact) -> Result<()> {
             a.source,
             a.sha256,
             a.bytes,
-            a.created_at
+            a.created_at,
+            a.stored
         ],
     )?;
     Ok(())
@@ -177,6 +253,18 @@ pub fn for_run(hub: &Hub, run_id: &str) -> Result<Vec<Artifact>> {
 
 /// The artifact's bytes, checked against its recorded sha256.
 pub fn read(hub: &Hub, a: &Artifact) -> Result<Vec<u8>> {
+    if !a.stored {
+        return Err(crate::Error::invalid(
+            format!(
+                "artifact {} was too large to keep ({} bytes, sha256 {}): only its size and hash are recorded",
+                a.id, a.bytes, a.sha256
+            ),
+            Some(format!(
+                "look at the file itself ({}), or raise `[run] artifact_max_mib` in .coagent/config.toml and run the DO again",
+                a.source
+            )),
+        ));
+    }
     let p = hub.dir.join(&a.path);
     let bytes = std::fs::read(&p)
         .map_err(|e| crate::Error::io(format!("cannot read artifact {}", p.display()), e))?;
@@ -190,6 +278,30 @@ pub fn read(hub: &Hub, a: &Artifact) -> Result<Vec<u8>> {
         ));
     }
     Ok(bytes)
+}
+
+/// At most `max` bytes from the start of the artifact, and whether that is all of it; the
+/// whole file is checked against its sha256 as it is read (in chunks, never held whole).
+pub fn read_head(hub: &Hub, a: &Artifact, max: usize) -> Result<(Vec<u8>, bool)> {
+    if a.bytes as u64 <= max as u64 {
+        return read(hub, a).map(|b| (b, true));
+    }
+    let p = hub.dir.join(&a.path);
+    let err = |e| crate::Error::io(format!("cannot read artifact {}", p.display()), e);
+    let (sha, _) = fsx::sha256_file(&p).map_err(err)?;
+    if sha != a.sha256 {
+        return Err(crate::Error::invalid(
+            format!(
+                "artifact {} was changed on disk since it was recorded",
+                a.id
+            ),
+            Some("artifacts are written once; restore it from a wrap or a backup".to_string()),
+        ));
+    }
+    let mut head = Vec::with_capacity(max);
+    let f = std::fs::File::open(&p).map_err(err)?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, max as u64), &mut head).map_err(err)?;
+    Ok((head, false))
 }
 
 /// A payload holding one artifact's whole text — what a result payload cut, sent when the

@@ -33,6 +33,7 @@ notify = true              # desktop notifications, where one can be shown
 timeout_secs = 600         # a DO is killed (with its children) after this
 log_head_kib = 256         # output kept from the start of a run…
 log_tail_kib = 256         # …and from its end; what lies between is cut and counted
+artifact_max_mib = 64      # a file artifact over this is recorded (size, sha256) but not copied
 
 [result]
 budget_chars = 0           # characters of diff, files and logs in one result payload (0: the vendor's paste limit)
@@ -109,6 +110,9 @@ pub struct Run {
     pub timeout_secs: u64,
     pub log_head_kib: usize,
     pub log_tail_kib: usize,
+    /// A file artifact larger than this many MiB is recorded with its size and sha256,
+    /// and not copied into the hub.
+    pub artifact_max_mib: u64,
 }
 
 impl Default for Run {
@@ -117,6 +121,7 @@ impl Default for Run {
             timeout_secs: 600,
             log_head_kib: 256,
             log_tail_kib: 256,
+            artifact_max_mib: 64,
         }
     }
 }

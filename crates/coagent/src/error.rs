@@ -48,6 +48,10 @@ pub enum Error {
     StoreBusy,
     #[error("the hub at {} is read-only", path.display())]
     ReadOnly { path: PathBuf },
+    /// The store cannot be trusted: empty, not a database, or damaged. Nothing is written
+    /// to it; `coagent doctor` says what is wrong and restores a backup.
+    #[error("the hub's store {} {problem}", path.display())]
+    StoreDamaged { path: PathBuf, problem: String },
     #[error("{context}")]
     Io {
         context: String,
@@ -129,6 +133,9 @@ impl Error {
             ),
             Error::StoreBusy => "wait for the other coagent command to finish, then try again".into(),
             Error::ReadOnly { .. } => "make the hub writable (chmod u+w) or run as its owner".into(),
+            Error::StoreDamaged { .. } => {
+                "run `coagent doctor` to see what is wrong, and `coagent doctor --repair` to restore the newest good backup of the store".into()
+            }
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "check the permissions of the hub and the project folder".into()
             }
@@ -160,6 +167,20 @@ impl From<rusqlite::Error> for Error {
                 ) =>
             {
                 Error::StoreBusy
+            }
+            rusqlite::Error::SqliteFailure(f, msg)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+                ) =>
+            {
+                Error::StoreDamaged {
+                    path: PathBuf::from(".coagent/store.db"),
+                    problem: format!(
+                        "is damaged: {}",
+                        msg.clone().unwrap_or_else(|| f.to_string())
+                    ),
+                }
             }
             rusqlite::Error::SqliteFailure(f, _)
                 if f.code == rusqlite::ErrorCode::ReadOnly

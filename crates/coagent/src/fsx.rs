@@ -15,6 +15,14 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
+/// Temp files are named `.coagent-tmp-<pid>-…`: `coagent doctor` removes those whose
+/// process is gone (a write killed before its rename).
+pub const TEMP_PREFIX: &str = ".coagent-tmp-";
+
+fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_file(path, bytes, true)
 }
@@ -33,7 +41,7 @@ fn write_file(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let ctx = || format!("cannot write {}", path.display());
     let mut tmp = tempfile::Builder::new()
-        .prefix(".coagent-tmp-")
+        .prefix(&temp_prefix())
         .tempfile_in(dir)
         .map_err(|e| Error::io(ctx(), e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
@@ -75,6 +83,18 @@ impl<'a> Batch<'a> {
         self.writes.is_empty() && self.links.is_empty()
     }
 
+    /// The files this batch would create that do not exist yet: what to remove again when
+    /// the transaction that should record them fails.
+    pub fn new_files(&self) -> Vec<std::path::PathBuf> {
+        self.writes
+            .iter()
+            .map(|(p, _)| p)
+            .chain(self.links.iter().map(|(_, to)| to))
+            .filter(|p| !p.exists())
+            .cloned()
+            .collect()
+    }
+
     pub fn commit(self) -> Result<()> {
         let mut dirs: Vec<std::path::PathBuf> = Vec::new();
         let mut temps = Vec::with_capacity(self.writes.len());
@@ -87,7 +107,7 @@ impl<'a> Batch<'a> {
             new_dir(&dir, &mut dirs)?;
             let ctx = || format!("cannot write {}", path.display());
             let mut tmp = tempfile::Builder::new()
-                .prefix(".coagent-tmp-")
+                .prefix(&temp_prefix())
                 .tempfile_in(&dir)
                 .map_err(|e| Error::io(ctx(), e))?;
             tmp.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
@@ -191,6 +211,66 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// A temp file in `dir`, named after this process (see [`TEMP_PREFIX`]).
+pub fn temp_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("cannot write into {}", dir.display()), e))
+}
+
+/// Copies at most `limit` bytes from `from` to `to`, hashing them on the way, in chunks;
+/// returns the sha256, the bytes copied, and whether that was all of `from` (`false`: it
+/// holds more than `limit`, of which one byte more was read).
+pub fn copy_hashed(
+    from: &mut impl std::io::Read,
+    to: &mut impl Write,
+    limit: u64,
+) -> std::io::Result<(String, u64, bool)> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    let mut limited = std::io::Read::take(from, limit + 1);
+    loop {
+        let k = match std::io::Read::read(&mut limited, &mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n + k as u64 > limit {
+            return Ok((String::new(), n, false));
+        }
+        h.update(&buf[..k]);
+        to.write_all(&buf[..k])?;
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n, true))
+}
+
+/// The sha256 of a file's bytes, read in chunks (never whole into memory).
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut h = sha2::Sha256::new();
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                h.update(&buf[..k]);
+                n += k as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((hex::encode(h.finalize()), n))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

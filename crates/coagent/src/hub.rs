@@ -25,6 +25,34 @@ pub struct Hub {
     config: std::cell::OnceCell<config::Config>,
     profile: std::cell::OnceCell<profile::Profile>,
     guard: std::cell::OnceCell<std::rc::Rc<coagent_guard::Guard>>,
+    /// Held (shared) while the hub is open: `coagent doctor` takes it exclusively to know
+    /// that no other command is halfway through writing files (see [`LOCK_FILE`]).
+    _lock: Option<fs::File>,
+}
+
+/// The hub's lock file, relative to the hub. Every command holds it shared while it has
+/// the hub open; `coagent doctor` tries to take it alone: when it gets it, a file that no
+/// record points to cannot be one that a running command is about to record.
+pub const LOCK_FILE: &str = "cache/hub.lock";
+
+fn lock_file(dir: &Path) -> Option<fs::File> {
+    let path = dir.join(LOCK_FILE);
+    if let Some(parent) = path.parent() {
+        let _ = fs::create_dir_all(parent);
+    }
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .ok()
+}
+
+/// The hub's lock, held alone, when no other command has the hub open.
+pub fn lock_alone(dir: &Path) -> Option<fs::File> {
+    let f = lock_file(dir)?;
+    f.try_lock().ok()?;
+    Some(f)
 }
 
 /// What `init` made.
@@ -149,8 +177,19 @@ impl Hub {
         })
     }
 
-    /// Opens the hub folder `dir` (from [`Hub::locate`]).
+    /// Opens the hub folder `dir` (from [`Hub::locate`]), holding the hub's lock shared
+    /// (waiting while `coagent doctor` holds it alone).
     pub fn open(dir: &Path) -> Result<Hub> {
+        let lock = lock_file(dir).filter(|f| f.lock_shared().is_ok());
+        Self::open_with(dir, lock)
+    }
+
+    /// Opens the hub with the lock the caller already holds (`coagent doctor`).
+    pub fn open_locked(dir: &Path, lock: Option<fs::File>) -> Result<Hub> {
+        Self::open_with(dir, lock)
+    }
+
+    fn open_with(dir: &Path, lock: Option<fs::File>) -> Result<Hub> {
         let dir = fs::canonicalize(dir)
             .map_err(|e| Error::io(format!("cannot open {}", dir.display()), e))?;
         let root = dir
@@ -181,6 +220,7 @@ impl Hub {
             config: Default::default(),
             profile: Default::default(),
             guard: Default::default(),
+            _lock: lock,
         })
     }
 

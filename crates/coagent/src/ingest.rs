@@ -114,23 +114,43 @@ pub fn ingest(
         let _ = std::fs::remove_file(&read.transcript);
         return duplicate_report(hub, &s, &read);
     };
-    match record(hub, &s, &read, &j)? {
+    let mut j = j;
+    match record(hub, &s, &read, &mut j)? {
         Recorded::Known => duplicate_report(hub, &s, &read),
         Recorded::Written(w) => answer(hub, &s, read, j, w, clip),
     }
 }
 
+/// Reads a reply from `from`, refusing it after at most [`MAX_REPLY_BYTES`] + 1 bytes: a
+/// 1 GiB file dropped by mistake is never read whole. `what` names it in the error.
+pub fn read_bounded(from: &mut dyn std::io::Read, what: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut limited = std::io::Read::take(from, MAX_REPLY_BYTES as u64 + 1);
+    std::io::Read::read_to_end(&mut limited, &mut buf)
+        .map_err(|e| Error::io(format!("cannot read {what}"), e))?;
+    if buf.len() > MAX_REPLY_BYTES {
+        return Err(too_large(&format!("{what} is")));
+    }
+    Ok(buf)
+}
+
+fn too_large(what: &str) -> Error {
+    Error::invalid(
+        format!(
+            "{what} over {} MiB: replies that large are refused",
+            MAX_REPLY_BYTES >> 20
+        ),
+        Some("copy only the chat's answer, not a log or a file".to_string()),
+    )
+}
+
 /// Refuses what is not a reply to ingest (too large, empty, a closed session).
 fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<Session> {
     if input.len() > MAX_REPLY_BYTES {
-        return Err(Error::invalid(
-            format!(
-                "the reply is {} MiB; replies over {} MiB are refused",
-                input.len() >> 20,
-                MAX_REPLY_BYTES >> 20
-            ),
-            Some("copy only the chat's answer, not a log or a file".to_string()),
-        ));
+        return Err(too_large(&format!(
+            "the reply is {} MiB,",
+            input.len() >> 20
+        )));
     }
     if input.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::invalid(
@@ -442,7 +462,7 @@ enum Recorded {
 
 /// Writes every record of a judged reply in one transaction, and the DOs' copies under
 /// `dos/` beside it. When nothing is recorded, the transcript and the copies are removed.
-fn record(hub: &mut Hub, s: &Session, read: &Read<'_>, j: &Judgement) -> Result<Recorded> {
+fn record(hub: &mut Hub, s: &Session, read: &Read<'_>, j: &mut Judgement) -> Result<Recorded> {
     let now = hub.now_ms();
     // The scripts' copies under dos/ are derived from the store (each DO's script is
     // recorded there, and the copy rebuilt when missing): they are written while the
@@ -469,31 +489,60 @@ fn record(hub: &mut Hub, s: &Session, read: &Read<'_>, j: &Judgement) -> Result<
             .unwrap_or_else(|_| Err(Error::Internal("the DO writer panicked".into())));
         (recorded, copied)
     });
-    if !matches!(recorded, Ok(true)) {
-        for (p, _) in &copies {
+    let copies: Vec<std::path::PathBuf> = copies.into_iter().map(|(p, _)| p).collect();
+    if !matches!(recorded, Ok(Some(_))) {
+        for p in &copies {
             let _ = std::fs::remove_file(p);
         }
         let _ = std::fs::remove_file(&read.transcript);
     }
-    Ok(match (recorded?, copied) {
-        (false, _) => Recorded::Known,
-        (true, Ok(())) => Recorded::Written(None),
+    let recorded = recorded?;
+    if let Some(taken) = &recorded {
+        adopt_recorded_dos(j, taken, &copies);
+    }
+    Ok(match (recorded, copied) {
+        (None, _) => Recorded::Known,
+        (Some(_), Ok(())) => Recorded::Written(None),
         // The records are in; the copies are rebuilt from them when next needed.
-        (true, Err(e)) => Recorded::Written(Some(format!(
+        (Some(_), Err(e)) => Recorded::Written(Some(format!(
             "the DOs are recorded, but their copies under dos/ could not be written ({e}); `coagent do show` writes them again"
         ))),
     })
 }
 
-/// The records of one reply, inside the write transaction. `false` when the reply was
-/// recorded meanwhile.
+/// DOs another ingest recorded while this one read the reply (pairs of the id this one
+/// would have given and the id recorded): reported as known, under the recorded id, and
+/// their copies under `dos/` removed.
+fn adopt_recorded_dos(
+    j: &mut Judgement,
+    taken: &[(String, String)],
+    copies: &[std::path::PathBuf],
+) {
+    for (mine, theirs) in taken {
+        j.new_dos.retain(|d| &d.id != mine);
+        for p in copies.iter().filter(|p| {
+            p.file_stem()
+                .is_some_and(|f| f.to_string_lossy() == mine.as_str())
+        }) {
+            let _ = std::fs::remove_file(p);
+        }
+        for r in j.do_reports.iter_mut().filter(|r| &r.id == mine) {
+            r.id = theirs.clone();
+            r.new = false;
+        }
+    }
+}
+
+/// The records of one reply, inside the write transaction. `None` when the reply was
+/// recorded meanwhile; else the DOs that another writer recorded meanwhile (see
+/// [`adopt_recorded_dos`]).
 fn write_records(
     tx: &rusqlite::Transaction<'_>,
     s: &Session,
     read: &Read<'_>,
     j: &Judgement,
     now: crate::clock::Millis,
-) -> Result<bool> {
+) -> Result<Option<Vec<(String, String)>>> {
     // Checked again under the write lock: the same reply may arrive through the inbox
     // and the command line at once, and `watch` may have wrapped the session meanwhile.
     let again: i64 = tx.query_row(
@@ -502,7 +551,7 @@ fn write_records(
         |r| r.get(0),
     )?;
     if again > 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let open = tx.execute(
         "UPDATE sessions SET last_activity_at = ?2 WHERE id = ?1 AND state IN ('booting', 'live')",
@@ -537,8 +586,22 @@ fn write_records(
         }
         None => {}
     }
+    let mut taken = Vec::new();
     for d in &j.new_dos {
         let p = &d.proposal;
+        // The known-DO check of `judge` ran before the write lock: another ingest proposing
+        // the same DO may have recorded it since. Checked again here, under the lock.
+        let recorded: Option<String> = tx
+            .query_row(
+                "SELECT id FROM dos WHERE session = ?1 AND sha256 = ?2",
+                params![s.id, p.sha256],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(theirs) = recorded {
+            taken.push((d.id.clone(), theirs));
+            continue;
+        }
         tx.execute(
             "INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at, todo_id, reply, lang_note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'proposed', ?7, ?8, ?9, ?10)",
             params![d.id, s.id, p.title, p.lang, p.script, p.sha256, now, d.todo, reply_id, p.lang_note],
@@ -589,9 +652,9 @@ fn write_records(
         now,
         Some(&s.id),
         "reply.ingested",
-        &serde_json::json!({"dos": j.new_dos.len(), "acks": j.acks.len(), "messages": j.messages.len(), "echo": j.echo_status, "guard_findings": read.guard_findings}),
+        &serde_json::json!({"dos": j.new_dos.len() - taken.len(), "acks": j.acks.len(), "messages": j.messages.len(), "echo": j.echo_status, "guard_findings": read.guard_findings}),
     )?;
-    Ok(true)
+    Ok(Some(taken))
 }
 
 /// Answers `NEXT k/n` and reports what the reply brought.

@@ -14,12 +14,14 @@
 pub mod ack;
 pub mod artifact;
 pub mod backchat;
+pub mod backup;
 pub mod bloat;
 pub mod bpoe;
 pub mod capsule;
 pub mod clipboard;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod dos;
 pub mod error;
 pub mod fsx;

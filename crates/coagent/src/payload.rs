@@ -170,7 +170,17 @@ pub fn send_with(
     for (p, b) in extra.files {
         batch.write(p, b);
     }
+    // Files follow the store: when the records cannot be written (a busy store, a session
+    // closed meanwhile), the files this call created go again. A crash in between leaves
+    // them for `coagent doctor`.
+    let created = batch.new_files();
     batch.commit()?;
+    let forget = |e: crate::Error| {
+        for p in &created {
+            let _ = std::fs::remove_file(p);
+        }
+        e
+    };
 
     let rel: Vec<String> = paths.iter().map(|p| hub.rel(p)).collect();
     let redactions = screened.findings;
@@ -207,7 +217,8 @@ pub fn send_with(
             "payload.sent",
             &serde_json::json!({"id": out.id, "kind": out.kind, "parts": n, "chars": whole.chars().count(), "redactions": redactions}),
         )
-    })?;
+    })
+    .map_err(forget)?;
     let clipboard = clip.copy(&files[0]);
     Ok(Sent {
         id: out.id,

@@ -83,6 +83,8 @@ pub struct Status {
     pub sessions: Vec<SessionStatus>,
     pub sessions_total: i64,
     pub todos_open: i64,
+    /// DOs of the open sessions whose last run was interrupted (its coagent died).
+    pub interrupted: Vec<String>,
 }
 
 /// Assesses every open session; records first breaches; refreshes the status files.
@@ -148,6 +150,15 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
         [],
         |r| r.get(0),
     )?;
+    let mut interrupted = Vec::new();
+    for s in &open {
+        let mut stmt = hub.store.conn().prepare_cached(
+            "SELECT id FROM dos WHERE session = ?1 AND state = 'interrupted' ORDER BY proposed_at, rowid",
+        )?;
+        for id in stmt.query_map([&s.session.id], |r| r.get::<_, String>(0))? {
+            interrupted.push(id?);
+        }
+    }
     let first = open.first();
     Ok(Status {
         level: first.map_or(Level::Idle, |s| s.level),
@@ -158,5 +169,6 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
         sessions,
         sessions_total: session::count(hub)?,
         todos_open,
+        interrupted,
     })
 }

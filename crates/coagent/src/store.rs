@@ -20,6 +20,11 @@ use crate::{Error, Result};
 
 pub const BUSY_WAIT: Duration = Duration::from_secs(5);
 
+/// The schema this CoAgent writes (`PRAGMA user_version` after every migration).
+pub fn schema_latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// Each entry moves the schema from version `i` to `i + 1`. Never edit a shipped entry.
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
@@ -103,7 +108,7 @@ const MIGRATIONS: &[&str] = &[
         lang TEXT NOT NULL,
         script TEXT NOT NULL,
         sha256 TEXT NOT NULL,
-        state TEXT NOT NULL,                -- proposed | approved | running | succeeded | failed | timed_out | killed | acked
+        state TEXT NOT NULL,                -- proposed | approved | running | succeeded | failed | timed_out | killed | interrupted (since 5) | acked
         approved_sha256 TEXT,
         proposed_at INTEGER NOT NULL,
         approved_at INTEGER,
@@ -206,6 +211,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE dos ADD COLUMN lang_note TEXT;
     "#,
+    // 6: the process that owns a run (its pid and start time), so any command can tell a
+    // run whose CoAgent died (marked `interrupted`) from one still going; a run that is
+    // still `running` is found without reading the whole table; artifacts too large to
+    // copy.
+    r#"
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_start INTEGER;
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+    -- 0: a file over the size limit, recorded with its size and sha256 but not copied.
+    ALTER TABLE artifacts ADD COLUMN stored INTEGER NOT NULL DEFAULT 1;
+    "#,
 ];
 
 pub struct Store {
@@ -229,8 +245,21 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating when `create`) the store and brings its schema up to date.
+    /// Opens (creating when `create`) the store and brings its schema up to date. A store
+    /// that exists but is empty, is not a database, or is damaged is
+    /// [`Error::StoreDamaged`]: it is never taken for a new, empty hub.
     pub fn open(path: &Path, create: bool) -> Result<Store> {
+        if !create && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(Error::StoreDamaged {
+                path: path.to_path_buf(),
+                problem: "is empty (0 bytes): its records are lost or were never written"
+                    .to_string(),
+            });
+        }
+        Self::open_checked(path, create).map_err(|e| damaged(path, e))
+    }
+
+    fn open_checked(path: &Path, create: bool) -> Result<Store> {
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
@@ -382,6 +411,18 @@ impl Store {
             )?;
             Ok(n)
         })
+    }
+}
+
+/// SQLite's word that the file is not a database, or a damaged one, as a user error that
+/// names `coagent doctor`.
+fn damaged(path: &Path, e: Error) -> Error {
+    match e {
+        Error::StoreDamaged { problem, .. } => Error::StoreDamaged {
+            path: path.to_path_buf(),
+            problem,
+        },
+        e => e,
     }
 }
 

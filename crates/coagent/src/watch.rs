@@ -104,6 +104,34 @@ impl Inbox {
         self.closed.insert(path.to_path_buf());
     }
 
+    /// For `watch --once`, which cannot wait to see a file settle: the files of
+    /// `temps/inbox/` no process has open for writing (Linux: every process's open files
+    /// are looked at; elsewhere a file unchanged for [`SETTLE`] counts), and those skipped,
+    /// with the reason.
+    pub fn complete_now(hub: &Hub) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+        let (mut ready, mut skipped) = (Vec::new(), Vec::new());
+        let Ok(rd) = std::fs::read_dir(hub.inbox()) else {
+            return (ready, skipped);
+        };
+        let mut files: Vec<(PathBuf, String)> = rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| (e.path(), e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        files.sort();
+        let writers = writers_of(&files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+        for (p, name) in files {
+            if skip_name(&name) {
+                skipped.push((p, "a temporary or partial file's name".to_string()));
+            } else if let Some(pid) = writers.get(&p) {
+                skipped.push((p, format!("still open for writing (pid {pid})")));
+            } else {
+                ready.push(p);
+            }
+        }
+        (ready, skipped)
+    }
+
     /// Files of `temps/inbox/` that are complete: closed by their writer (or renamed into
     /// place) and unchanged for [`SETTLE`], or unchanged for [`QUIET`].
     pub fn settled(&mut self, hub: &Hub, now: Instant) -> Vec<PathBuf> {
@@ -159,8 +187,9 @@ impl Inbox {
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_default();
-        let result = std::fs::read(file)
+        let result = std::fs::File::open(file)
             .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))
+            .and_then(|mut f| ingest::read_bounded(&mut f, &file.display().to_string()))
             .and_then(|bytes| ingest::ingest(hub, &bytes, None, clip));
         let (dir, report, error) = match result {
             Ok(r) => (hub.inbox().join("done"), Some(r), None),
@@ -193,6 +222,68 @@ impl Inbox {
             error,
         })
     }
+}
+
+/// Which of `files` some process holds open for writing, and its pid (Linux: from
+/// `/proc/<pid>/fd` and the open flags in `/proc/<pid>/fdinfo`).
+#[cfg(target_os = "linux")]
+fn writers_of(files: &[PathBuf]) -> HashMap<PathBuf, u32> {
+    let mut out = HashMap::new();
+    if files.is_empty() {
+        return out;
+    }
+    let wanted: HashMap<PathBuf, PathBuf> = files
+        .iter()
+        .filter_map(|f| std::fs::canonicalize(f).ok().map(|c| (c, f.clone())))
+        .collect();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let Some(file) = wanted.get(&target) else {
+                continue;
+            };
+            let info = std::fs::read_to_string(p.path().join("fdinfo").join(fd.file_name()))
+                .unwrap_or_default();
+            let flags = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                .unwrap_or(0);
+            // O_WRONLY (1) or O_RDWR (2).
+            if flags & 3 != 0 {
+                out.insert(file.clone(), pid);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+fn writers_of(files: &[PathBuf]) -> HashMap<PathBuf, u32> {
+    let sig = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let before: Vec<_> = files.iter().map(|p| sig(p)).collect();
+    std::thread::sleep(SETTLE);
+    files
+        .iter()
+        .zip(before)
+        .filter(|(p, b)| sig(p) != *b)
+        .map(|(p, _)| (p.clone(), 0))
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]

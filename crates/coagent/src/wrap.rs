@@ -151,7 +151,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
     let mut n_artifacts = 0;
     {
         let mut stmt = hub.store.conn().prepare_cached(
-            "SELECT a.id, a.do_id, a.kind, a.path, a.sha256 FROM artifacts a JOIN dos d ON d.id = a.do_id WHERE d.session = ?1 ORDER BY a.created_at, a.id",
+            "SELECT a.id, a.do_id, a.kind, a.path, a.sha256 FROM artifacts a JOIN dos d ON d.id = a.do_id WHERE d.session = ?1 AND a.stored = 1 ORDER BY a.created_at, a.id",
         )?;
         let rows: Vec<(String, String, String, String, String)> = stmt
             .query_map([&s.id], |r| {
@@ -349,6 +349,14 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         }
     }
     write_latest(hub, &wrapped, &to)?;
+    // A backup of the store after every wrap, for `coagent doctor` to restore.
+    if let Err(e) = crate::backup::take(hub, "wrap") {
+        let note = format!("the store's backup after the wrap failed: {e}");
+        wrapped.note = Some(match wrapped.note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+    }
     Ok(wrapped)
 }
 

@@ -82,7 +82,7 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             };
             // The work tree is read while the DOs are checked; a question that waits on
             // the user makes the run read it again.
-            let early = dos::Early::start(&hub);
+            let early = dos::Early::start(&hub)?;
             let planned = dos::plan(&hub, &selection, rerun)?;
             let asks = !app.global.yes && planned.iter().any(|p| !p.risks.is_empty());
             let early = (!asks).then_some(early);

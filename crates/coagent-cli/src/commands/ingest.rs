@@ -1,6 +1,6 @@
 //! `coagent ingest [FILE|-]`: a chat's reply in, records out, and the next step.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use coagent::capsule::EchoStatus;
@@ -18,11 +18,12 @@ pub fn run(app: &App, a: IngestArgs) -> anyhow::Result<ExitCode> {
                 // Otherwise a terminal waiting for a paste looks hung.
                 eprintln!("Paste the reply, then press Ctrl-D (Ctrl-Z Enter on Windows)");
             }
-            let mut b = Vec::new();
-            std::io::stdin().read_to_end(&mut b).map_err(|e| coagent::Error::io("cannot read stdin", e))?;
-            b
+            coagent::ingest::read_bounded(&mut std::io::stdin().lock(), "stdin")?
         }
-        Some(p) => std::fs::read(p).map_err(|e| coagent::Error::io(format!("cannot read {}", p.display()), e))?,
+        Some(p) => {
+            let mut f = std::fs::File::open(p).map_err(|e| coagent::Error::io(format!("cannot read {}", p.display()), e))?;
+            coagent::ingest::read_bounded(&mut f, &p.display().to_string())?
+        }
         None => clip::read().map_err(|e| out::user(e, Some("pass the reply as a file (`coagent ingest reply.md`) or on stdin (`coagent ingest -`)")))?.into_bytes(),
     };
     let mut clipboard = app.clipboard();

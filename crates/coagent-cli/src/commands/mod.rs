@@ -10,6 +10,7 @@ mod artifact;
 mod backchat;
 mod capsule;
 mod demo;
+mod doctor;
 mod dos;
 mod guard;
 mod ingest;
@@ -57,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sessions,
         } => stats::run(&app, anonymous, sessions),
         Command::Status(a) => status::run(&app, a),
+        Command::Doctor(a) => doctor::run(&app, a),
         Command::Ticker(a) => ticker::run(&app, a),
         Command::Vendors => vendors::run(&app),
         Command::Guard(c) => guard::run(&app, c),

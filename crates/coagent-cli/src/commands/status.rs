@@ -45,6 +45,14 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
             out::bold("level"),
             level_text(st.level)
         ));
+        if !st.interrupted.is_empty() {
+            s.push_str(&format!(
+                "{} {} (its coagent stopped before it ended): `coagent do run {}` runs it again\n",
+                out::yellow("interrupted"),
+                st.interrupted.join(", "),
+                st.interrupted[0]
+            ));
+        }
         if st.sessions.is_empty() {
             s.push_str(
                 "\nNo sessions yet. Start one: coagent start --vendor claude --goal \"…\"\n",

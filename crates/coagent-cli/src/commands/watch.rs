@@ -75,7 +75,23 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
     );
     loop {
         let now = Instant::now();
-        for file in inbox.settled(&hub, now) {
+        let files = if a.once {
+            // Once cannot wait to see a file settle: complete is what no process still
+            // has open for writing.
+            let (ready, skipped) = Inbox::complete_now(&hub);
+            for (p, why) in skipped {
+                say(
+                    app,
+                    "inbox.skipped",
+                    &format!("skipped {}: {why}", name(&p)),
+                    serde_json::json!({"file": p, "reason": why}),
+                );
+            }
+            ready
+        } else {
+            inbox.settled(&hub, now)
+        };
+        for file in files {
             hub.forget_cached();
             let o = inbox.ingest(&mut hub, &file, clipboard.as_mut())?;
             match (&o.report, &o.error) {

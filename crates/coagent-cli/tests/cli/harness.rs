@@ -29,6 +29,7 @@ impl Env {
         let home = tmp.path().join("home");
         std::fs::create_dir_all(&root).expect("project");
         std::fs::create_dir_all(&home).expect("home");
+        std::fs::create_dir_all(home.join("tmp")).expect("tmp");
         let clip = tmp.path().join("clipboard.txt");
         Env {
             root,
@@ -102,12 +103,18 @@ impl Env {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Cmd {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_coagent"));
+        // `COAGENT_TEST_BIN` runs the tests against another build (bench/crash.sh: release).
+        let bin = std::env::var_os("COAGENT_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_coagent").into());
+        let mut c = Command::new(bin);
         c.args(args)
             .current_dir(&self.root)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)
+            // The system's temp folder is this test's own: what a killed command leaves
+            // there is this test's to find.
+            .env("TMPDIR", self.home.join("tmp"))
             .env("NO_COLOR", "1")
             .env("COLUMNS", "100")
             .env("COAGENT_NOW", &self.now)

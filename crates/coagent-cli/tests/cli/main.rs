@@ -6,6 +6,7 @@ mod harness;
 
 mod capsule;
 mod clipboard;
+mod crash;
 mod dos;
 mod first_hour;
 mod guard;

@@ -1,7 +1,9 @@
 //! DOs: one script proposed by a chat, approved and run by the human, yielding artifacts.
 //!
 //! Lifecycle: `proposed` (from ingest) → `approved` (sha256 pinned) → `running` →
-//! `succeeded | failed | timed_out | killed` → `acked` (the chat's ACK arrived).
+//! `succeeded | failed | timed_out | killed | interrupted` → `acked` (the chat's ACK
+//! arrived). `interrupted` is a run whose CoAgent died before it ended ([`interrupted`]);
+//! such a DO runs again without `--rerun`.
 //! A proposed script is quarantined as a file under the hub's `dos/` folder, where the user
 //! can read and even edit it; nothing runs without the user's explicit `do run`. Approval
 //! pins the file's sha256: a script changed after approval is refused until approved again.
@@ -20,6 +22,7 @@ use crate::hub::Hub;
 use crate::id;
 use crate::{Error, Result, fsx, store};
 
+pub mod interrupted;
 pub mod result;
 pub mod run;
 pub mod tracking;

@@ -212,6 +212,9 @@ pub fn payload(
     Ok((out, message, v))
 }
 
+/// Bytes of a file artifact read for a payload: far more than any paste limit.
+const FILE_HEAD_MAX: usize = 4 << 20;
+
 /// The fixed part of every DO's view, and the contents that compete for room.
 fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
     let mut views = Vec::new();
@@ -254,13 +257,30 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             });
         }
         for a in r.artifacts.iter().filter(|a| a.kind == "file") {
-            let bytes = artifact::read(hub, a)?;
             let shown = if a.source.is_empty() {
                 a.name().to_string()
             } else {
                 a.source.clone()
             };
-            match std::str::from_utf8(&bytes) {
+            if !a.stored {
+                view.described.push(format!(
+                    "`{shown}` (`{}`): too large to keep, {} bytes, sha256 {}",
+                    a.reference(),
+                    a.bytes,
+                    a.sha256
+                ));
+                continue;
+            }
+            // A payload shows a file's head at most: a large one is not read whole.
+            let (bytes, _) = artifact::read_head(hub, a, FILE_HEAD_MAX)?;
+            let text = match std::str::from_utf8(&bytes) {
+                // A head may end inside a character.
+                Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => {
+                    std::str::from_utf8(&bytes[..e.valid_up_to()])
+                }
+                other => other,
+            };
+            match text {
                 Ok(text) if !bytes.contains(&0) => items.push(Item {
                     owner,
                     heading: format!("File `{shown}` (`{}`)", a.reference()),
@@ -565,6 +585,7 @@ mod tests {
                 sha256: String::new(),
                 bytes: text.len() as i64,
                 created_at: 0,
+                stored: true,
             },
             heading: String::new(),
             lang: "text",

@@ -27,12 +27,10 @@ use crate::id::Kind;
 use crate::payload::{self, Sent};
 use crate::{Error, Result, fsx, store};
 
+use super::interrupted::INTERRUPTED;
 use super::tracking::{self, Begun, Early};
 use super::{Do, RunRecord, current_script, get, lang_of, result, runs};
 
-/// A file left in `COAGENT_OUT` larger than this is not kept (a DO that dumps a disk image
-/// there must not fill the hub); the run says so.
-const MAX_OUT_FILE: u64 = 64 * 1024 * 1024;
 /// Files taken from one run's `COAGENT_OUT`.
 const MAX_OUT_FILES: usize = 200;
 
@@ -192,7 +190,10 @@ fn check(hub: &Hub, d: Do, rerun: bool) -> Result<Planned> {
             )),
         ));
     }
-    if !rerun && let Some(last) = runs(hub, &d.id)?.last() {
+    if !rerun
+        && let Some(last) = runs(hub, &d.id)?.last()
+        && last.status != INTERRUPTED
+    {
         return Err(Error::invalid(
             format!(
                 "{} already ran ({} at {})",
@@ -229,7 +230,7 @@ fn latest_unrun(hub: &Hub, session: Option<&str>) -> Result<Vec<Do>> {
             "WITH latest AS (SELECT reply, proposed_at FROM dos WHERE session = ?1 ORDER BY rowid DESC LIMIT 1)
              SELECT id FROM dos, latest WHERE dos.session = ?1
                AND (dos.reply = latest.reply OR (latest.reply IS NULL AND dos.proposed_at = latest.proposed_at))
-               AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.do_id = dos.id)
+               AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.do_id = dos.id AND runs.status != 'interrupted')
              ORDER BY dos.rowid",
         )?
         .query_map([&s.id], |r| r.get(0))?
@@ -301,6 +302,11 @@ pub fn run_from(
     Ok(report)
 }
 
+/// Files larger than this are left out of a run's diff (and not copied as artifacts).
+pub(crate) fn diff_limit(hub: &Hub) -> Result<u64> {
+    Ok(hub.config()?.run.artifact_max_mib << 20)
+}
+
 fn run_planned(
     early: Option<Early>,
     hub: &mut Hub,
@@ -321,7 +327,7 @@ fn run_planned(
         mut warnings,
     } = match early.and_then(Early::finish) {
         Some(b) => b,
-        None => tracking::begin(&hub.root, &hub.dir),
+        None => tracking::begin(&hub.root, &hub.dir, diff_limit(hub)?),
     };
     let mut reports = Vec::new();
     let mut ran: Vec<(Do, RunRecord, Vec<Artifact>)> = Vec::new();
@@ -530,6 +536,8 @@ fn run_one(
             ("COAGENT_RUN_ID".to_string(), run_id.clone()),
             ("COAGENT_OUT".to_string(), out_dir.display().to_string()),
         ],
+        // COAGENT_RUN_MARK: how the run's processes are found after a crash.
+        mark: super::interrupted::mark(&run_id, &coagent_runner::Owner::current()),
         log_head_bytes: cfg.run.log_head_kib * 1024,
         log_tail_bytes: cfg.run.log_tail_kib * 1024,
         scratch_dir: hub.dir.join("cache/run"),
@@ -569,7 +577,7 @@ fn run_one(
         }
     };
     let mut warnings = std::mem::take(&mut step.notes);
-    let mut staged = Staged::new(&d.id, &run_id);
+    let mut staged = Staged::new(&d.id, &run_id, cfg.run.artifact_max_mib << 20);
     staged.add(hub, "log", "log.txt", "", outcome.log.render());
     let after = capture_change(hub, &mut step, &mut staged, &mut warnings);
     capture_out(hub, &out_dir, &mut staged, &mut warnings);
@@ -610,8 +618,9 @@ fn run_one(
     })
 }
 
-/// Marks the DO running and adds its run record, checking again under the write lock: two
-/// `do run` started together run it once.
+/// Marks the DO running and adds its run record with its owner (this process), checking
+/// again under the write lock: two `do run` started together run it once. A DO whose last
+/// run was interrupted runs again.
 fn record_start(
     hub: &mut Hub,
     d: &Do,
@@ -621,12 +630,12 @@ fn record_start(
     rerun: bool,
 ) -> Result<()> {
     hub.store.tx(|tx| {
-        let (runs_so_far, approved): (i64, Option<String>) = tx.query_row(
-            "SELECT (SELECT COUNT(*) FROM runs WHERE do_id = ?1), approved_sha256 FROM dos WHERE id = ?1",
+        let (last, approved): (Option<String>, Option<String>) = tx.query_row(
+            "SELECT (SELECT status FROM runs WHERE do_id = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1), approved_sha256 FROM dos WHERE id = ?1",
             [&d.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if runs_so_far > 0 && !rerun {
+        if last.is_some_and(|s| s != INTERRUPTED) && !rerun {
             return Err(Error::invalid(
                 format!("{} is already running or ran", d.id),
                 Some("pass --rerun to run it again".to_string()),
@@ -642,29 +651,64 @@ fn record_start(
             "UPDATE dos SET state = 'running', approved_sha256 = ?2, approved_at = COALESCE(approved_at, ?3) WHERE id = ?1",
             params![d.id, sha, now],
         )?;
+        let owner = coagent_runner::Owner::current();
         tx.execute(
-            "INSERT INTO runs (id, do_id, status, started_at) VALUES (?1, ?2, 'running', ?3)",
-            params![run_id, d.id, now],
+            "INSERT INTO runs (id, do_id, status, started_at, owner_pid, owner_start) VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+            params![run_id, d.id, now, owner.pid, owner.start as i64],
         )?;
         store::event(tx, now, Some(&d.session), "do.started", &serde_json::json!({"id": d.id, "run": run_id, "sha256": sha}))
     })
 }
 
-/// Artifacts of one run, staged: records prepared, bytes in memory, nothing written yet.
+/// Artifacts of one run, staged: records prepared, the log, diff and commit summaries in
+/// memory (each bounded), file artifacts already copied under temp names (streamed, never
+/// held in memory); nothing in its place yet.
 struct Staged {
     do_id: String,
     run_id: String,
     artifacts: Vec<Artifact>,
     files: Vec<(PathBuf, Vec<u8>)>,
+    copies: Vec<artifact::Copied>,
+    /// Bytes above which a file artifact is recorded but not copied.
+    limit: u64,
 }
 
 impl Staged {
-    fn new(do_id: &str, run_id: &str) -> Staged {
+    fn new(do_id: &str, run_id: &str, limit: u64) -> Staged {
         Staged {
             do_id: do_id.to_string(),
             run_id: run_id.to_string(),
             artifacts: Vec::new(),
             files: Vec::new(),
+            copies: Vec::new(),
+            limit,
+        }
+    }
+
+    /// A file artifact, copied and hashed in one pass; over the limit, recorded (size and
+    /// sha256) but not copied, and said so.
+    fn add_file(
+        &mut self,
+        hub: &mut Hub,
+        name: &str,
+        source: &str,
+        from: &Path,
+        warnings: &mut Vec<String>,
+    ) {
+        let ids = (self.do_id.as_str(), self.run_id.as_str());
+        match artifact::copy_in(hub, ids, name, source, from, self.limit) {
+            Ok((a, copied)) => {
+                if !a.stored {
+                    warnings.push(format!(
+                        "`{source}` is {} MiB, over the {} MiB kept for one file (`[run] artifact_max_mib`): recorded with its size and sha256, not copied",
+                        a.bytes >> 20,
+                        self.limit >> 20
+                    ));
+                }
+                self.artifacts.push(a);
+                self.copies.extend(copied);
+            }
+            Err(e) => warnings.push(format!("`{source}` could not be kept: {e}")),
         }
     }
 
@@ -683,6 +727,13 @@ impl Staged {
             batch.write(p, b);
         }
         batch.commit()?;
+        let mut dirs = Vec::new();
+        for c in self.copies {
+            dirs.push(c.persist()?);
+        }
+        for d in &dirs {
+            fsx::sync_dir(d)?;
+        }
         let arts = self.artifacts;
         hub.store.tx(|tx| {
             for a in &arts {
@@ -763,22 +814,9 @@ fn capture_out(hub: &mut Hub, out_dir: &Path, staged: &mut Staged, warnings: &mu
         ));
         found.truncate(MAX_OUT_FILES);
     }
-    for (rel, path, len) in found {
-        if len > MAX_OUT_FILE {
-            warnings.push(format!(
-                "$COAGENT_OUT/{rel} is {} MiB, over the {} MiB kept for one file: not kept",
-                len >> 20,
-                MAX_OUT_FILE >> 20
-            ));
-            continue;
-        }
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-                staged.add(hub, "file", &name, &format!("$COAGENT_OUT/{rel}"), bytes);
-            }
-            Err(e) => warnings.push(format!("$COAGENT_OUT/{rel} could not be read: {e}")),
-        }
+    for (rel, path, _) in found {
+        let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
+        staged.add_file(hub, &name, &format!("$COAGENT_OUT/{rel}"), &path, warnings);
     }
 }
 
@@ -848,15 +886,10 @@ fn capture_named(
             ));
             continue;
         }
-        match std::fs::read(&real) {
-            Ok(bytes) => {
-                let file = real
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "file".into());
-                staged.add(hub, "file", &file, &name, bytes);
-            }
-            Err(e) => warnings.push(format!("artifact `{name}` could not be read: {e}")),
-        }
+        let file = real
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        staged.add_file(hub, &file, &name, &real, warnings);
     }
 }

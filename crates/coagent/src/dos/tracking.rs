@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use coagent_runner::watch::ChangeWatch;
 use coagent_runner::worktree::{Snapshot, Tracker};
 
+use crate::Result;
 use crate::hub::Hub;
 
 /// What a batch of runs starts from.
@@ -24,10 +25,10 @@ pub(crate) struct Begun {
 
 /// Opens the tracker and reads the tree (the first snapshot and the watch, at once, on
 /// two cores).
-pub(crate) fn begin(root: &Path, hub: &Path) -> Begun {
+pub(crate) fn begin(root: &Path, hub: &Path, diff_limit: u64) -> Begun {
     let mut warnings = Vec::new();
     let tracker = match Tracker::open(root, hub) {
-        Ok(t) => Some(t),
+        Ok(t) => Some(t.with_diff_limit(diff_limit)),
         Err(e) => {
             warnings.push(format!("no diff will be captured: {e}"));
             None
@@ -63,13 +64,14 @@ pub struct Early {
 
 impl Early {
     /// Begins reading the hub's work tree now.
-    pub fn start(hub: &Hub) -> Early {
+    pub fn start(hub: &Hub) -> Result<Early> {
         let (root, dir): (PathBuf, PathBuf) = (hub.root.clone(), hub.dir.clone());
+        let limit = super::run::diff_limit(hub)?;
         let handle = std::thread::Builder::new()
             .name("coagent-snapshot".into())
-            .spawn(move || begin(&root, &dir))
+            .spawn(move || begin(&root, &dir, limit))
             .ok();
-        Early { handle }
+        Ok(Early { handle })
     }
 
     /// What the thread read; `None` if it could not run (the batch then begins afresh).
