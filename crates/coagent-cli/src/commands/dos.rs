@@ -305,8 +305,11 @@ fn render_batch(b: &dos::BatchReport) -> String {
         s.push_str(&format!(
             "\n{} {}\n",
             out::bold(&n.id),
-            out::yellow(&n.reason)
+            out::yellow(&format!("not run: {}", n.reason))
         ));
+        if let Some(h) = &n.hint {
+            s.push_str(&format!("  {}\n", out::dim(h)));
+        }
     }
     if let Some(sent) = &b.sent {
         s.push('\n');

@@ -350,13 +350,26 @@ fn run_all_stops_at_the_first_failure_unless_keep_going() {
     assert_eq!(run["runs"].as_array().unwrap().len(), 2, "{run}");
     assert_eq!(run["not_run"].as_array().unwrap().len(), 1, "{run}");
     assert!(
-        run["not_run"][0]["reason"]
+        run["not_run"][0]["hint"]
             .as_str()
             .unwrap()
             .contains("--keep-going")
     );
     let payload = outbox_file(&run);
     assert!(payload.contains("exit code 3"), "{payload}");
+    // The chat proposed Three too: it is told that it did not run, and why.
+    let three = run["not_run"][0]["id"].as_str().unwrap();
+    assert!(payload.contains("2 DOs: "), "{payload}");
+    assert!(payload.contains("; 1 not run"), "{payload}");
+    assert!(payload.contains("## Not run"), "{payload}");
+    assert!(
+        payload.contains(&format!("- {three} · Three: not run, ")),
+        "{payload}"
+    );
+    assert!(
+        !payload.contains("--keep-going"),
+        "a hint for the user only: {payload}"
+    );
     let rest = env
         .cmd(&["--json", "do", "run", "--all", "--keep-going"])
         .ok()
@@ -425,5 +438,44 @@ fn a_real_chat_s_three_turns_are_read_as_it_meant_them() {
             .iter()
             .all(|d| d["status"] == "rejected"),
         "{r}"
+    );
+}
+
+#[test]
+fn a_new_file_named_as_an_artifact_is_shown_once_in_the_diff() {
+    let env = Env::with_git();
+    booted(&env);
+    let reply = "```sh\n# DO: Write a new module\n# ARTIFACT: notes/plan.md\nmkdir -p notes\nprintf 'step one\\nstep two\\n' > notes/plan.md\nprintf 'kept\\n' > notes/other.md\n# END DO\n```\n";
+    env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok();
+    let run = env.cmd(&["--json", "do", "run", "--all"]).ok().json();
+    let payload = outbox_file(&run);
+    assert_eq!(payload.matches("step two").count(), 1, "{payload}");
+    assert!(
+        payload.contains("+step two"),
+        "shown in the diff: {payload}"
+    );
+    assert!(
+        payload.contains("the same text as the new file in `artifact:A-"),
+        "{payload}"
+    );
+}
+
+#[test]
+fn a_changed_file_named_as_an_artifact_is_shown_whole_beside_its_diff() {
+    let env = Env::with_git();
+    booted(&env);
+    std::fs::write(
+        env.root.join("notes.md"),
+        "line one\nline two\nline three\n",
+    )
+    .unwrap();
+    let reply = "```sh\n# DO: Edit the notes\n# ARTIFACT: notes.md\nprintf 'line four\\n' >> notes.md\n# END DO\n```\n";
+    env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok();
+    let run = env.cmd(&["--json", "do", "run", "--all"]).ok().json();
+    let payload = outbox_file(&run);
+    assert!(payload.contains("+line four"), "{payload}");
+    assert!(
+        payload.contains("line one\nline two\nline three\nline four"),
+        "{payload}"
     );
 }

@@ -50,7 +50,8 @@ struct Item {
     text: String,
     weight: usize,
     cut: Cut,
-    /// Shown already under another heading (a log the script also saved to a file).
+    /// Shown already under another heading (a log the script also saved to a file, a new
+    /// file the diff shows whole): the note that says where.
     same_as: Option<String>,
 }
 
@@ -122,6 +123,7 @@ pub fn payload(
     hub: &mut Hub,
     session_id: &str,
     ran: &[Ran<'_>],
+    not_run: &[(&str, &str, &str)],
 ) -> Result<(Outgoing, BackchatMessage, vendor::Vendor)> {
     let s = session::get(hub, session_id)?;
     let cfg = hub.config()?;
@@ -154,6 +156,11 @@ pub fn payload(
                     r.r#do.id, r.r#do.title, r.r#do.lang, r.run.status
                 )
             })
+            .chain(
+                not_run
+                    .iter()
+                    .map(|(id, title, why)| format!("{id} {title} not run: {why}")),
+            )
             .collect::<Vec<_>>()
             .join("\n"),
         todos: Vec::new(),
@@ -182,6 +189,11 @@ pub fn payload(
             serde_json::json!({
                 "count": views.len(),
                 "dos": views,
+                // The chat proposed these too: it must know they did not run, and why.
+                "not_run": not_run
+                    .iter()
+                    .map(|(id, title, why)| serde_json::json!({"id": id, "title": title, "reason": why}))
+                    .collect::<Vec<_>>(),
                 // Compact: the chat needs the ids and refs, not the indentation.
                 "message_json": serde_json::to_string(&message).unwrap_or_default(),
                 "ack_lines": views.iter().map(|d| d.ack_line.clone()).collect::<Vec<_>>(),
@@ -242,9 +254,11 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             let subject = summary.lines().nth(3).unwrap_or_default().trim();
             view.commits.push(format!("`{}` {subject}", a.reference()));
         }
+        let mut diff: Option<(Vec<u8>, String)> = None;
         for a in r.artifacts.iter().filter(|a| a.kind == "diff") {
             let bytes = artifact::read(hub, a)?;
             view.stat = stat_lines(&bytes);
+            diff = Some((bytes.clone(), a.reference()));
             items.push(Item {
                 owner,
                 heading: format!("Diff (`{}`)", a.reference()),
@@ -281,16 +295,27 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
                 other => other,
             };
             match text {
-                Ok(text) if !bytes.contains(&0) => items.push(Item {
-                    owner,
-                    heading: format!("File `{shown}` (`{}`)", a.reference()),
-                    lang: "text",
-                    text: text.to_string(),
-                    weight: 1,
-                    cut: Cut::Head,
-                    same_as: None,
-                    artifact: a.clone(),
-                }),
+                Ok(text) if !bytes.contains(&0) => {
+                    // A file the DO created is in its diff whole already.
+                    let same_as = diff
+                        .as_ref()
+                        .filter(|(d, _)| new_file_in_diff(d, &a.source).as_deref() == Some(text))
+                        .map(|(_, r)| format!("the same text as the new file in `{r}` above"));
+                    items.push(Item {
+                        owner,
+                        heading: format!("File `{shown}` (`{}`)", a.reference()),
+                        lang: "text",
+                        text: if same_as.is_some() {
+                            String::new()
+                        } else {
+                            text.to_string()
+                        },
+                        weight: 1,
+                        cut: Cut::Head,
+                        same_as,
+                        artifact: a.clone(),
+                    })
+                }
                 _ => view.described.push(format!(
                     "`{shown}` (`{}`): binary, {}, {} bytes, sha256 {}",
                     a.reference(),
@@ -307,7 +332,7 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
                 .artifacts
                 .iter()
                 .find(|f| f.kind == "file" && f.sha256 == a.sha256 && f.bytes > 0)
-                .map(|f| f.reference());
+                .map(|f| format!("the same text as `{}` above", f.reference()));
             let bytes = if same_as.is_some() {
                 Vec::new()
             } else {
@@ -351,8 +376,8 @@ fn place(views: &mut [DoView], items: &[Item], shares: &[usize]) {
 fn fit(item: &Item, share: usize) -> (String, String) {
     let text = item.text.trim_end_matches('\n');
     let total = text.lines().count();
-    if let Some(other) = &item.same_as {
-        return (String::new(), format!("the same text as `{other}` above"));
+    if let Some(note) = &item.same_as {
+        return (String::new(), note.clone());
     }
     if text.is_empty() {
         return (String::new(), "empty".to_string());
@@ -506,6 +531,45 @@ pub(crate) fn chat_diff(diff: &[u8]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The whole text of `path` when `diff` creates it (a new text file, one hunk): what the
+/// diff shows of it, with the `+` marks taken off.
+fn new_file_in_diff(diff: &[u8], path: &str) -> Option<String> {
+    if path.is_empty() {
+        return None;
+    }
+    let text = std::str::from_utf8(diff).ok()?;
+    let header = format!("diff --git a/{path} b/{path}\n");
+    let start = match text.strip_prefix(header.as_str()) {
+        Some(_) => header.len(),
+        None => text.find(&format!("\n{header}"))? + 1 + header.len(),
+    };
+    let section = &text[start..];
+    let section = &section[..section
+        .find("\ndiff --git ")
+        .map_or(section.len(), |i| i + 1)];
+    let mut lines = section.split_inclusive('\n');
+    if !lines.next()?.starts_with("new file mode ") {
+        return None;
+    }
+    let mut body = String::new();
+    let mut in_hunk = false;
+    for line in lines {
+        if !in_hunk {
+            in_hunk = line.starts_with("@@ -0,0 +1");
+            continue;
+        }
+        if line.starts_with("\\ No newline at end of file") {
+            body.pop();
+        } else if let Some(added) = line.strip_prefix('+') {
+            body.push_str(added);
+        } else {
+            // A second hunk or anything else: not a plain new file.
+            return None;
+        }
+    }
+    in_hunk.then_some(body)
 }
 
 /// One line per changed file: `M path (+3 −1)`.

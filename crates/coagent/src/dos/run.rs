@@ -107,7 +107,11 @@ pub struct RunReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct NotRun {
     pub id: String,
+    pub title: String,
+    /// Why, as the chat reads it too (e.g. "DO-… did not succeed").
     pub reason: String,
+    /// What the user can do about it.
+    pub hint: Option<String>,
 }
 
 /// Everything one `do run` did.
@@ -333,12 +337,14 @@ fn run_planned(
     let mut ran: Vec<(Do, RunRecord, Vec<Artifact>)> = Vec::new();
     let mut not_run = Vec::new();
     let n = planned.len();
-    let mut stop: Option<String> = None;
+    let mut stop: Option<(String, Option<String>)> = None;
     for (i, p) in planned.into_iter().enumerate() {
-        if let Some(why) = &stop {
+        if let Some((why, hint)) = &stop {
             not_run.push(NotRun {
                 id: p.r#do.id.clone(),
+                title: p.r#do.title.clone(),
                 reason: why.clone(),
+                hint: hint.clone(),
             });
             continue;
         }
@@ -353,6 +359,7 @@ fn run_planned(
             }
         }
         let id = p.r#do.id.clone();
+        let title = p.r#do.title.clone();
         let step = Step {
             tracker: tracker.as_ref(),
             before: before.take(),
@@ -364,11 +371,12 @@ fn run_planned(
                 before = one.after;
                 match one.report.status {
                     RunStatus::Succeeded => {}
-                    RunStatus::Killed => stop = Some(format!("not run: {id} was stopped")),
+                    RunStatus::Killed => stop = Some((format!("{id} was stopped"), None)),
                     _ if opts.keep_going => {}
                     _ => {
-                        stop = Some(format!(
-                            "not run: {id} did not succeed (--keep-going runs the rest)"
+                        stop = Some((
+                            format!("{id} did not succeed"),
+                            Some("`--keep-going` runs the rest after a failure".to_string()),
                         ))
                     }
                 }
@@ -379,9 +387,11 @@ fn run_planned(
             Err(e) => {
                 not_run.push(NotRun {
                     id: id.clone(),
-                    reason: e.to_string(),
+                    title,
+                    reason: format!("it could not start: {e}"),
+                    hint: e.hint(),
                 });
-                stop = Some(format!("not run: {id} could not start"));
+                stop = Some((format!("{id} could not start"), None));
             }
         }
     }
@@ -397,7 +407,7 @@ fn run_planned(
     if let [one] = report.runs.as_slice() {
         report.single = Some(one.clone());
     }
-    match send(hub, &session, &ran, opts.redact, clip) {
+    match send(hub, &session, &ran, &report.not_run, opts.redact, clip) {
         Ok(sent) => {
             report.payload = sent.paths.first().cloned();
             report.sent = Some(sent);
@@ -441,13 +451,14 @@ pub fn send_result(
         Some((d, _, _)) => d.session.clone(),
         None => return Err(Error::invalid("name at least one DO", None)),
     };
-    send(hub, &session, &ran, redact, clip)
+    send(hub, &session, &ran, &[], redact, clip)
 }
 
 fn send(
     hub: &mut Hub,
     session: &str,
     ran: &[(Do, RunRecord, Vec<Artifact>)],
+    not_run: &[NotRun],
     redact: bool,
     clip: &mut dyn Clipboard,
 ) -> Result<Sent> {
@@ -459,7 +470,11 @@ fn send(
             artifacts: a,
         })
         .collect();
-    let (out, message, v) = result::payload(hub, session, &views)?;
+    let skipped: Vec<(&str, &str, &str)> = not_run
+        .iter()
+        .map(|n| (n.id.as_str(), n.title.as_str(), n.reason.as_str()))
+        .collect();
+    let (out, message, v) = result::payload(hub, session, &views, &skipped)?;
     let now = hub.now_ms();
     let sql = message_insert(&message, now);
     payload::send_with(
