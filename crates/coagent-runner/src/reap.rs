@@ -122,11 +122,56 @@ impl Drop for Watching {
 /// re-parented to CoAgent (as subreaper) from outside its own process group and outside
 /// every script group still watched, which only a run's escaped descendants can be.
 /// Returns how many were killed.
+///
+/// As subreaper, CoAgent is an ancestor of everything a run left, so only its own
+/// descendants are looked at (one read of each process's `stat`, the environment of the
+/// descendants alone), and nothing at all when it has no child.
 pub(crate) fn kill_leftovers(mark: &str) -> usize {
-    let mut n = kill_marked(mark);
+    if !SUBREAPER.load(std::sync::atomic::Ordering::Relaxed) {
+        return kill_marked(mark) + kill_strays();
+    }
+    if has_no_child() {
+        return 0;
+    }
+    let needle = format!("{MARK_VAR}={mark}");
+    let me = std::process::id();
+    let own_group = group_of(me);
+    let mut n = 0;
+    for _ in 0..SWEEP_PASSES {
+        // Held while leftovers are found and killed: no script starts meanwhile.
+        let watched = WATCHED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let doomed: Vec<u32> = descendants(me)
+            .into_iter()
+            .filter(|p| !p.zombie)
+            .filter(|p| {
+                let stray =
+                    p.parent == me && Some(p.group) != own_group && !watched.contains(&p.group);
+                stray || has_mark(p.pid, needle.as_bytes())
+            })
+            .map(|p| p.pid)
+            .collect();
+        if doomed.is_empty() {
+            break;
+        }
+        for &pid in &doomed {
+            if sigkill(pid) {
+                n += 1;
+            }
+        }
+        drop(watched);
+        reap(&doomed);
+    }
+    n
+}
+
+/// Children re-parented to this process from outside its own group and every watched
+/// script's group (see [`kill_leftovers`]), found by reading every process.
+fn kill_strays() -> usize {
+    let mut n = 0;
     let own_group = group_of(std::process::id());
     for _ in 0..SWEEP_PASSES {
-        // Held while strays are found and killed: no script starts meanwhile.
         let watched = WATCHED
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -153,12 +198,64 @@ pub(crate) fn kill_leftovers(mark: &str) -> usize {
     n
 }
 
+/// Whether this process became a child subreaper ([`become_subreaper`]).
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True when this process has no child at all, alive or exited (asked without reaping
+/// any, so a child another thread waits for stays its to wait for).
+fn has_no_child() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::wait::{Id, WaitPidFlag, waitid};
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        matches!(waitid(Id::All, flags), Err(nix::errno::Errno::ECHILD))
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
+/// A process as its `stat` shows it.
+struct Proc {
+    pid: u32,
+    parent: u32,
+    group: u32,
+    zombie: bool,
+}
+
+/// Every descendant of `root`, from one reading of each process's `stat`.
+fn descendants(root: u32) -> Vec<Proc> {
+    let mut all: Vec<Proc> = processes()
+        .into_iter()
+        .filter_map(|pid| {
+            let f = stat_fields(pid)?;
+            Some(Proc {
+                pid,
+                parent: f.get(1)?.parse().ok()?,
+                group: f.get(2)?.parse().ok()?,
+                zombie: f.first().is_some_and(|s| s == "Z" || s == "X"),
+            })
+        })
+        .collect();
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        let (children, rest): (Vec<Proc>, Vec<Proc>) =
+            all.into_iter().partition(|p| p.parent == parent);
+        all = rest;
+        frontier.extend(children.iter().map(|p| p.pid));
+        found.extend(children);
+    }
+    found
+}
+
 /// Makes this process the child subreaper of everything it starts from now on (Linux).
 pub(crate) fn become_subreaper() {
     #[cfg(target_os = "linux")]
     {
         // Best effort: without it, escaped processes are still found by their mark.
-        let _ = nix::sys::prctl::set_child_subreaper(true);
+        if nix::sys::prctl::set_child_subreaper(true).is_ok() {
+            SUBREAPER.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
