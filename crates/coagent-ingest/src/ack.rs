@@ -378,7 +378,7 @@ fn looks_like_id(t: &str) -> bool {
 /// An id as a chat may write it, in the form CoAgent records: upper case, and in the part
 /// after the kind prefix Crockford base32's look-alikes read as the digits they stand for
 /// (`O` → `0`, `I`/`L` → `1`). `do-7qs3ye3p43` → `DO-7QS3YE3P43`.
-pub(crate) fn normalize_id(id: &str) -> String {
+pub fn normalize_id(id: &str) -> String {
     let up = id.to_ascii_uppercase();
     match up.split_once('-') {
         Some((prefix, rest)) => {

@@ -144,7 +144,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-pub use ack::{AckLine, AckRef, DoneLine, UnreadableAck};
+pub use ack::{AckLine, AckRef, DoneLine, UnreadableAck, normalize_id};
 pub use backchat::{MessageBlock, SCHEMA as BACKCHAT_SCHEMA};
 pub use dos::{DoProposal, IncompleteDo};
 pub use echo::{Echo, NextPart};

@@ -128,7 +128,8 @@ impl Drop for Watching {
 /// descendants alone), and nothing at all when it has no child.
 pub(crate) fn kill_leftovers(mark: &str) -> usize {
     if !SUBREAPER.load(std::sync::atomic::Ordering::Relaxed) {
-        return kill_marked(mark) + kill_strays();
+        // Nothing is re-parented to CoAgent then: the mark is all there is to go by.
+        return kill_marked(mark);
     }
     if has_no_child() {
         return 0;
@@ -162,38 +163,6 @@ pub(crate) fn kill_leftovers(mark: &str) -> usize {
         }
         drop(watched);
         reap(&doomed);
-    }
-    n
-}
-
-/// Children re-parented to this process from outside its own group and every watched
-/// script's group (see [`kill_leftovers`]), found by reading every process.
-fn kill_strays() -> usize {
-    let mut n = 0;
-    let own_group = group_of(std::process::id());
-    for _ in 0..SWEEP_PASSES {
-        let watched = WATCHED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let strays: Vec<u32> = processes()
-            .into_iter()
-            .filter(|&pid| {
-                parent_of(pid) == Some(std::process::id()) && {
-                    let g = group_of(pid);
-                    g != own_group && !g.is_some_and(|g| watched.contains(&g)) && !is_zombie(pid)
-                }
-            })
-            .collect();
-        if strays.is_empty() {
-            break;
-        }
-        for &pid in &strays {
-            if sigkill(pid) {
-                n += 1;
-            }
-        }
-        drop(watched);
-        reap(&strays);
     }
     n
 }

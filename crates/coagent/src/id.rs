@@ -99,21 +99,7 @@ impl IdGen {
 /// Normalises what a user typed: upper case, Crockford's look-alikes (`O`→`0`, `I`/`L`→`1`)
 /// fixed in the random part. `do-7k3m` → `DO-7K3M`.
 pub fn normalize(typed: &str) -> String {
-    let t = typed.trim().to_ascii_uppercase();
-    match t.split_once('-') {
-        Some((prefix, rest)) => {
-            let rest: String = rest
-                .chars()
-                .map(|c| match c {
-                    'O' => '0',
-                    'I' | 'L' => '1',
-                    c => c,
-                })
-                .collect();
-            format!("{prefix}-{rest}")
-        }
-        None => t,
-    }
+    coagent_ingest::normalize_id(typed.trim())
 }
 
 /// What a user typed for an id of `kind`, normalised as [`normalize`] does; a bare random
