@@ -26,7 +26,13 @@ pub struct Question {
 /// given as a rendered copy shows it, so both copies of a reply agree.
 pub(crate) fn parse(core: &str) -> Option<String> {
     let t = core.trim();
-    if !t.ends_with('?') || !t.chars().next().is_some_and(char::is_alphanumeric) {
+    // A question may be followed by what the chat does either way ("…? If not, I'll
+    // wait."): it still waits for the answer.
+    let t = match t.ends_with('?') {
+        true => t,
+        false => asked_then_conditional(t)?,
+    };
+    if !t.chars().next().is_some_and(char::is_alphanumeric) {
         return None;
     }
     // Two words at least: `x?` alone is code or a shrug, not a question.
@@ -38,6 +44,22 @@ pub(crate) fn parse(core: &str) -> Option<String> {
         .take(500)
         .collect();
     Some(plain.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// What a conditional after the question begins with.
+const EITHER_WAY: &[&str] = &["if not", "if so", "if yes", "if no", "otherwise", "if you"];
+
+/// `t` up to its last `?` when what follows it says what happens on either answer.
+fn asked_then_conditional(t: &str) -> Option<&str> {
+    let at = t.rfind("? ")?;
+    let rest = t[at + 2..].trim_start().to_ascii_lowercase();
+    EITHER_WAY
+        .iter()
+        .any(|w| {
+            rest.strip_prefix(w)
+                .is_some_and(|r| r.starts_with([',', ' ', ':', ';']))
+        })
+        .then(|| &t[..=at])
 }
 
 #[cfg(test)]
@@ -57,5 +79,16 @@ mod tests {
         assert_eq!(parse("Ready?"), None);
         assert_eq!(parse("?? what"), None);
         assert_eq!(parse("Is this fine? I think so."), None);
+        // As a real chat wrote it: the question, then what it does if the answer is no.
+        assert_eq!(
+            parse("Should I add either of these as TODOs and write DOs for them? If not, I'll wait for the next handoff.").as_deref(),
+            Some("Should I add either of these as TODOs and write DOs for them?")
+        );
+        assert_eq!(
+            parse("Want me to pin the versions? Otherwise the next run takes the latest.")
+                .as_deref(),
+            Some("Want me to pin the versions?")
+        );
+        assert_eq!(parse("Is this fine? If anything, it is slow."), None);
     }
 }

@@ -654,7 +654,7 @@ impl<'t> Scanner<'t> {
         }
         // A question to the human: prose only, so not in a code block, a quote, an
         // example or a heading.
-        if c.text.ends_with('?')
+        if c.text.contains('?')
             && self.fence.is_none()
             && !line.trim_start().starts_with('#')
             && !example(self)

@@ -479,3 +479,62 @@ fn a_changed_file_named_as_an_artifact_is_shown_whole_beside_its_diff() {
         "{payload}"
     );
 }
+
+/// A second real chat model's three turns, on python-slugify 8.0.4 with two TODOs (boot
+/// payload and the two result payloads it was given in `fixtures/real-chat-slugify/`):
+/// tests and docs in turn 1 (both failed: a missing dependency), a project venv and both
+/// again in turn 2, both TODOs closed and a question for the human in turn 3.
+#[test]
+fn a_real_chat_on_python_slugify_is_read_as_it_meant_it() {
+    let env = Env::with_git();
+    booted(&env);
+    let fixture = |n: u32| {
+        std::fs::read(format!(
+            "{}/tests/cli/fixtures/real-chat-slugify/turn{n}-reply.md",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(fixture(1))
+        .ok()
+        .json();
+    assert_eq!(r["echo"]["status"], "verified", "{r}");
+    let langs: Vec<&str> = r["dos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["lang"].as_str().unwrap())
+        .collect();
+    assert_eq!(langs, ["bash", "python"], "{r}");
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(fixture(2))
+        .ok()
+        .json();
+    let titles: Vec<&str> = r["dos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 3, "{r}");
+    assert!(titles[0].contains(".venv"), "{titles:?}");
+    assert_eq!(r["acks"].as_array().unwrap().len(), 2, "{r}");
+    let r = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(fixture(3))
+        .ok()
+        .json();
+    assert!(r["dos"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(r["acks"].as_array().unwrap().len(), 3, "{r}");
+    assert_eq!(r["dones"].as_array().unwrap().len(), 2, "{r}");
+    // "Should I …? If not, I'll wait for the next handoff." waits for an answer.
+    let questions = r["questions"].as_array().unwrap();
+    assert_eq!(questions.len(), 1, "{r}");
+    assert_eq!(
+        questions[0]["text"],
+        "Should I add either of these as TODOs and write DOs for them?"
+    );
+}
