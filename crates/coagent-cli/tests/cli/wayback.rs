@@ -379,6 +379,16 @@ fn run_all_stops_at_the_first_failure_unless_keep_going() {
         .stderr_has("no DO waiting");
 }
 
+/// Ingests turn `n`'s reply of the real-chat fixture set `set` (`fixtures/<set>/`).
+fn replay(env: &Env, set: &str, n: u32) -> serde_json::Value {
+    let reply = std::fs::read(format!(
+        "{}/tests/cli/fixtures/{set}/turn{n}-reply.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok().json()
+}
+
 /// Replies a real chat model wrote in a three-turn loop on a small Python project (boot
 /// payload in `fixtures/real-chat/turn0-boot.md`; each later turn was given the result
 /// payload of the one before): what the gate must find in them, copied as they were.
@@ -386,19 +396,9 @@ fn run_all_stops_at_the_first_failure_unless_keep_going() {
 fn a_real_chat_s_three_turns_are_read_as_it_meant_them() {
     let env = Env::with_git();
     booted(&env);
-    let fixture = |n: u32| {
-        std::fs::read(format!(
-            "{}/tests/cli/fixtures/real-chat/turn{n}-reply.md",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    };
+    let turn = |n: u32| replay(&env, "real-chat", n);
     // Turn 1: three read-only DOs, each naming its TODO on a `# TODO:` line.
-    let r = env
-        .cmd(&["--json", "ingest", "-"])
-        .stdin(fixture(1))
-        .ok()
-        .json();
+    let r = turn(1);
     let dos = r["dos"].as_array().unwrap();
     assert_eq!(dos.len(), 3, "{r}");
     assert!(
@@ -407,11 +407,7 @@ fn a_real_chat_s_three_turns_are_read_as_it_meant_them() {
     );
     assert_eq!(r["echo"]["status"], "verified");
     // Turn 2: four DOs, one per step, in order; one installs a project-local venv.
-    let r = env
-        .cmd(&["--json", "ingest", "-"])
-        .stdin(fixture(2))
-        .ok()
-        .json();
+    let r = turn(2);
     let titles: Vec<&str> = r["dos"]
         .as_array()
         .unwrap()
@@ -421,11 +417,7 @@ fn a_real_chat_s_three_turns_are_read_as_it_meant_them() {
     assert_eq!(titles.len(), 4, "{r}");
     assert!(titles[0].contains(".venv"), "{titles:?}");
     // Turn 3: no DOs; three DONE lines and a question for the human.
-    let r = env
-        .cmd(&["--json", "ingest", "-"])
-        .stdin(fixture(3))
-        .ok()
-        .json();
+    let r = turn(3);
     assert!(r["dos"].as_array().unwrap().is_empty(), "{r}");
     assert_eq!(r["dones"].as_array().unwrap().len(), 3, "{r}");
     assert_eq!(r["questions"].as_array().unwrap().len(), 1, "{r}");
@@ -488,18 +480,8 @@ fn a_changed_file_named_as_an_artifact_is_shown_whole_beside_its_diff() {
 fn a_real_chat_on_python_slugify_is_read_as_it_meant_it() {
     let env = Env::with_git();
     booted(&env);
-    let fixture = |n: u32| {
-        std::fs::read(format!(
-            "{}/tests/cli/fixtures/real-chat-slugify/turn{n}-reply.md",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    };
-    let r = env
-        .cmd(&["--json", "ingest", "-"])
-        .stdin(fixture(1))
-        .ok()
-        .json();
+    let turn = |n: u32| replay(&env, "real-chat-slugify", n);
+    let r = turn(1);
     assert_eq!(r["echo"]["status"], "verified", "{r}");
     let langs: Vec<&str> = r["dos"]
         .as_array()
@@ -508,11 +490,7 @@ fn a_real_chat_on_python_slugify_is_read_as_it_meant_it() {
         .map(|d| d["lang"].as_str().unwrap())
         .collect();
     assert_eq!(langs, ["bash", "python"], "{r}");
-    let r = env
-        .cmd(&["--json", "ingest", "-"])
-        .stdin(fixture(2))
-        .ok()
-        .json();
+    let r = turn(2);
     let titles: Vec<&str> = r["dos"]
         .as_array()
         .unwrap()
@@ -522,11 +500,7 @@ fn a_real_chat_on_python_slugify_is_read_as_it_meant_it() {
     assert_eq!(titles.len(), 3, "{r}");
     assert!(titles[0].contains(".venv"), "{titles:?}");
     assert_eq!(r["acks"].as_array().unwrap().len(), 2, "{r}");
-    let r = env
-        .cmd(&["--json", "ingest", "-"])
-        .stdin(fixture(3))
-        .ok()
-        .json();
+    let r = turn(3);
     assert!(r["dos"].as_array().unwrap().is_empty(), "{r}");
     assert_eq!(r["acks"].as_array().unwrap().len(), 3, "{r}");
     assert_eq!(r["dones"].as_array().unwrap().len(), 2, "{r}");
