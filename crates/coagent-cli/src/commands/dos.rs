@@ -30,12 +30,16 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
                 list.iter()
                     .map(|d| {
                         format!(
-                            "{}  {:<9} {:<7} {}  {}\n",
+                            "{}  {:<9} {:<7} {}  {}{}\n",
                             out::bold(&d.id),
                             d.state,
                             d.lang,
                             d.title,
-                            out::dim(&d.session)
+                            out::dim(&d.session),
+                            d.todo
+                                .as_ref()
+                                .map(|t| format!("  {}", out::dim(&format!("for {t}"))))
+                                .unwrap_or_default()
                         )
                     })
                     .collect()
@@ -183,6 +187,13 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
     }
     if let Some(n) = &d.lang_note {
         o.push_str(&format!("            {n}\n"));
+    }
+    if let Some(t) = &d.todo {
+        // The TODO's title, when it can be read; its id alone otherwise.
+        let title = coagent::todo::get(hub, t)
+            .map(|t| format!("{} ({})", t.title, t.status))
+            .unwrap_or_default();
+        o.push_str(&format!("  serves    {t} {title}\n"));
     }
     o.push_str(&format!("  sha256    {}\n", s.current_sha256));
     if s.edited {

@@ -99,6 +99,13 @@ fn a_do_naming_its_todo_is_linked_and_in_progress_once_it_runs() {
         listed["dos"],
         serde_json::json!([{"id": do_id, "state": "proposed"}])
     );
+    // The DO says which TODO it serves, in `do show` and `do list`.
+    env.ok(&["do", "show", &do_id])
+        .stdout_has(&format!("serves    {t} Write the notes (open)"));
+    env.ok(&["do", "list"]).stdout_has(&format!("for {t}"));
+    let list = env.json(&["do", "list"]);
+    assert_eq!(list["dos"][0]["todo"], t.as_str(), "{list}");
+    assert_eq!(list["dos"][1]["todo"], serde_json::Value::Null, "{list}");
     env.cmd(&["do", "run", &do_id]).ok();
     let listed = todo_of(&env, t);
     assert_eq!(listed["state"], "in_progress");

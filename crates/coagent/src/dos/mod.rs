@@ -52,9 +52,11 @@ pub struct Do {
     pub acked_at: Option<Millis>,
     /// The quarantined script, relative to the hub.
     pub path: String,
+    /// The TODO the DO serves (its `# TODO:` line), when it named one this hub has.
+    pub todo: Option<String>,
 }
 
-const COLS: &str = "id, session, title, lang, sha256, state, approved_sha256, proposed_at, approved_at, first_artifact_at, acked_at, lang_note";
+const COLS: &str = "id, session, title, lang, sha256, state, approved_sha256, proposed_at, approved_at, first_artifact_at, acked_at, lang_note, todo_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Do> {
     let id: String = r.get(0)?;
@@ -73,6 +75,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Do> {
         first_artifact_at: r.get(9)?,
         acked_at: r.get(10)?,
         lang_note: r.get(11)?,
+        todo: r.get(12)?,
         path,
     })
 }
