@@ -823,6 +823,24 @@ sealed_tests! {
         }
     }
 
+    /// A finished watch no longer answers "nothing" (whatever runs after it gets a
+    /// snapshot) until a reset starts it afresh.
+    fn a_finished_watch_answers_anything(env) {
+        let dir = repo();
+        let root = dir.path();
+        let mut w = watch(root);
+        w.reset();
+        assert_eq!(w.touched(), Touched::Nothing);
+        w.finish();
+        assert!(!w.is_active());
+        sh(root, "echo late >> edit.txt");
+        assert_eq!(w.touched(), Touched::Anything);
+        // A reset starts watching afresh.
+        w.reset();
+        assert!(w.is_active());
+        assert_eq!(w.touched(), Touched::Nothing);
+    }
+
     /// A folder a DO makes is watched for the next DO: a change inside it is not missed.
     fn a_new_folder_is_watched_for_the_next_do(env) {
         let dir = repo();

@@ -365,6 +365,7 @@ fn run_planned(
             before: before.take(),
             watch: watch.as_mut(),
             notes: std::mem::take(&mut warnings),
+            last: i + 1 == n,
         };
         match run_one(hub, p, opts, step, (i + 1, n, &mut *progress), cancel) {
             Ok(one) => {
@@ -513,6 +514,8 @@ struct Step<'a> {
     watch: Option<&'a mut ChangeWatch>,
     /// Notes from the batch (e.g. no diff) shown with this DO.
     notes: Vec<String>,
+    /// The batch's last DO: the watch is not needed after it.
+    last: bool,
 }
 
 struct OneRun {
@@ -790,6 +793,11 @@ fn capture_change(
         .watch
         .as_deref_mut()
         .map_or(Touched::Anything, ChangeWatch::touched);
+    if step.last
+        && let Some(w) = step.watch.as_deref_mut()
+    {
+        w.finish();
+    }
     let under = match &touched {
         // Nothing was created, written, moved or removed: the tree is as it was.
         Touched::Nothing => return Some(before.clone()),
