@@ -10,6 +10,11 @@ Prints, per turn and overall:
   by bash, measured right after); target: <= 50 ms.
 
     python3 bench/wayback.py [path/to/coagent] [--sessions N] [--files N] [--kind edit|read]
+                             [--against OTHER_COAGENT]
+
+With --against, the two binaries play the same session turn by turn in alternation, so a
+machine whose speed drifts (a shared VM) weighs on both alike; the paired difference is
+printed last.
 
 The default binary is target/release/coagent (build it with
 `cargo build --release -p coagent-cli`).
@@ -74,6 +79,46 @@ def reply(turn, acks, kind):
     return "\n".join(parts)
 
 
+def turns(binary, template, root, clip, kind, scratch):
+    """Plays the three turns of one session with `binary`, yielding each turn's figures:
+    (turn, wall ms, scripts-alone ms, clipboard parts out)."""
+    shutil.copytree(template, root, symlinks=True)
+    # A copy has new inodes and times: refresh the index as a user's `git status`
+    # keeps it, and let a second pass so no file is "racily clean" (newer than the
+    # index, which git must then re-read on every snapshot).
+    time.sleep(1.1)
+    sh(["git", "status", "--porcelain"], root)
+    env = dict(os.environ, COAGENT_CLIPBOARD=f"file:{clip}", NO_COLOR="1")
+    c = [binary]
+    sh(c + ["init"], root, env)
+    sh(c + ["todo", "add", "Keep the modules tidy"], root, env)
+    sh(c + ["start", "--vendor", "claude"], root, env)
+    acks = []
+    for turn in (1, 2, 3):
+        before = {p["id"] for p in json.loads(sh(c + ["--json", "outbox", "--all"], root, env))["payloads"]}
+        sh(c + ["ingest", "-"], root, env, reply(turn, acks, kind).encode())
+        t0 = time.perf_counter()
+        run = json.loads(sh(c + ["--json", "do", "run", "--all"], root, env))
+        wall = time.perf_counter() - t0
+        # The same scripts, run directly, in a scratch copy of what they touch.
+        os.makedirs(os.path.join(scratch, "src", "pkg1"), exist_ok=True)
+        out = os.path.join(scratch, "out")
+        os.makedirs(out, exist_ok=True)
+        t1 = time.perf_counter()
+        for body in scripts(turn, kind):
+            subprocess.run(["bash", "-c", body], cwd=scratch,
+                           env=dict(env, COAGENT_OUT=out), check=True)
+        direct = time.perf_counter() - t1
+        shutil.rmtree(scratch)
+        after = json.loads(sh(c + ["--json", "outbox", "--all"], root, env))["payloads"]
+        new = [p for p in after if p["id"] not in before]
+        assert len(run["runs"]) == 3, run
+        diffs = sum(1 for r in run["runs"] for x in r["artifacts"] if x["kind"] == "diff")
+        assert diffs == (2 if kind == "edit" else 0), run
+        acks = [r["ack_line"] for r in run["runs"]]
+        yield turn, wall * 1000, direct * 1000, sum(p["parts"] for p in new)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bin", nargs="?", default="target/release/coagent")
@@ -81,69 +126,47 @@ def main():
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--kind", choices=["edit", "read"], default="edit",
                     help="edit: two of the three DOs change the tree; read: none does")
+    ap.add_argument("--against", metavar="BIN",
+                    help="another coagent binary, played turn by turn in alternation with the "
+                         "first (so both meet the same machine), with the paired difference")
     a = ap.parse_args()
-    binary = os.path.abspath(a.bin)
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"no coagent binary at {binary}: cargo build --release -p coagent-cli")
+    binaries = [os.path.abspath(b) for b in [a.bin] + ([a.against] if a.against else [])]
+    for b in binaries:
+        if not os.access(b, os.X_OK):
+            sys.exit(f"no coagent binary at {b}: cargo build --release -p coagent-cli")
     work = tempfile.mkdtemp(prefix="coagent-wayback-")
-    overheads, outs, ins = [], [], []
+    overheads = [[] for _ in binaries]
+    outs = []
     try:
         template = os.path.join(work, "template")
         make_repo(template, a.files)
         for s in range(a.sessions):
-            root = os.path.join(work, f"project{s}")
-            shutil.copytree(template, root, symlinks=True)
-            # A copy has new inodes and times: refresh the index as a user's `git status`
-            # keeps it, and let a second pass so no file is "racily clean" (newer than the
-            # index, which git must then re-read on every snapshot).
-            time.sleep(1.1)
-            sh(["git", "status", "--porcelain"], root)
-            clip = os.path.join(work, f"clip{s}.txt")
-            env = dict(os.environ, COAGENT_CLIPBOARD=f"file:{clip}", NO_COLOR="1")
-            c = [binary]
-            sh(c + ["init"], root, env)
-            sh(c + ["todo", "add", "Keep the modules tidy"], root, env)
-            sh(c + ["start", "--vendor", "claude"], root, env)
-            acks = []
-            for turn in (1, 2, 3):
-                before = {p["id"] for p in json.loads(sh(c + ["--json", "outbox", "--all"], root, env))["payloads"]}
-                sh(c + ["ingest", "-"], root, env, reply(turn, acks, a.kind).encode())
-                t0 = time.perf_counter()
-                run = json.loads(sh(c + ["--json", "do", "run", "--all"], root, env))
-                wall = time.perf_counter() - t0
-                # The same scripts, run directly, in a scratch copy of what they touch.
-                scratch = os.path.join(work, "scratch")
-                os.makedirs(os.path.join(scratch, "src", "pkg1"), exist_ok=True)
-                out = os.path.join(scratch, "out")
-                os.makedirs(out, exist_ok=True)
-                t1 = time.perf_counter()
-                for body in scripts(turn, a.kind):
-                    subprocess.run(["bash", "-c", body], cwd=scratch,
-                                   env=dict(env, COAGENT_OUT=out), check=True)
-                direct = time.perf_counter() - t1
-                shutil.rmtree(scratch)
-                after = json.loads(sh(c + ["--json", "outbox", "--all"], root, env))["payloads"]
-                new = [p for p in after if p["id"] not in before]
-                parts_out = sum(p["parts"] for p in new)
-                assert len(run["runs"]) == 3, run
-                diffs = sum(1 for r in run["runs"] for x in r["artifacts"] if x["kind"] == "diff")
-                assert diffs == (2 if a.kind == "edit" else 0), run
-                overheads.append((wall - direct) * 1000)
-                outs.append(parts_out)
-                ins.append(1)
-                acks = [r["ack_line"] for r in run["runs"]]
-                print(f"session {s + 1} turn {turn}: do run --all {wall * 1000:6.1f} ms, "
-                      f"scripts alone {direct * 1000:5.1f} ms, overhead {(wall - direct) * 1000:5.1f} ms; "
-                      f"clipboard out {parts_out}, in 1")
+            plays = [turns(b, template, os.path.join(work, f"project{s}-{k}"),
+                           os.path.join(work, f"clip{s}-{k}.txt"), a.kind,
+                           os.path.join(work, "scratch"))
+                     for k, b in enumerate(binaries)]
+            for figures in zip(*plays):
+                for k, (turn, wall, direct, parts_out) in enumerate(figures):
+                    overheads[k].append(wall - direct)
+                    outs.append(parts_out)
+                    name = "" if len(binaries) == 1 else f" [{'AB'[k]}]"
+                    print(f"session {s + 1} turn {turn}{name}: do run --all {wall:6.1f} ms, "
+                          f"scripts alone {direct:5.1f} ms, overhead {wall - direct:5.1f} ms; "
+                          f"clipboard out {parts_out}, in 1")
         print()
         print(f"repository: {a.files} files, hub ignored by .gitignore and .git/info/exclude; "
-              f"{len(overheads)} turns of 3 DOs ({a.kind}: "
+              f"{len(overheads[0])} turns of 3 DOs ({a.kind}: "
               f"{'two of them change the tree' if a.kind == 'edit' else 'none changes the tree'})")
         print(f"clipboard trips per turn: out {statistics.mean(outs):.2f} (max {max(outs)}), "
-              f"in {statistics.mean(ins):.2f}   target: 1 out, 1 in")
-        o = sorted(overheads)
-        print(f"do run --all overhead beyond the scripts: median {statistics.median(o):.1f} ms, "
-              f"min {o[0]:.1f}, max {o[-1]:.1f}   target: <= 50 ms")
+              f"in 1.00   target: 1 out, 1 in")
+        for k, b in enumerate(binaries):
+            o = sorted(overheads[k])
+            name = "" if len(binaries) == 1 else f"[{'AB'[k]}] {b}: "
+            print(f"{name}do run --all overhead beyond the scripts: median "
+                  f"{statistics.median(o):.1f} ms, min {o[0]:.1f}, max {o[-1]:.1f}   target: <= 50 ms")
+        if len(binaries) == 2:
+            d = [x - y for x, y in zip(overheads[0], overheads[1])]
+            print(f"A minus B, turn by turn: median {statistics.median(d):+.1f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
