@@ -39,7 +39,7 @@ pub mod worktree;
 pub use artifact::{ArtifactError, artifact_lines, resolve_artifact};
 pub use lang::{Lang, ParseLangError, find_interpreter, find_interpreter_in};
 pub use log::BoundedLog;
-pub use reap::{MARK_VAR, Owner, kill_marked};
+pub use reap::{MARK_VAR, Owner, kill_marked, spare};
 pub use risk::{RiskHint, risk_hints};
 pub use run::{Cancel, InterruptGuard, RunError, RunOutcome, RunSpec, RunStatus, run};
 pub use worktree::{

@@ -137,34 +137,64 @@ pub(crate) fn kill_leftovers(mark: &str) -> usize {
     let needle = format!("{MARK_VAR}={mark}");
     let me = std::process::id();
     let own_group = group_of(me);
-    let mut n = 0;
+    let mut killed: Vec<u32> = Vec::new();
+    // A process that cannot be killed (another user's, after a `sudo`) is tried once.
+    let mut tried: Vec<u32> = Vec::new();
     for _ in 0..SWEEP_PASSES {
         // Held while leftovers are found and killed: no script starts meanwhile.
         let watched = WATCHED
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let spared = SPARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let doomed: Vec<u32> = descendants(me)
             .into_iter()
-            .filter(|p| !p.zombie)
-            .filter(|p| {
-                let stray =
-                    p.parent == me && Some(p.group) != own_group && !watched.contains(&p.group);
-                stray || has_mark(p.pid, needle.as_bytes())
+            .filter(|p| !p.zombie && !tried.contains(&p.pid) && !spared.contains(&p.pid))
+            .filter(|p| match run_mark(p.pid) {
+                Some(m) => m == needle.as_bytes(),
+                // Re-parented from outside CoAgent's group and every running script's:
+                // only an escaped descendant that cleared its environment.
+                None => p.parent == me && Some(p.group) != own_group && !watched.contains(&p.group),
             })
             .map(|p| p.pid)
             .collect();
+        drop(spared);
         if doomed.is_empty() {
             break;
         }
         for &pid in &doomed {
-            if sigkill(pid) {
-                n += 1;
+            tried.push(pid);
+            if sigkill(pid) && !killed.contains(&pid) {
+                killed.push(pid);
             }
         }
         drop(watched);
-        reap(&doomed);
+        reap(&killed);
     }
-    n
+    killed.len()
+}
+
+/// Processes CoAgent started for itself that outlive a run on purpose (the clipboard
+/// helper): never swept as a run's leftovers.
+static SPARED: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks `pid`, a child CoAgent started for itself in a session of its own, as none of
+/// any run's: sweeps leave it alone.
+pub fn spare(pid: u32) {
+    SPARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(pid);
+}
+
+/// The `COAGENT_RUN_MARK=…` entry of a process's environment, if it has one.
+fn run_mark(pid: u32) -> Option<Vec<u8>> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{MARK_VAR}=");
+    env.split(|&b| b == 0)
+        .find(|var| var.starts_with(prefix.as_bytes()))
+        .map(<[u8]>::to_vec)
 }
 
 /// Whether this process became a child subreaper ([`become_subreaper`]).
@@ -358,6 +388,42 @@ mod tests {
             }
             .is_alive()
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_spared_child_and_another_run_s_process_outlive_the_sweep() {
+        become_subreaper();
+        let mark = format!("R-OURS{}", std::process::id());
+        let spawn = |env: Option<&str>| {
+            let mut c = std::process::Command::new("setsid");
+            c.args(["sleep", "1000"]);
+            if let Some(m) = env {
+                c.env(MARK_VAR, m);
+            }
+            c.spawn().expect("spawn setsid")
+        };
+        // The clipboard helper: CoAgent's own child in a session of its own.
+        let mut helper = spawn(None);
+        spare(helper.id());
+        // A process of another run going on at the same time.
+        let mut other = spawn(Some("R-OTHER"));
+        let mut ours = spawn(Some(&mark));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(kill_leftovers(&mark), 1, "only the run's own process");
+        let _ = ours.wait();
+        assert!(
+            helper.try_wait().expect("try_wait").is_none(),
+            "the spared helper lives"
+        );
+        assert!(
+            other.try_wait().expect("try_wait").is_none(),
+            "another run's process lives"
+        );
+        for c in [&mut helper, &mut other] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     #[cfg(target_os = "linux")]

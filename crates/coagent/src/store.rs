@@ -369,8 +369,8 @@ impl Store {
         if !self.deferred {
             return Ok(());
         }
-        self.deferred = false;
         self.conn.execute_batch("PRAGMA synchronous = FULL")?;
+        self.deferred = false;
         match std::fs::File::open(&self.wal) {
             Ok(f) => f
                 .sync_data()

@@ -201,6 +201,8 @@ fn spawn(backend: Backend, hold: Duration, text: &str) -> std::io::Result<Child>
         .stderr(Stdio::null())
         .current_dir("/")
         .spawn()?;
+    // It outlives the command on purpose: never swept as a DO's leftover.
+    coagent_runner::spare(child.id());
     let written = child
         .stdin
         .take()

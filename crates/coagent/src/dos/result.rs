@@ -33,6 +33,16 @@ const STAT_FILES: usize = 200;
 /// only named, with the command that sends it.
 const MIN_SHARE: usize = 120;
 
+/// A DO of the batch with no result, as the result payload names it.
+#[derive(Serialize)]
+pub struct Skipped<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub reason: &'a str,
+    /// Its script ran (its records were not written).
+    pub ran: bool,
+}
+
 /// One DO's run, as the result payload shows it.
 pub struct Ran<'a> {
     pub r#do: &'a Do,
@@ -123,7 +133,7 @@ pub fn payload(
     hub: &mut Hub,
     session_id: &str,
     ran: &[Ran<'_>],
-    not_run: &[(&str, &str, &str)],
+    not_run: &[Skipped<'_>],
 ) -> Result<(Outgoing, BackchatMessage, vendor::Vendor)> {
     let s = session::get(hub, session_id)?;
     let cfg = hub.config()?;
@@ -159,7 +169,7 @@ pub fn payload(
             .chain(
                 not_run
                     .iter()
-                    .map(|(id, title, why)| format!("{id} {title} not run: {why}")),
+                    .map(|n| format!("{} {} not run: {}", n.id, n.title, n.reason)),
             )
             .collect::<Vec<_>>()
             .join("\n"),
@@ -190,10 +200,7 @@ pub fn payload(
                 "count": views.len(),
                 "dos": views,
                 // The chat proposed these too: it must know they did not run, and why.
-                "not_run": not_run
-                    .iter()
-                    .map(|(id, title, why)| serde_json::json!({"id": id, "title": title, "reason": why}))
-                    .collect::<Vec<_>>(),
+                "not_run": not_run,
                 // Compact: the chat needs the ids and refs, not the indentation.
                 "message_json": serde_json::to_string(&message).unwrap_or_default(),
                 "ack_lines": views.iter().map(|d| d.ack_line.clone()).collect::<Vec<_>>(),

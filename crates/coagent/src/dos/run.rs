@@ -112,6 +112,8 @@ pub struct NotRun {
     pub reason: String,
     /// What the user can do about it.
     pub hint: Option<String>,
+    /// Its script did run (its records could not be written): not to be run again blindly.
+    pub ran: bool,
 }
 
 /// Everything one `do run` did.
@@ -297,7 +299,8 @@ pub fn run_from(
     cancel: &Cancel,
     clip: &mut dyn Clipboard,
 ) -> Result<BatchReport> {
-    // Each DO commits twice; one sync at the end makes them all durable.
+    // Each DO commits twice: its records are synced once, before its script starts, and
+    // once more at the end for the last DO's and the payload's.
     hub.store.defer_sync()?;
     let report = run_planned(early, hub, planned, opts, progress, cancel, clip);
     let synced = hub.store.sync();
@@ -345,6 +348,7 @@ fn run_planned(
                 title: p.r#do.title.clone(),
                 reason: why.clone(),
                 hint: hint.clone(),
+                ran: false,
             });
             continue;
         }
@@ -384,15 +388,25 @@ fn run_planned(
                 reports.push(one.report);
                 ran.push((one.r#do, one.run, one.artifacts));
             }
-            Err(e) if ran.is_empty() => return Err(e),
-            Err(e) => {
+            Err(f) if ran.is_empty() => return Err(f.error),
+            Err(OneFailed {
+                ran: started,
+                error,
+            }) => {
+                let reason = match started {
+                    true => {
+                        format!("its script ran, but its records could not be written: {error}")
+                    }
+                    false => format!("it could not start: {error}"),
+                };
                 not_run.push(NotRun {
                     id: id.clone(),
                     title,
-                    reason: format!("it could not start: {e}"),
-                    hint: e.hint(),
+                    reason,
+                    hint: error.hint(),
+                    ran: started,
                 });
-                stop = Some((format!("{id} could not start"), None));
+                stop = Some((format!("{id} has no result"), None));
             }
         }
     }
@@ -471,9 +485,14 @@ fn send(
             artifacts: a,
         })
         .collect();
-    let skipped: Vec<(&str, &str, &str)> = not_run
+    let skipped: Vec<result::Skipped<'_>> = not_run
         .iter()
-        .map(|n| (n.id.as_str(), n.title.as_str(), n.reason.as_str()))
+        .map(|n| result::Skipped {
+            id: &n.id,
+            title: &n.title,
+            reason: &n.reason,
+            ran: n.ran,
+        })
         .collect();
     let (out, message, v) = result::payload(hub, session, &views, &skipped)?;
     let now = hub.now_ms();
@@ -527,6 +546,19 @@ struct OneRun {
     after: Option<Snapshot>,
 }
 
+/// Why a DO of a batch has no result: it never started, or its script ran and its
+/// records could not be written (the run is then found `interrupted` later).
+struct OneFailed {
+    ran: bool,
+    error: Error,
+}
+
+impl From<Error> for OneFailed {
+    fn from(error: Error) -> Self {
+        OneFailed { ran: false, error }
+    }
+}
+
 /// Runs one DO and lands its records: start, run, capture, land.
 fn run_one(
     hub: &mut Hub,
@@ -535,11 +567,15 @@ fn run_one(
     mut step: Step<'_>,
     (k, n, progress): (usize, usize, &mut dyn Progress),
     cancel: &Cancel,
-) -> Result<OneRun> {
+) -> std::result::Result<OneRun, OneFailed> {
     let d = p.r#do;
     let run_id = hub.new_id(Kind::Run);
     let started = hub.now_ms();
     record_start(hub, &d, &run_id, &p.current_sha256, started, opts.rerun)?;
+    // What is recorded so far is on disk before a script that may run for long: a power
+    // cut meanwhile loses nothing already recorded. One sync per DO, not two.
+    hub.store.sync()?;
+    hub.store.defer_sync()?;
     let out_dir = hub.dir.join("cache/run").join(format!("{run_id}-out"));
     let cfg = hub.config()?;
     let spec = RunSpec {
@@ -591,7 +627,7 @@ fn run_one(
                 )?;
                 Ok(())
             })?;
-            return Err(e);
+            return Err(e.into());
         }
     };
     let mut warnings = std::mem::take(&mut step.notes);
@@ -613,7 +649,9 @@ fn run_one(
         ended_at: Some(ended),
         duration_ms: Some(duration_ms as i64),
     };
-    let artifacts = staged.land(hub, &d, &run)?;
+    let artifacts = staged
+        .land(hub, &d, &run)
+        .map_err(|error| OneFailed { ran: true, error })?;
     let report = RunReport {
         id: d.id.clone(),
         title: d.title.clone(),
