@@ -63,6 +63,9 @@ struct Item {
     /// Shown already under another heading (a log the script also saved to a file, a new
     /// file the diff shows whole): the note that says where.
     same_as: Option<String>,
+    /// A new file left to the diff: the diff's index among the items, and the file's own
+    /// text, shown after all if the diff is cut.
+    in_diff: Option<(usize, String)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -212,8 +215,12 @@ pub fn payload(
     place(&mut views, &items, &vec![0; items.len()]);
     let frame = render(&views)?.len();
     let room = budget.saturating_sub(frame);
-    let sizes: Vec<(usize, usize)> = items.iter().map(|i| (i.text.len(), i.weight)).collect();
-    let shares = allocate(&sizes, room);
+    let mut items = items;
+    let mut shares = allocate(&sizes_of(&items), room);
+    // A new file is left to the diff only when the diff is shown whole.
+    if show_again_what_the_cut_diff_hides(&mut items, &shares) {
+        shares = allocate(&sizes_of(&items), room);
+    }
     place(&mut views, &items, &shares);
     let text = render(&views)?;
     let stem = match ids.as_slice() {
@@ -229,6 +236,30 @@ pub fn payload(
         text,
     };
     Ok((out, message, v))
+}
+
+fn sizes_of(items: &[Item]) -> Vec<(usize, usize)> {
+    items.iter().map(|i| (i.text.len(), i.weight)).collect()
+}
+
+/// Gives back their text to files left to a diff that its share cuts; true when any.
+fn show_again_what_the_cut_diff_hides(items: &mut [Item], shares: &[usize]) -> bool {
+    let cut: Vec<bool> = items
+        .iter()
+        .zip(shares)
+        .map(|(i, &share)| i.text.trim_end_matches('\n').len() > share)
+        .collect();
+    let mut any = false;
+    for item in items.iter_mut() {
+        if item.in_diff.as_ref().is_some_and(|(diff, _)| cut[*diff])
+            && let Some((_, text)) = item.in_diff.take()
+        {
+            item.text = text;
+            item.same_as = None;
+            any = true;
+        }
+    }
+    any
 }
 
 /// Bytes of a file artifact read for a payload: far more than any paste limit.
@@ -261,11 +292,11 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             let subject = summary.lines().nth(3).unwrap_or_default().trim();
             view.commits.push(format!("`{}` {subject}", a.reference()));
         }
-        let mut diff: Option<(Vec<u8>, String)> = None;
+        let mut diff: Option<(Vec<u8>, String, usize)> = None;
         for a in r.artifacts.iter().filter(|a| a.kind == "diff") {
             let bytes = artifact::read(hub, a)?;
             view.stat = stat_lines(&bytes);
-            diff = Some((bytes.clone(), a.reference()));
+            diff = Some((bytes.clone(), a.reference(), items.len()));
             items.push(Item {
                 owner,
                 heading: format!("Diff (`{}`)", a.reference()),
@@ -274,6 +305,7 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
                 weight: 2,
                 cut: Cut::Head,
                 same_as: None,
+                in_diff: None,
                 artifact: a.clone(),
             });
         }
@@ -304,22 +336,24 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             match text {
                 Ok(text) if !bytes.contains(&0) => {
                     // A file the DO created is in its diff whole already.
-                    let same_as = diff
+                    let in_diff = diff
                         .as_ref()
-                        .filter(|(d, _)| new_file_in_diff(d, &a.source).as_deref() == Some(text))
-                        .map(|(_, r)| format!("the same text as the new file in `{r}` above"));
+                        .filter(|(d, ..)| new_file_in_diff(d, &a.source).as_deref() == Some(text));
                     items.push(Item {
                         owner,
                         heading: format!("File `{shown}` (`{}`)", a.reference()),
                         lang: "text",
-                        text: if same_as.is_some() {
+                        text: if in_diff.is_some() {
                             String::new()
                         } else {
                             text.to_string()
                         },
                         weight: 1,
                         cut: Cut::Head,
-                        same_as,
+                        same_as: in_diff.map(|(_, r, _)| {
+                            format!("the same text as the new file in `{r}` above")
+                        }),
+                        in_diff: in_diff.map(|(_, _, i)| (*i, text.to_string())),
                         artifact: a.clone(),
                     })
                 }
@@ -347,6 +381,7 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             };
             items.push(Item {
                 same_as,
+                in_diff: None,
                 owner,
                 heading: format!("Log (`{}`)", a.reference()),
                 lang: "text",
@@ -664,6 +699,7 @@ mod tests {
             weight: 1,
             cut: Cut::HeadTail,
             same_as: None,
+            in_diff: None,
         };
         let (body, note) = fit(&item, 300);
         assert!(body.starts_with("line 1\n"), "{body}");
