@@ -519,15 +519,28 @@ fn a_new_file_is_shown_whole_when_the_diff_that_holds_it_is_cut() {
     booted(&env);
     let cfg = env.hub().join("config.toml");
     let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, text.replace("budget_chars = 0", "budget_chars = 6000")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("budget_chars = 0", "budget_chars = 6000"),
+    )
+    .unwrap();
     // A large change first in the diff, then the new file the DO names: the diff is cut
     // before it, so the file must be shown on its own.
     let reply = "```sh\n# DO: Big change and a plan\n# ARTIFACT: zz/plan.md\nmkdir -p aa zz\nseq 1 3000 > aa/big.txt\nprintf 'step one\\nstep two\\n' > zz/plan.md\n# END DO\n```\n";
     env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok();
     let run = env.cmd(&["--json", "do", "run", "--all"]).ok().json();
     let payload = outbox_file(&run);
-    assert!(payload.contains("cut: lines 1–"), "the diff is cut: {payload}");
+    assert!(
+        payload.contains("cut: lines 1–"),
+        "the diff is cut: {payload}"
+    );
     assert!(!payload.contains("+step two"), "{payload}");
-    assert!(payload.contains("step one\nstep two"), "the file is shown: {payload}");
-    assert!(!payload.contains("the same text as the new file"), "{payload}");
+    assert!(
+        payload.contains("step one\nstep two"),
+        "the file is shown: {payload}"
+    );
+    assert!(
+        !payload.contains("the same text as the new file"),
+        "{payload}"
+    );
 }
