@@ -105,11 +105,11 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             let mut clip = app.clipboard();
             // Live output goes to the terminal: stdout, or stderr when stdout carries JSON.
             let mut progress = Terminal::new(app.json());
-            let report = dos::run_from(
-                early,
+            let report = dos::run(
                 &mut hub,
                 planned,
                 &opts,
+                early,
                 &mut progress,
                 &cancel,
                 clip.as_mut(),

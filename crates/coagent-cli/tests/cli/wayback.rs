@@ -179,6 +179,12 @@ fn a_project_without_git_gets_its_diff_and_its_undo() {
     );
 }
 
+/// Ingests `reply` and runs all its DOs, which must succeed: the result payload.
+fn run_reply(env: &Env, reply: &str) -> String {
+    env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok();
+    outbox_file(&env.cmd(&["--json", "do", "run", "--all"]).ok().json())
+}
+
 fn run_one(env: &Env, body: &str) -> serde_json::Value {
     if !env.hub().exists() {
         booted(env);
@@ -438,9 +444,7 @@ fn a_new_file_named_as_an_artifact_is_shown_once_in_the_diff() {
     let env = Env::with_git();
     booted(&env);
     let reply = "```sh\n# DO: Write a new module\n# ARTIFACT: notes/plan.md\nmkdir -p notes\nprintf 'step one\\nstep two\\n' > notes/plan.md\nprintf 'kept\\n' > notes/other.md\n# END DO\n```\n";
-    env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok();
-    let run = env.cmd(&["--json", "do", "run", "--all"]).ok().json();
-    let payload = outbox_file(&run);
+    let payload = run_reply(&env, reply);
     assert_eq!(payload.matches("step two").count(), 1, "{payload}");
     assert!(
         payload.contains("+step two"),
@@ -462,9 +466,7 @@ fn a_changed_file_named_as_an_artifact_is_shown_whole_beside_its_diff() {
     )
     .unwrap();
     let reply = "```sh\n# DO: Edit the notes\n# ARTIFACT: notes.md\nprintf 'line four\\n' >> notes.md\n# END DO\n```\n";
-    env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok();
-    let run = env.cmd(&["--json", "do", "run", "--all"]).ok().json();
-    let payload = outbox_file(&run);
+    let payload = run_reply(&env, reply);
     assert!(payload.contains("+line four"), "{payload}");
     assert!(
         payload.contains("line one\nline two\nline three\nline four"),
@@ -527,9 +529,7 @@ fn a_new_file_is_shown_whole_when_the_diff_that_holds_it_is_cut() {
     // A large change first in the diff, then the new file the DO names: the diff is cut
     // before it, so the file must be shown on its own.
     let reply = "```sh\n# DO: Big change and a plan\n# ARTIFACT: zz/plan.md\nmkdir -p aa zz\nseq 1 3000 > aa/big.txt\nprintf 'step one\\nstep two\\n' > zz/plan.md\n# END DO\n```\n";
-    env.cmd(&["--json", "ingest", "-"]).stdin(reply).ok();
-    let run = env.cmd(&["--json", "do", "run", "--all"]).ok().json();
-    let payload = outbox_file(&run);
+    let payload = run_reply(&env, reply);
     assert!(
         payload.contains("cut: lines 1–"),
         "the diff is cut: {payload}"

@@ -29,7 +29,7 @@ pub mod tracking;
 
 pub use run::{
     ArtifactOut, BatchReport, NotRun, Planned, Progress, RunOptions, RunReport, Selection, plan,
-    run, run_from, send_result,
+    run, send_result,
 };
 pub use tracking::Early;
 

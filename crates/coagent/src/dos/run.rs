@@ -277,24 +277,13 @@ fn run_error(e: coagent_runner::RunError) -> Error {
     }
 }
 
-/// Runs the planned DOs in order and writes one result payload for all that ran.
+/// Runs the planned DOs in order and writes one result payload for all that ran, starting
+/// from the work tree as `early` read it (see [`Early`]) when given.
 pub fn run(
     hub: &mut Hub,
     planned: Vec<Planned>,
     opts: &RunOptions,
-    progress: &mut dyn Progress,
-    cancel: &Cancel,
-    clip: &mut dyn Clipboard,
-) -> Result<BatchReport> {
-    run_from(None, hub, planned, opts, progress, cancel, clip)
-}
-
-/// [`run`], starting from the work tree as `early` read it (see [`Early`]), when given.
-pub fn run_from(
     early: Option<Early>,
-    hub: &mut Hub,
-    planned: Vec<Planned>,
-    opts: &RunOptions,
     progress: &mut dyn Progress,
     cancel: &Cancel,
     clip: &mut dyn Clipboard,
