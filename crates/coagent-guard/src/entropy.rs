@@ -32,10 +32,10 @@ pub fn shannon_entropy(bytes: &[u8]) -> f32 {
 /// fill the shape of a token.
 pub fn is_placeholder(value: &[u8]) -> bool {
     let lower: Vec<u8> = value.to_ascii_lowercase();
-    if STOPWORDS
-        .iter()
-        .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
-    {
+    if STOPWORDS.iter().any(|w| {
+        memchr::memmem::find_iter(&lower, w.as_bytes())
+            .any(|at| written_as_a_word(&value[at..at + w.len()]))
+    }) {
         return true;
     }
     ascending_run(value.iter().copied()) >= 8
@@ -46,6 +46,15 @@ pub fn is_placeholder(value: &[u8]) -> bool {
                 .filter(|b| b.is_ascii_alphabetic())
                 .map(u8::to_ascii_lowercase),
         ) >= 8
+}
+
+/// A stopword as people write it: `dummy`, `DUMMY` or `Dummy`. Random mixed case
+/// (`duMMY`, found in a real JWT's signature) is a token's letters, not a word: a long
+/// token holds one of the five-letter stopwords in some case mix often enough to miss a
+/// secret now and then.
+fn written_as_a_word(window: &[u8]) -> bool {
+    let rest = window.get(1..).unwrap_or_default();
+    !rest.iter().any(u8::is_ascii_uppercase) || !window.iter().any(u8::is_ascii_lowercase)
 }
 
 /// The longest run of consecutive characters (`a`→`b`, `8`→`9`, and `9`→`0` for digits
@@ -266,6 +275,25 @@ fn word_like(piece: &[u8], several: bool) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_stopword_counts_as_written_not_in_random_case() {
+        use super::is_placeholder;
+        for v in [
+            "my-dummy-key",
+            "DUMMY_TOKEN_1",
+            "DummyValue9",
+            "sk_EXAMPLE_key",
+            "Placeholder",
+        ] {
+            assert!(is_placeholder(v.as_bytes()), "{v}");
+        }
+        // Letters of a real token's signature (a fresh corpus run missed this JWT).
+        assert!(!is_placeholder(
+            b"vXj0G86duMMYgiAY_O3pZ3ZCSbHyt5rTWeHhQjmQIB7UQfyrcCdzKS"
+        ));
+        assert!(!is_placeholder(b"q8SaMPLe2LmZ0xRt5WbNc7Yp"));
+    }
+
     #[test]
     fn only_literal_values_count() {
         let check = |line: &str| {
