@@ -27,6 +27,9 @@ pub fn shannon_entropy(bytes: &[u8]) -> f32 {
         .sum()
 }
 
+/// Longest value checked for an interleaved ascending run (`1a2b3c4d-5e6f-7a8b-9c0d`).
+const INTERLEAVED_MAX: usize = 64;
+
 /// True when the value contains a placeholder marker (`example`, `xxxxxx`, `<…>`, `${`…)
 /// or a run of eight ascending characters (`12345678`, `abcdefgh`), which documentation uses to
 /// fill the shape of a token.
@@ -38,14 +41,19 @@ pub fn is_placeholder(value: &[u8]) -> bool {
     }) {
         return true;
     }
+    // Interleaved runs (`1a2b3c4d…`) are a short placeholder's shape; in a long value the
+    // digits (or letters) from all over it line up by chance now and then (a fresh corpus
+    // run missed a 3 kB private key that way).
+    let short = value.len() <= INTERLEAVED_MAX;
     ascending_run(value.iter().copied()) >= 8
-        || ascending_run(value.iter().copied().filter(u8::is_ascii_digit)) >= 8
-        || ascending_run(
-            value
-                .iter()
-                .filter(|b| b.is_ascii_alphabetic())
-                .map(u8::to_ascii_lowercase),
-        ) >= 8
+        || short && ascending_run(value.iter().copied().filter(u8::is_ascii_digit)) >= 8
+        || short
+            && ascending_run(
+                value
+                    .iter()
+                    .filter(|b| b.is_ascii_alphabetic())
+                    .map(u8::to_ascii_lowercase),
+            ) >= 8
 }
 
 /// A stopword as people write it: `dummy`, `DUMMY` or `Dummy`. Random mixed case
@@ -292,6 +300,17 @@ mod tests {
             b"vXj0G86duMMYgiAY_O3pZ3ZCSbHyt5rTWeHhQjmQIB7UQfyrcCdzKS"
         ));
         assert!(!is_placeholder(b"q8SaMPLe2LmZ0xRt5WbNc7Yp"));
+    }
+
+    #[test]
+    fn an_interleaved_run_is_a_short_placeholder_s_shape_only() {
+        use super::is_placeholder;
+        assert!(is_placeholder(b"1a2b3c4d-5e6f-7a8b-9c0d"));
+        // The digits 1 to 8, far apart in a long random value (a key block's lines).
+        let long =
+            "Qw1RtzKpLmNbVx2HjGfDsAqWe3ZxCvBnMkLj4PoIuYtReWq5AsDfGhJkLz6XcVbNmQwE7RtYuIoPlKj8Hg";
+        assert!(long.len() > 64);
+        assert!(!is_placeholder(long.as_bytes()));
     }
 
     #[test]
