@@ -375,6 +375,52 @@ impl Tracker {
             .collect())
     }
 
+    /// Starts asking git the size of each place (files relative to the root) in
+    /// `before_tree`, when every place is a file or gone and there are few of them: the
+    /// new sizes are then the files' own, and [`OldSizes::too_large`] answers what
+    /// [`Tracker::too_large_to_diff`] would, with no git process after the add. `None`
+    /// when that does not hold (a folder changed, no limit, no places).
+    fn old_sizes(&self, before_tree: &str, under: Option<&[String]>) -> Option<OldSizes> {
+        const MOST_PLACES: usize = 256;
+        self.diff_limit?;
+        let places = under.filter(|u| !u.is_empty() && u.len() <= MOST_PLACES)?;
+        let simple = places.iter().all(|p| {
+            !p.contains('\n')
+                && match std::fs::symlink_metadata(self.root.join(p)) {
+                    Ok(m) => !m.is_dir(),
+                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                }
+        });
+        if !simple {
+            return None;
+        }
+        let top = self.root.strip_prefix(&self.work_tree).ok()?;
+        let top = top.to_str()?.replace(std::path::MAIN_SEPARATOR, "/");
+        // `<tree>:./<path>` is relative to git's working directory, the root.
+        let asked: String = places
+            .iter()
+            .map(|p| format!("{before_tree}:./{p}\n"))
+            .collect();
+        let mut cmd = self.command(None);
+        cmd.args(["cat-file", "--batch-check=%(objecttype) %(objectsize)"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().ok()?;
+        // A few hundred short lines fit in the pipe: writing cannot block on git.
+        let written = child
+            .stdin
+            .take()
+            .is_some_and(|mut stdin| stdin.write_all(asked.as_bytes()).is_ok());
+        let pending = OldSizes {
+            child: Some(child),
+            places: places.to_vec(),
+            top,
+            limit: self.diff_limit?,
+        };
+        written.then_some(pending)
+    }
+
     /// Which way the work tree is watched.
     pub fn mode(&self) -> Mode {
         self.mode
@@ -442,6 +488,9 @@ impl Tracker {
             self.ensure_shadow()?;
         }
         let before_tree = self.tree(before)?;
+        // Asked while git adds the places: the old sizes are then known without a
+        // process of their own once the add is done.
+        let old_sizes = self.old_sizes(&before_tree, under);
         let (after, under) = self.stage_under(Some(&before.state.index), under)?;
         let mut args = vec![
             "diff",
@@ -477,7 +526,11 @@ impl Tracker {
             .as_ref()
             .map(|h| format!(":(exclude,literal){h}"));
         args.extend(exclude.as_deref());
-        let big = self.too_large_to_diff(&before_tree, &after.state.index, exclude.as_deref())?;
+        let known = old_sizes.and_then(|pending| pending.too_large(&self.root, under));
+        let big = match known {
+            Some(big) => big,
+            None => self.too_large_to_diff(&before_tree, &after.state.index, exclude.as_deref())?,
+        };
         let big_specs: Vec<String> = big
             .iter()
             .map(|(p, _)| format!(":(top,exclude,literal){p}"))
@@ -791,6 +844,65 @@ impl Tracker {
             Ok(out.stdout)
         } else {
             Err(git_error(args, &out))
+        }
+    }
+}
+
+/// Old sizes of a few changed files, asked of git by [`Tracker::old_sizes`].
+struct OldSizes {
+    /// Taken when the answer is read; still here when dropped unread (killed then).
+    child: Option<std::process::Child>,
+    places: Vec<String>,
+    /// The root relative to the work tree's top level (`""` when they are the same).
+    top: String,
+    limit: u64,
+}
+
+impl OldSizes {
+    /// The changed paths (relative to the work tree's top level) whose old or new content
+    /// is over the limit, with that size; `None` when git's answer cannot be used (the
+    /// add read places other than those asked, or an old place was a folder).
+    ///
+    /// A new size is the file's own: with a clean filter (Git LFS) the blob git stores is
+    /// smaller, so such a file may be called too large where git would not.
+    fn too_large(mut self, root: &Path, read: Option<&[String]>) -> Option<Vec<(String, u64)>> {
+        let out = self.child.take()?.wait_with_output().ok()?;
+        if read != Some(self.places.as_slice()) || !out.status.success() {
+            return None;
+        }
+        let answers = String::from_utf8_lossy(&out.stdout);
+        let answers: Vec<&str> = answers.lines().collect();
+        if answers.len() != self.places.len() {
+            return None;
+        }
+        let mut big = Vec::new();
+        for (place, answer) in self.places.iter().zip(answers) {
+            let old = match answer.split_once(' ') {
+                _ if answer.ends_with(" missing") => 0,
+                Some(("blob", size)) => size.parse().ok()?,
+                _ => return None,
+            };
+            let new = std::fs::symlink_metadata(root.join(place)).map_or(0, |m| m.len());
+            let size = old.max(new);
+            if size > self.limit {
+                let path = match self.top.is_empty() {
+                    true => place.clone(),
+                    false => format!("{}/{place}", self.top),
+                };
+                big.push((path, size));
+            }
+        }
+        // In git's order, as the whole tree's answer comes.
+        big.sort();
+        Some(big)
+    }
+}
+
+impl Drop for OldSizes {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
