@@ -858,9 +858,29 @@ sealed_tests! {
         let Touched::Under(places) = w.touched() else {
             panic!("the new folder's change was seen");
         };
-        assert_eq!(places, vec!["notes/deep".to_string()]);
+        assert_eq!(places, vec!["notes/deep/a.txt".to_string()]);
         let second = t.change_since_under(&first.after, Some(&places)).unwrap();
         assert!(String::from_utf8_lossy(&second.diff).contains("+two"), "{places:?}");
+    }
+
+    /// A file edited in a folder is named itself (git then reads that file alone); one
+    /// that came and went (an editor's or `sed -i`'s temporary file) names its folder; many
+    /// files name their folders.
+    fn the_watch_names_files_that_are_still_there_and_folders_for_the_rest(env) {
+        let dir = repo();
+        let root = dir.path();
+        let mut w = watch(root);
+        w.reset();
+        sh(root, "echo more >> docs/gone.md && echo tmp > docs/.swap && rm docs/.swap");
+        assert_eq!(w.touched(), Touched::Under(vec!["docs".to_string()]));
+        w.rearm();
+        w.reset();
+        sh(root, "echo more >> docs/old-name.md");
+        assert_eq!(w.touched(), Touched::Under(vec!["docs/old-name.md".to_string()]));
+        w.rearm();
+        w.reset();
+        sh(root, "for i in $(seq 100); do echo $i > docs/many-$i.txt; done");
+        assert_eq!(w.touched(), Touched::Under(vec!["docs".to_string()]));
     }
 
     /// A place git refuses (an ignored file named on its own) falls back to the whole tree.
