@@ -375,27 +375,17 @@ impl Tracker {
             .collect())
     }
 
-    /// Starts asking git the size of each place (files relative to the root) in
-    /// `before_tree`, when every place is a file or gone and there are few of them: the
-    /// new sizes are then the files' own, and [`OldSizes::too_large`] answers what
-    /// [`Tracker::too_large_to_diff`] would, with no git process after the add. `None`
-    /// when that does not hold (a folder changed, no limit, no places).
+    /// Starts asking git the size of each place (relative to the root) in `before_tree`,
+    /// so that [`OldSizes::nothing_too_large`] can tell, with no git process after the
+    /// add, that no changed file is over the diff limit (what nearly every DO gives).
+    /// `None` when there is no limit or no short list of places.
     fn old_sizes(&self, before_tree: &str, under: Option<&[String]>) -> Option<OldSizes> {
         const MOST_PLACES: usize = 256;
-        self.diff_limit?;
+        let limit = self.diff_limit?;
         let places = under.filter(|u| !u.is_empty() && u.len() <= MOST_PLACES)?;
-        let simple = places.iter().all(|p| {
-            !p.contains('\n')
-                && match std::fs::symlink_metadata(self.root.join(p)) {
-                    Ok(m) => !m.is_dir(),
-                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-                }
-        });
-        if !simple {
+        if places.iter().any(|p| p.contains('\n')) {
             return None;
         }
-        let top = self.root.strip_prefix(&self.work_tree).ok()?;
-        let top = top.to_str()?.replace(std::path::MAIN_SEPARATOR, "/");
         // `<tree>:./<path>` is relative to git's working directory, the root.
         let asked: String = places
             .iter()
@@ -415,8 +405,7 @@ impl Tracker {
         let pending = OldSizes {
             child: Some(child),
             places: places.to_vec(),
-            top,
-            limit: self.diff_limit?,
+            limit,
         };
         written.then_some(pending)
     }
@@ -526,10 +515,11 @@ impl Tracker {
             .as_ref()
             .map(|h| format!(":(exclude,literal){h}"));
         args.extend(exclude.as_deref());
-        let known = old_sizes.and_then(|pending| pending.too_large(&self.root, under));
-        let big = match known {
-            Some(big) => big,
-            None => self.too_large_to_diff(&before_tree, &after.state.index, exclude.as_deref())?,
+        let big = match old_sizes.is_some_and(|o| o.nothing_too_large(&self.root, under)) {
+            true => Vec::new(),
+            false => {
+                self.too_large_to_diff(&before_tree, &after.state.index, exclude.as_deref())?
+            }
         };
         let big_specs: Vec<String> = big
             .iter()
@@ -853,49 +843,55 @@ struct OldSizes {
     /// Taken when the answer is read; still here when dropped unread (killed then).
     child: Option<std::process::Child>,
     places: Vec<String>,
-    /// The root relative to the work tree's top level (`""` when they are the same).
-    top: String,
     limit: u64,
 }
 
 impl OldSizes {
-    /// The changed paths (relative to the work tree's top level) whose old or new content
-    /// is over the limit, with that size; `None` when git's answer cannot be used (the
-    /// add read places other than those asked, or an old place was a folder).
-    ///
-    /// A new size is the file's own: with a clean filter (Git LFS) the blob git stores is
-    /// smaller, so such a file may be called too large where git would not.
-    fn too_large(mut self, root: &Path, read: Option<&[String]>) -> Option<Vec<(String, u64)>> {
-        let out = self.child.take()?.wait_with_output().ok()?;
+    /// Whether it is sure that no changed file is over the limit: every old size git gave
+    /// and every new file (read from the disk; a new folder walked, when small) is under
+    /// it. `false` sends the caller to the exact answer of
+    /// [`Tracker::too_large_to_diff`] (also when the add read other places than those
+    /// asked, or a folder was there before).
+    fn nothing_too_large(mut self, root: &Path, read: Option<&[String]>) -> bool {
+        let Some(Ok(out)) = self.child.take().map(|c| c.wait_with_output()) else {
+            return false;
+        };
         if read != Some(self.places.as_slice()) || !out.status.success() {
-            return None;
+            return false;
         }
         let answers = String::from_utf8_lossy(&out.stdout);
         let answers: Vec<&str> = answers.lines().collect();
         if answers.len() != self.places.len() {
-            return None;
+            return false;
         }
-        let mut big = Vec::new();
-        for (place, answer) in self.places.iter().zip(answers) {
-            let old = match answer.split_once(' ') {
-                _ if answer.ends_with(" missing") => 0,
-                Some(("blob", size)) => size.parse().ok()?,
-                _ => return None,
+        let mut walk_left = 256usize;
+        self.places.iter().zip(answers).all(|(place, answer)| {
+            let old_fits = match answer.split_once(' ') {
+                _ if answer.ends_with(" missing") => true,
+                Some(("blob", size)) => size.parse().is_ok_and(|n: u64| n <= self.limit),
+                _ => false,
             };
-            let new = std::fs::symlink_metadata(root.join(place)).map_or(0, |m| m.len());
-            let size = old.max(new);
-            if size > self.limit {
-                let path = match self.top.is_empty() {
-                    true => place.clone(),
-                    false => format!("{}/{place}", self.top),
-                };
-                big.push((path, size));
-            }
-        }
-        // In git's order, as the whole tree's answer comes.
-        big.sort();
-        Some(big)
+            old_fits && fits(&root.join(place), self.limit, &mut walk_left)
+        })
     }
+}
+
+/// Whether the file at `path` (gone counts) is at most `limit` bytes, or the folder there
+/// holds only such files, looking at `walk_left` entries at most.
+fn fits(path: &Path, limit: u64, walk_left: &mut usize) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return true;
+    };
+    if !meta.is_dir() {
+        return meta.len() <= limit;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    entries.into_iter().all(|e| {
+        *walk_left = walk_left.saturating_sub(1);
+        *walk_left > 0 && e.is_ok_and(|e| fits(&e.path(), limit, walk_left))
+    })
 }
 
 impl Drop for OldSizes {

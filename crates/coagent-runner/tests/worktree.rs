@@ -901,13 +901,15 @@ sealed_tests! {
 }
 
 /// Files over a diff limit of 1,000 bytes, changed every way: grown past it, cut below it,
-/// deleted; and one small edit beside them.
+/// deleted, new in a new folder; and one small edit beside them.
 fn change_big_files(root: &Path) -> Vec<String> {
     std::fs::write(root.join("grown.txt"), "x".repeat(5_000)).unwrap();
     std::fs::write(root.join("cut.txt"), "short now\n").unwrap();
     std::fs::remove_file(root.join("doomed.txt")).unwrap();
     std::fs::write(root.join("small.txt"), "small, edited\n").unwrap();
-    ["grown.txt", "cut.txt", "doomed.txt", "small.txt"]
+    std::fs::create_dir_all(root.join("fresh/deep")).unwrap();
+    std::fs::write(root.join("fresh/deep/big.bin"), vec![7u8; 4_000]).unwrap();
+    ["grown.txt", "cut.txt", "doomed.txt", "small.txt", "fresh"]
         .map(String::from)
         .to_vec()
 }
@@ -943,7 +945,7 @@ sealed_tests! {
             assert_eq!(text, String::from_utf8_lossy(&whole.diff), "{inner:?}");
             assert_eq!(narrow.warnings, whole.warnings, "{inner:?}");
             assert!(text.contains("+small, edited"), "{text}");
-            for big in ["grown.txt", "cut.txt", "doomed.txt"] {
+            for big in ["grown.txt", "cut.txt", "doomed.txt", "fresh/deep/big.bin"] {
                 assert!(!text.contains(big), "{big} is left out: {text}");
                 let path = inner.join(big).to_string_lossy().into_owned();
                 assert!(
