@@ -188,7 +188,10 @@ pub fn send_with(
     let rel: Vec<String> = paths.iter().map(|p| hub.rel(p)).collect();
     let redactions = screened.findings;
     let extra_sql = extra.sql;
-    let parts_json = serde_json::to_string(&out.parts).unwrap_or_default();
+    // What the renderer could not see — header lines, `NEXT k/n` footers — is frame.
+    let mut parts = out.parts;
+    parts.frame += crate::vendor::estimate(&whole).saturating_sub(parts.total());
+    let parts_json = serde_json::to_string(&parts).unwrap_or_default();
     hub.store.tx(|tx| {
         if let Some(f) = extra_sql {
             f(tx)?;

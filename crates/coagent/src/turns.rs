@@ -32,7 +32,8 @@ pub struct Parts {
 
 impl Parts {
     /// A boot or respawn payload: its capsule block, its contract and its machine block
-    /// are counted alone; everything else (title, handoff, the closing line) is handoff.
+    /// are counted alone; the rest of the rendered text (title, handoff) is handoff, and
+    /// the header line that [`crate::payload::send`] adds is frame.
     pub fn boot(text: &str, capsule: &str, contract: &str, machine: &str) -> Parts {
         let (c, k, m) = (
             vendor::estimate(capsule),
