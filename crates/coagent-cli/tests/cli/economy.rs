@@ -330,3 +330,29 @@ fn stats_and_status_show_tokens_per_turn_by_direction_and_part() {
         .stdout_has("tokens     pasted out ~")
         .stdout_has("turn 1   out ~");
 }
+
+#[test]
+fn a_wraps_last_in_progress_is_the_do_proposed_last_not_the_one_whose_id_sorts_last() {
+    let env = Env::with_git();
+    four_todos(&env);
+    boot(&env);
+    let mut reply = "Policy v1.0 loaded.\n".to_string();
+    for k in 1..=8 {
+        reply.push_str(&format!(
+            "\n```sh\n# DO: Step number {k}\necho {k}\n# END DO\n```\n"
+        ));
+    }
+    one_turn(&env, &reply);
+    let w = env.json(&["wrap"]);
+    let text = std::fs::read_to_string(w["respawn"][0].as_str().unwrap()).unwrap();
+    assert!(
+        text.contains("Step number 8 (succeeded).\n"),
+        "the last DO proposed (all in one millisecond):\n{text}"
+    );
+    let listed = text.split_once("**Finished DOs**").unwrap().1;
+    let at = |k: u32| listed.find(&format!("Step number {k} ")).unwrap();
+    assert!(
+        (1..8).all(|k| at(k) < at(k + 1)),
+        "in proposal order:\n{text}"
+    );
+}
