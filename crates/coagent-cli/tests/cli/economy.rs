@@ -356,3 +356,37 @@ fn a_wraps_last_in_progress_is_the_do_proposed_last_not_the_one_whose_id_sorts_l
         "in proposal order:\n{text}"
     );
 }
+
+#[test]
+fn a_do_sent_again_as_a_revision_shows_its_changed_lines() {
+    let env = Env::with_git();
+    four_todos(&env);
+    boot(&env);
+    let body: String = (1..=40).map(|i| format!("echo line {i}\n")).collect();
+    let first = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(format!(
+            "Policy v1.0 loaded.\n\n```bash\n# DO: Print forty lines\n{body}# END DO\n```\n"
+        ))
+        .ok()
+        .json();
+    let old = first["dos"][0]["id"].as_str().unwrap().to_string();
+    let changed = body.replace("echo line 7\n", "echo line seven\n");
+    let second = env
+        .cmd(&["--json", "ingest", "-"])
+        .stdin(format!(
+            "Line 7 spelled out.\n\n```bash\n# DO: Print forty lines (revises {old})\n{changed}# END DO\n```\n"
+        ))
+        .ok()
+        .json();
+    let new = second["dos"][0]["id"].as_str().unwrap();
+    let shown = env.json(&["do", "show", new]);
+    assert_eq!(shown["revises"]["id"], old.as_str(), "{shown}");
+    assert_eq!(shown["revises"]["added"], 1);
+    assert_eq!(shown["revises"]["removed"], 1);
+    env.ok(&["do", "show", new])
+        .stdout_has(&format!("revises   {old}: +1 −1 lines"))
+        .stdout_has("-echo line 7\n+echo line seven\n");
+    // A DO that revises nothing says nothing of it.
+    assert!(env.json(&["do", "show", &old])["revises"].is_null());
+}
