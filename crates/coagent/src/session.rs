@@ -1,8 +1,9 @@
 //! Sessions: one chat conversation with one vendor, `booting → live → wrapped` (or
 //! `closed`: ended by the user, the work done or carried on elsewhere; or `abandoned`: the
 //! chat given up). `start` opens one and sends its boot payload: the Policy Capsule, the BPOE
-//! contract, and a `handoff` BackchatMessage with the goal and the open TODOs, top 3 first
-//! (or a wrap's handoff, for a respawn). Each session records the capsule it booted with.
+//! contract, the goal and the open TODOs, top 3 first (or a wrap's handoff, for a respawn),
+//! and a one-line `handoff` BackchatMessage naming the session and its capsule (the
+//! markdown above it says the rest, once). Each session records the capsule it booted with.
 
 use std::path::PathBuf;
 

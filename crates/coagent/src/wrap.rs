@@ -5,6 +5,8 @@
 //! `wrap` writes `cache/wraps/CoWrap-<UTC>-<from>-to-<to|ANY>.tar.zst`, updates
 //! `cache/CoWrap.latest.json`, closes the session and boots its successor from the wrap's
 //! handoff (the respawn payload goes out like every payload: guard, outbox, clipboard).
+//! The handoff's text is [`crate::handoff`]'s, within a fixed budget; the archive's
+//! `handoff.json` keeps the full message (every open TODO and finished artifact).
 //! `verify` finds any changed, missing or extra file; `unwrap` boots a session from a wrap
 //! (addressed → `ANY` → newest) and records the receipt; nothing here deletes a wrap except
 //! `sweep`, and it only prunes wraps already consumed.
