@@ -151,6 +151,13 @@ const PENDING: usize = 5;
 /// finished DOs (newest first).
 pub fn render(p: &Parts<'_>) -> String {
     let mut room = Room(BUDGET_TOKENS.saturating_sub(HEADINGS_TOKENS));
+    let (head, open, last) = always(p, &mut room);
+    sections(choose(p, &mut room, head, open, last))
+}
+
+/// What the handoff carries whatever it costs: the goal and what happened, the top 3 open
+/// TODOs, the last DO.
+fn always(p: &Parts<'_>, room: &mut Room) -> (String, Vec<String>, Option<String>) {
     let s = p.session;
     let head = format!(
         "{}The previous chat ({}, session {}) was wrapped ({}). Continue from here; do not redo finished work.\n\n",
@@ -164,7 +171,7 @@ pub fn render(p: &Parts<'_>) -> String {
         p.reason
     );
     room.force(&head);
-    let mut open: Vec<String> = p
+    let open: Vec<String> = p
         .open
         .iter()
         .take(3)
@@ -183,22 +190,31 @@ pub fn render(p: &Parts<'_>) -> String {
     if let Some(l) = &last {
         room.force(l);
     }
+    (head, open, last)
+}
+
+/// The rest, in the order of what matters most, while the budget lasts.
+fn choose(
+    p: &Parts<'_>,
+    room: &mut Room,
+    head: String,
+    mut open: Vec<String>,
+    last: Option<String>,
+) -> Sections {
     let decisions = p.decisions.len().saturating_sub(DECISIONS);
     let (decisions, _) = fitting(
-        &mut room,
+        room,
         p.decisions[decisions..]
             .iter()
             .map(|d| format!("- {}\n", clip(d, LINE_CHARS))),
     );
     // Finished DOs newest first: the first few now, more once everything else is in.
     let finished: Vec<&DoLine> = p.dos.iter().rev().filter(|d| d.finished()).collect();
-    let (mut done_dos, mut first_left) = fitting(
-        &mut room,
-        finished.iter().take(FIRST_DOS).map(|d| do_line(d)),
-    );
+    let (mut done_dos, mut first_left) =
+        fitting(room, finished.iter().take(FIRST_DOS).map(|d| do_line(d)));
     let pending: Vec<&DoLine> = p.dos.iter().rev().filter(|d| !d.finished()).collect();
     let (pending_lines, _) = fitting(
-        &mut room,
+        room,
         pending
             .iter()
             .take(PENDING)
@@ -206,7 +222,7 @@ pub fn render(p: &Parts<'_>) -> String {
     );
     let pending_left = pending.len() - pending_lines.len();
     let (more, _) = fitting(
-        &mut room,
+        room,
         p.open
             .iter()
             .enumerate()
@@ -216,21 +232,18 @@ pub fn render(p: &Parts<'_>) -> String {
     );
     open.extend(more);
     let open_left = p.open.len() - open.len();
-    let (done_todos, _) = fitting(
-        &mut room,
-        p.done.iter().take(DONE_TODOS).map(done_todo_line),
-    );
+    let (done_todos, _) = fitting(room, p.done.iter().take(DONE_TODOS).map(done_todo_line));
     let done_todos_left = p.done.len() - done_todos.len();
     if first_left == 0 {
         let (rest, _) = fitting(
-            &mut room,
+            room,
             finished.iter().skip(done_dos.len()).map(|d| do_line(d)),
         );
         done_dos.extend(rest);
     }
     first_left = finished.len() - done_dos.len();
     done_dos.reverse();
-    sections(Sections {
+    Sections {
         head,
         done_dos,
         done_dos_left: first_left,
@@ -242,7 +255,7 @@ pub fn render(p: &Parts<'_>) -> String {
         last,
         open,
         open_left,
-    })
+    }
 }
 
 /// The handoff's lines, chosen: what [`sections`] lays out.
