@@ -15,7 +15,8 @@ Prints:
   (target: <= 2,000 tokens after 100 turns);
 - per vendor, the turns a session gets before its default context budget breaches,
   with the session's turns repeated after the 5th (budget_breach_tokens from
-  `coagent vendors --json` when it has it, else context_tokens * 0.6, said which).
+  `coagent vendors --json` when it has it, else context_tokens * 0.6, said which), and
+  the same at fixed budgets of 8K, 16K and 32K tokens.
 
     python3 bench/tokens.py [path/to/coagent] [--against OLD_COAGENT] [--long 100]
 
@@ -319,6 +320,12 @@ def main():
         limit, src = budget(v)
         cells = [str(turns_to_breach(r["turns"], limit)) for _, r in runs]
         print(f"| {v['name']} | {limit} | {src} | " + " | ".join(cells) + " |")
+    print("\n## Turns before an effective-context budget of 8K-32K tokens (where published"
+          " measurements put the damage)\n")
+    print("| budget | " + " | ".join(heads) + " |")
+    print("|---|" + "---|" * len(heads))
+    for limit in (8_000, 16_000, 32_000):
+        print(f"| {limit} | " + " | ".join(str(turns_to_breach(r["turns"], limit)) for _, r in runs) + " |")
 
 
 if __name__ == "__main__":
