@@ -182,7 +182,7 @@ fn the_capsule_and_contract_are_pasted_once_per_chat() {
 }
 
 #[test]
-fn a_result_payloads_overhead_is_under_150_tokens_per_do_beyond_its_contents() {
+fn a_three_do_result_payloads_overhead_is_under_150_tokens_per_do_beyond_its_contents() {
     let env = Env::with_git();
     four_todos(&env);
     boot(&env);
