@@ -126,9 +126,9 @@ pub struct BackchatMessage {
     pub subject: String,
     /// Markdown.
     pub body: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub todos: Vec<TodoItem>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
@@ -136,9 +136,15 @@ pub struct BackchatMessage {
 }
 
 impl BackchatMessage {
-    /// Pretty JSON, as pasted in a `coagent` block.
+    /// Pretty JSON, as kept in the store and in a wrap's archive.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// One line of JSON, as pasted in a `coagent` block: the chat needs its ids, not its
+    /// indentation, and every token pasted shortens the chat's useful life.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -367,10 +373,12 @@ pub fn emit(
         .unwrap_or_else(|| "generic".to_string());
     let v = crate::vendor::find(&cfg, &vendor_name)?;
     let templates = crate::template::Templates::load(Some(&hub.dir))?;
+    let line = message.to_line();
     let text = templates.render(
         "message.md",
-        serde_json::json!({"id": id, "kind": message.kind.as_str(), "subject": message.subject, "body": message.body, "message_json": message.to_json(), "requires_ack": message.requires_ack}),
+        serde_json::json!({"id": id, "kind": message.kind.as_str(), "subject": message.subject, "body": message.body, "message_json": line, "requires_ack": message.requires_ack}),
     )?;
+    let parts = crate::turns::Parts::message(&text, &line);
     let session_id = s.as_ref().map(|s| s.id.clone());
     let stem = format!(
         "{}-message-{}",
@@ -383,6 +391,7 @@ pub fn emit(
         stem,
         id: id.clone(),
         text,
+        parts,
     };
     let json = message.to_json();
     let (mid, sid, kind, to, subject, ack) = (

@@ -9,7 +9,7 @@
 //! [`capsule`] (Policy Capsule), [`bpoe`] (BPOE contract), [`session`], [`todo`],
 //! [`backchat`] (BackchatMessage), [`payload`] (the outbox, the one guarded way out),
 //! [`vendor`], [`clipboard`], [`guard`], [`ingest`], [`ack`], [`dos`], [`artifact`], [`outbox`],
-//! [`bloat`], [`wrap`] (CoWrap), [`ticker`] (CoTicker), [`stats`].
+//! [`bloat`], [`wrap`] (CoWrap) and its [`handoff`], [`turns`] (tokens per turn), [`ticker`] (CoTicker), [`stats`].
 
 pub mod ack;
 pub mod artifact;
@@ -26,6 +26,7 @@ pub mod dos;
 pub mod error;
 pub mod fsx;
 pub mod guard;
+pub mod handoff;
 pub mod hub;
 pub mod id;
 pub mod ingest;
@@ -39,6 +40,7 @@ pub mod store;
 pub mod template;
 pub mod ticker;
 pub mod todo;
+pub mod turns;
 pub mod vendor;
 pub mod watch;
 pub mod wrap;

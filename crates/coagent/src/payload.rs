@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::clipboard::{ClipOutcome, Clipboard};
 use crate::clock::file_stamp;
 use crate::hub::Hub;
+use crate::turns::Parts;
 use crate::vendor::{Tokens, Vendor};
 use crate::{Result, fsx, guard, store};
 
@@ -30,6 +31,8 @@ pub struct Outgoing {
     pub id: String,
     /// Rendered markdown, without the header line.
     pub text: String,
+    /// Its tokens by part, for the per-turn figures.
+    pub parts: Parts,
 }
 
 /// What was sent.
@@ -185,19 +188,24 @@ pub fn send_with(
     let rel: Vec<String> = paths.iter().map(|p| hub.rel(p)).collect();
     let redactions = screened.findings;
     let extra_sql = extra.sql;
+    // What the renderer could not see — header lines, `NEXT k/n` footers — is frame.
+    let mut parts = out.parts;
+    parts.frame += crate::vendor::estimate(&whole).saturating_sub(parts.total());
+    let parts_json = serde_json::to_string(&parts).unwrap_or_default();
     hub.store.tx(|tx| {
         if let Some(f) = extra_sql {
             f(tx)?;
         }
         for (i, file) in files.iter().enumerate() {
             tx.execute(
-                "INSERT OR REPLACE INTO payloads (id, session, kind, part, parts, path, sha256, chars, tokens, tokens_exact, redactions, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12, ?10, ?11)",
+                "INSERT OR REPLACE INTO payloads (id, session, kind, part, parts, path, sha256, chars, tokens, tokens_exact, redactions, created_at, part_tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12, ?10, ?11, ?13)",
                 rusqlite::params![
                     out.id, out.session, out.kind, (i + 1) as i64, n as i64, rel[i],
                     fsx::sha256_hex(file.as_bytes()), file.chars().count() as i64,
                     part_tokens[i].count as i64, if i == 0 { redactions as i64 } else { 0 }, now,
-                    part_tokens[i].exact as i64
+                    part_tokens[i].exact as i64,
+                    (i == 0).then_some(&parts_json)
                 ],
             )?;
         }

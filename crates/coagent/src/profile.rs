@@ -18,11 +18,10 @@ pub const DEFAULT: &str = r#"# CoProfile: who you are to the chats you work with
 
 [public]
 name = ""
-# How you like to work. Each entry becomes one line of the capsule.
-preferences = [
-  "Keep answers short; lead with the decision, then the reason.",
-  "Propose work as DOs; never ask me to paste secrets or whole files unasked.",
-]
+# How you like to work, beyond the policy (which already asks for short answers and
+# DOs). Each entry becomes one line of every boot, so each costs tokens; e.g.
+# preferences = ["Explain a failure in one sentence before proposing the fix."]
+preferences = []
 # Your house style for code and docs (one paragraph), e.g. "Rust 2024, thiserror, no unwrap()".
 house_style = ""
 
@@ -134,7 +133,8 @@ mod tests {
     fn default_profile_parses_with_no_private_values() {
         let p = Profile::parse(DEFAULT).expect("default parses");
         assert!(p.private_values().is_empty());
-        assert!(p.public_entries().iter().any(|e| e.key == "preferences"));
+        // Nothing that repeats the policy: the default pastes no "About me" at all.
+        assert!(p.public_entries().is_empty(), "{:?}", p.public_entries());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Sessions: one chat conversation with one vendor, `booting → live → wrapped` (or
 //! `closed`: ended by the user, the work done or carried on elsewhere; or `abandoned`: the
 //! chat given up). `start` opens one and sends its boot payload: the Policy Capsule, the BPOE
-//! contract, and a `handoff` BackchatMessage with the goal and the open TODOs, top 3 first
-//! (or a wrap's handoff, for a respawn). Each session records the capsule it booted with.
+//! contract, the goal and the open TODOs, top 3 first (or a wrap's handoff, for a respawn),
+//! and a one-line `handoff` BackchatMessage naming the session and its capsule (the
+//! markdown above it says the rest, once). Each session records the capsule it booted with.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ use crate::hub::Hub;
 use crate::id::Kind;
 use crate::payload::{self, Outgoing, Sent};
 use crate::template::Templates;
+use crate::turns::Parts;
 use crate::vendor::{self, Vendor};
 use crate::{Error, Result, bpoe, store, todo};
 
@@ -338,55 +340,36 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
         sha256: capsule.sha256.clone(),
     };
     let goal = opts.goal.trim().to_string();
-    let (kind, body, subject) = match &opts.respawn {
-        Some(r) => (
-            MessageKind::Handoff,
-            r.handoff.clone(),
-            format!("Continue {} ({})", r.from_session, r.wrap_id),
-        ),
-        None => (
-            MessageKind::Handoff,
-            if goal.is_empty() {
-                "Start the work on the open TODOs.".to_string()
-            } else {
-                goal.clone()
-            },
-            if goal.is_empty() {
-                "Session boot".to_string()
-            } else {
-                format!("Goal: {}", first_line(&goal, 80))
-            },
-        ),
+    // The machine block names the session and its capsule; the goal, the TODOs and the
+    // handoff are in the markdown above it, in full, and are not pasted twice.
+    let subject = match &opts.respawn {
+        Some(r) => format!("Continue {} ({})", r.from_session, r.wrap_id),
+        None => "Session boot".to_string(),
     };
     let message = BackchatMessage {
         schema: SchemaTag::V1,
         id: msg_id.clone(),
-        kind,
+        kind: MessageKind::Handoff,
         from: "coagent".to_string(),
         to: session.clone(),
         created_at: rfc3339(now),
         capsule: capsule_ref.clone(),
         subject,
-        body,
-        todos: match &opts.respawn {
-            Some(r) => r.message.todos.clone(),
-            None => todos.iter().chain(&done_todos).map(|t| t.item()).collect(),
-        },
-        artifacts: opts
-            .respawn
-            .as_ref()
-            .map(|r| r.message.artifacts.clone())
-            .unwrap_or_default(),
+        body: String::new(),
+        todos: Vec::new(),
+        artifacts: Vec::new(),
         reply_to: opts.respawn.as_ref().map(|r| r.message.id.clone()),
         requires_ack: false,
     };
-    let message_json = message.to_json();
+    let message_json = message.to_line();
     let echo = capsule.echo();
+    let capsule_text = capsule_block(hub, &templates, &capsule)?;
+    let contract = bpoe::render(&templates, &echo)?;
     let ctx = serde_json::json!({
         "session": session,
         "vendor": vendor.display,
-        "capsule_block": capsule_block(hub, &templates, &capsule)?,
-        "bpoe": bpoe::render(&templates, &echo)?,
+        "capsule_block": capsule_text,
+        "bpoe": contract,
         "goal": goal,
         "handoff": opts.respawn.as_ref().map(|r| r.handoff.clone()).unwrap_or_default(),
         "todos": todos,
@@ -409,6 +392,7 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
         kind: kind_word.to_string(),
         stem: format!("{session}-{kind_word}"),
         id: msg_id.clone(),
+        parts: Parts::boot(&text, &capsule_text, &contract, &message_json),
         text,
     };
     // The session exists only once its boot payload is out: one transaction for both, so a
@@ -457,13 +441,4 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
         sent,
         from_wrap,
     })
-}
-
-fn first_line(s: &str, max: usize) -> String {
-    let line = s.lines().next().unwrap_or_default();
-    if line.chars().count() <= max {
-        line.to_string()
-    } else {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::Result;
 use crate::clock::Millis;
 use crate::hub::Hub;
+use crate::turns::{self, Book, Parts};
 
 /// What the "Seed acceptance" figures are, in one line.
 pub const ACCEPTANCE_MEANING: &str = "the targets set by the seed (the advisory CoAgent is built from): a new session's first DO done within 15 min, a wrap within 5 min of a breach, every BackchatMessage schema-valid, every result ACKed, no secret pasted out";
@@ -30,6 +31,8 @@ pub struct SessionStats {
     pub results_sent: i64,
     pub results_acked: i64,
     pub tokens: i64,
+    /// Tokens per turn, pasted out (by part) and ingested.
+    pub token_turns: Book,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -53,6 +56,11 @@ pub struct Overall {
     pub payloads_refused: i64,
     pub payloads_redacted: i64,
     pub tokens: i64,
+    /// Tokens pasted out into chats, and ingested from them.
+    pub tokens_pasted_out: i64,
+    pub tokens_ingested: i64,
+    /// What was pasted out, by part (payloads recorded since parts are counted).
+    pub tokens_out_parts: Parts,
     pub wraps: i64,
     /// Wraps the user asked for (`coagent wrap`): not a response to a breach, so not in
     /// the breach → wrap figures.
@@ -131,6 +139,7 @@ pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
             results_sent: r.get(10)?,
             results_acked: r.get(11)?,
             tokens: r.get(12)?,
+            token_turns: Book::default(),
         })
     })?;
     let sessions: Vec<SessionStats> = rows.collect::<rusqlite::Result<_>>()?;
@@ -171,6 +180,9 @@ pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
         ),
         ..Overall::default()
     };
+    o.tokens_pasted_out = count("SELECT COALESCE(SUM(tokens), 0) FROM payloads")?;
+    o.tokens_ingested = count("SELECT COALESCE(SUM(tokens), 0) FROM replies")?;
+    o.tokens_out_parts = out_parts(hub)?;
     o.echo_verification_rate = rate(o.sessions_verified, o.sessions);
     o.dos_per_session = rate(o.dos_proposed, o.sessions);
     o.ack_rate = rate(o.results_acked, o.results_sent);
@@ -201,11 +213,44 @@ pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
         results_acked: (o.results_acked, o.results_sent),
         secrets_pasted_out: 0,
     };
+    let sessions = sessions
+        .into_iter()
+        .take(limit)
+        .map(|mut x| {
+            x.token_turns = turns::book(hub, &x.session)?;
+            Ok(x)
+        })
+        .collect::<Result<_>>()?;
     Ok(Stats {
         overall: o,
         acceptance,
-        sessions: sessions.into_iter().take(limit).collect(),
+        sessions,
     })
+}
+
+/// Every payload's parts, summed.
+fn out_parts(hub: &Hub) -> Result<Parts> {
+    let sum = |k: &str| format!("COALESCE(SUM(json_extract(part_tokens, '$.{k}')), 0)");
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {}, {} FROM payloads WHERE part = 1 AND part_tokens IS NOT NULL",
+        sum("capsule"),
+        sum("contract"),
+        sum("handoff"),
+        sum("results"),
+        sum("frame"),
+        sum("machine")
+    );
+    let n = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+    Ok(hub.store.conn().query_row(&sql, [], |r| {
+        Ok(Parts {
+            capsule: n(r, 0)?,
+            contract: n(r, 1)?,
+            handoff: n(r, 2)?,
+            results: n(r, 3)?,
+            frame: n(r, 4)?,
+            machine: n(r, 5)?,
+        })
+    })?)
 }
 
 impl Stats {

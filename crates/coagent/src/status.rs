@@ -11,6 +11,7 @@ use crate::bloat::{self, Assessment, Level, Signal};
 use crate::capsule::{self, CapsuleState};
 use crate::hub::Hub;
 use crate::session::{self, Session};
+use crate::turns::{self, Book};
 use crate::{Result, ticker, vendor};
 
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +27,9 @@ pub struct SessionStatus {
     pub capsule_outdated: bool,
     /// The capsule version in force (`capsule.lock`); empty when it cannot be read.
     pub capsule_current: String,
+    /// An open session's tokens per turn (by `status`, not by every command's check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Book>,
 }
 
 /// The capsule in force, as the status compares sessions with it.
@@ -67,6 +71,7 @@ pub fn session_status(s: Session, a: Assessment, in_force: Option<&InForce>) -> 
         signals: a.signals,
         capsule_outdated: in_force.is_some_and(|c| c.outdates(&s)),
         capsule_current: in_force.map(|c| c.version.clone()).unwrap_or_default(),
+        tokens: None,
         session: s,
     }
 }
@@ -130,7 +135,10 @@ pub fn sort(out: &mut [SessionStatus]) {
 }
 
 pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
-    let open = check(hub)?;
+    let mut open = check(hub)?;
+    for s in &mut open {
+        s.tokens = Some(turns::book(hub, &s.session.id)?);
+    }
     let capsule = capsule::state(&hub.dir)?;
     let mut sessions = open.clone();
     for s in session::recent(hub, recent)? {
@@ -141,6 +149,7 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
                 wrap_in: None,
                 capsule_outdated: false,
                 capsule_current: capsule.version.clone(),
+                tokens: None,
                 session: s,
             });
         }

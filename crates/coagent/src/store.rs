@@ -222,6 +222,11 @@ const MIGRATIONS: &[&str] = &[
     -- 0: a file over the size limit, recorded with its size and sha256 but not copied.
     ALTER TABLE artifacts ADD COLUMN stored INTEGER NOT NULL DEFAULT 1;
     "#,
+    // 7: a payload's tokens by part (capsule, contract, handoff, results, frame, machine
+    // block), JSON on its first part's row, for `stats` and `status` to show per turn.
+    r#"
+    ALTER TABLE payloads ADD COLUMN part_tokens TEXT;
+    "#,
 ];
 
 pub struct Store {

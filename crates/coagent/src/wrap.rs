@@ -5,6 +5,8 @@
 //! `wrap` writes `cache/wraps/CoWrap-<UTC>-<from>-to-<to|ANY>.tar.zst`, updates
 //! `cache/CoWrap.latest.json`, closes the session and boots its successor from the wrap's
 //! handoff (the respawn payload goes out like every payload: guard, outbox, clipboard).
+//! The handoff's text is [`crate::handoff`]'s, within a fixed budget; the archive's
+//! `handoff.json` keeps the full message (every open TODO and finished artifact).
 //! `verify` finds any changed, missing or extra file; `unwrap` boots a session from a wrap
 //! (addressed → `ANY` → newest) and records the receipt; nothing here deletes a wrap except
 //! `sweep`, and it only prunes wraps already consumed.
@@ -25,7 +27,7 @@ use crate::clock::{Millis, file_stamp, rfc3339};
 use crate::hub::Hub;
 use crate::id::Kind;
 use crate::session::{self, Respawn, Session, StartOptions, Started};
-use crate::{Error, Result, fsx, store, todo};
+use crate::{Error, Result, fsx, handoff, store, todo};
 
 pub const MANIFEST_SCHEMA: &str = "coagent.wrap.v1";
 const LATEST: &str = "cache/CoWrap.latest.json";
@@ -182,20 +184,34 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
     }
     let open_todos = todo::list(hub, false)?;
     // Finished while this session was open (by its chat or by the human).
-    let done_todos = todo::done_since(hub, s.created_at, HANDOFF_DONE_TODOS)?;
+    let done_todos = todo::done_since(hub, s.created_at, handoff::DONE_TODOS + 1)?;
     let finished: Vec<&DoRow> = dos
         .iter()
         .filter(|d| !matches!(d.state.as_str(), "proposed" | "approved" | "running"))
         .collect();
-    let handoff = handoff_text(
-        &s,
-        &dos,
-        &artifacts_by_do,
-        &open_todos,
-        &done_todos,
-        &decisions(hub, &s.id)?,
-        &opts.reason,
-    );
+    let lines: Vec<handoff::DoLine> = dos
+        .iter()
+        .map(|d| handoff::DoLine {
+            id: d.id.clone(),
+            title: d.title.clone(),
+            lang: d.lang.clone(),
+            state: d.state.clone(),
+            artifacts: artifacts_by_do
+                .get(&d.id)
+                .into_iter()
+                .flatten()
+                .map(|(a, k, _)| (a.clone(), k.clone()))
+                .collect(),
+        })
+        .collect();
+    let handoff = handoff::render(&handoff::Parts {
+        session: &s,
+        reason: &opts.reason,
+        dos: &lines,
+        open: &open_todos,
+        done: &done_todos,
+        decisions: &decisions(hub, &s.id)?,
+    });
     let message = BackchatMessage {
         schema: SchemaTag::V1,
         id: msg_id.clone(),
@@ -414,7 +430,7 @@ fn read(p: &Path) -> Result<Vec<u8>> {
 
 fn session_dos(hub: &Hub, session: &str) -> Result<Vec<DoRow>> {
     let mut stmt = hub.store.conn().prepare_cached(
-        "SELECT id, title, lang, state FROM dos WHERE session = ?1 ORDER BY proposed_at, id",
+        "SELECT id, title, lang, state FROM dos WHERE session = ?1 ORDER BY proposed_at, rowid",
     )?;
     Ok(stmt
         .query_map([session], |r| {
@@ -428,126 +444,22 @@ fn session_dos(hub: &Hub, session: &str) -> Result<Vec<DoRow>> {
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// What the chat decided or told us: the subjects of its valid messages, newest last.
+/// What the chat decided or told us: the subjects of its last valid messages, newest last.
 fn decisions(hub: &Hub, session: &str) -> Result<Vec<String>> {
     let mut stmt = hub.store.conn().prepare_cached(
-        "SELECT kind, subject FROM messages WHERE session = ?1 AND direction = 'in' AND valid = 1 ORDER BY created_at LIMIT 50",
+        "SELECT kind, subject FROM messages WHERE session = ?1 AND direction = 'in' AND valid = 1 ORDER BY created_at DESC, rowid DESC LIMIT ?2",
     )?;
-    Ok(stmt
-        .query_map([session], |r| {
+    let mut newest_first = stmt
+        .query_map(params![session, handoff::DECISIONS as i64], |r| {
             Ok(format!(
                 "{}: {}",
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-/// How many finished TODOs a wrap's handoff lists.
-const HANDOFF_DONE_TODOS: usize = 20;
-
-fn handoff_text(
-    s: &Session,
-    dos: &[DoRow],
-    arts: &BTreeMap<String, Vec<(String, String, String)>>,
-    todos: &[todo::Todo],
-    done_todos: &[todo::Todo],
-    decisions: &[String],
-    reason: &str,
-) -> String {
-    let mut t = String::new();
-    if !s.goal.is_empty() {
-        t.push_str(&format!("**Goal:** {}\n\n", s.goal));
-    }
-    t.push_str(&format!("The previous chat ({}, session {}) was wrapped ({reason}); its state follows. Continue from here; do not redo finished DOs.\n\n", s.vendor, s.id));
-    let finished: Vec<&DoRow> = dos
-        .iter()
-        .filter(|d| !matches!(d.state.as_str(), "proposed" | "approved" | "running"))
-        .collect();
-    let pending: Vec<&DoRow> = dos
-        .iter()
-        .filter(|d| matches!(d.state.as_str(), "proposed" | "approved" | "running"))
-        .collect();
-    if !finished.is_empty() {
-        t.push_str("**Finished DOs:**\n");
-        for d in &finished {
-            let refs: Vec<String> = arts
-                .get(&d.id)
-                .into_iter()
-                .flatten()
-                .map(|(a, k, _)| format!("`artifact:{a}` ({k})"))
-                .collect();
-            t.push_str(&format!(
-                "- `{}` {} — {}{}\n",
-                d.id,
-                d.title,
-                d.state,
-                if refs.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", refs.join(", "))
-                }
-            ));
-        }
-        t.push('\n');
-    }
-    if !done_todos.is_empty() {
-        t.push_str("**Finished TODOs** (done: do not redo):\n");
-        for td in done_todos {
-            let refs: Vec<String> = td.refs.iter().map(|r| format!("`{r}`")).collect();
-            t.push_str(&format!(
-                "- `{}` {}{}\n",
-                td.id,
-                td.title,
-                if refs.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {}", refs.join(", "))
-                }
-            ));
-        }
-        t.push('\n');
-    }
-    if !pending.is_empty() {
-        t.push_str("**Proposed, not run yet** (propose again if still needed):\n");
-        for d in &pending {
-            t.push_str(&format!("- `{}` {} ({})\n", d.id, d.title, d.lang));
-        }
-        t.push('\n');
-    }
-    if !decisions.is_empty() {
-        t.push_str("**Decisions and notes:**\n");
-        for d in decisions {
-            t.push_str(&format!("- {d}\n"));
-        }
-        t.push('\n');
-    }
-    if let Some(last) = dos.last() {
-        t.push_str(&format!(
-            "**Last in progress:** `{}` {} ({}).\n\n",
-            last.id, last.title, last.state
-        ));
-    }
-    if todos.is_empty() {
-        t.push_str("**Open TODOs:** none; ask me for the next one.\n");
-    } else {
-        t.push_str("**Open TODOs** (top 3 first):\n");
-        for (i, td) in todos.iter().enumerate() {
-            t.push_str(&format!(
-                "{}. `{}` {}{}\n",
-                i + 1,
-                td.id,
-                td.title,
-                if td.acceptance.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — done when: {}", td.acceptance)
-                }
-            ));
-        }
-    }
-    t
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    newest_first.reverse();
+    Ok(newest_first)
 }
 
 fn out_txt(id: &str, s: &Session, c: &Counts) -> String {

@@ -195,6 +195,12 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
             .unwrap_or_default();
         o.push_str(&format!("  serves    {t} {title}\n"));
     }
+    if let Some(r) = &s.revises {
+        o.push_str(&format!(
+            "  revises   {}: +{} −{} lines (the changes follow the script)\n",
+            r.id, r.added, r.removed
+        ));
+    }
     o.push_str(&format!("  sha256    {}\n", s.current_sha256));
     if s.edited {
         o.push_str(&format!(
@@ -222,6 +228,17 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
         o.push('\n');
     }
     o.push_str(&format!("{}\n", out::dim("──────────────")));
+    if let Some(r) = &s.revises {
+        o.push_str(&format!(
+            "{}\n{}",
+            out::dim(&format!("─── changes since {} ───", r.id)),
+            r.diff
+        ));
+        if !r.diff.ends_with('\n') {
+            o.push('\n');
+        }
+        o.push_str(&format!("{}\n", out::dim("──────────────")));
+    }
     if s.guard.is_empty() {
         o.push_str(&format!(
             "{} no secrets found in the script\n",

@@ -23,6 +23,42 @@ fn frac((a, b): (i64, i64)) -> String {
     }
 }
 
+/// What went out, by part, in one line.
+pub fn parts_text(p: &coagent::turns::Parts) -> String {
+    format!(
+        "capsule {} · contract {} · handoff {} · results {} · frame {} · machine {}",
+        p.capsule, p.contract, p.handoff, p.results, p.frame, p.machine
+    )
+}
+
+/// A session's tokens: the totals each way, then per turn (the last `last` turns).
+pub fn book_text(b: &coagent::turns::Book, indent: &str, last: usize) -> String {
+    let mut s = format!(
+        "{indent}tokens     pasted out ~{} ({}) · ingested ~{}\n",
+        b.pasted_out,
+        parts_text(&b.parts),
+        b.ingested
+    );
+    let skip = b.turns.len().saturating_sub(last);
+    if skip > 0 {
+        s.push_str(&format!("{indent}  … {skip} earlier turns\n"));
+    }
+    for t in b.turns.iter().skip(skip) {
+        let name = if t.turn == 0 {
+            "boot".to_string()
+        } else {
+            format!("turn {}", t.turn)
+        };
+        s.push_str(&format!(
+            "{indent}  {name:<8} out ~{:<6} in ~{:<6} {}\n",
+            t.pasted_out,
+            t.ingested,
+            out::dim(&parts_text(&t.parts))
+        ));
+    }
+    s
+}
+
 pub fn run(app: &App, anonymous: bool, limit: usize) -> anyhow::Result<ExitCode> {
     let hub = app.hub()?;
     let st = coagent::stats::compute(&hub, limit)?;
@@ -61,7 +97,14 @@ pub fn run(app: &App, anonymous: bool, limit: usize) -> anyhow::Result<ExitCode>
             "  guard               {} payloads sent, {} refused, {} redacted\n",
             o.payloads_sent, o.payloads_refused, o.payloads_redacted
         ));
-        s.push_str(&format!("  tokens exchanged    ~{}\n", o.tokens));
+        s.push_str(&format!(
+            "  tokens exchanged    ~{} (pasted out ~{}, ingested ~{})\n",
+            o.tokens, o.tokens_pasted_out, o.tokens_ingested
+        ));
+        s.push_str(&format!(
+            "  pasted out by part  {}\n",
+            parts_text(&o.tokens_out_parts)
+        ));
         s.push_str(&format!(
             "  first completed DO  median {}\n",
             ms(o.median_first_completed_do_ms)
@@ -104,6 +147,7 @@ pub fn run(app: &App, anonymous: bool, limit: usize) -> anyhow::Result<ExitCode>
                     "  {}  {:<8} {:<9} DOs {}/{}  first DO {}  breach→wrap {}  ACKs {}/{}  ~{} tok\n",
                     x.session, x.vendor, x.state, x.dos_completed, x.dos_proposed, ms(x.first_completed_do_ms), ms(x.breach_to_wrap_ms), x.results_acked, x.results_sent, x.tokens
                 ));
+                s.push_str(&book_text(&x.token_turns, "    ", 12));
             }
         }
         s

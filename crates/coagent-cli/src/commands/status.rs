@@ -108,6 +108,9 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
                     }
                 ));
             }
+            if let Some(b) = &ss.tokens {
+                s.push_str(&super::stats::book_text(b, "    ", 6));
+            }
             if ss.level == Level::Fail {
                 s.push_str(&format!(
                     "    {} coagent wrap --session {}\n",

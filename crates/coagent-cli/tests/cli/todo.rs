@@ -162,19 +162,13 @@ fn an_accepted_done_closes_the_todo_for_the_session_and_the_next_boot_lists_it_a
         open.contains(&format!("1. `{}` Later work", todos[1])),
         "{boot}"
     );
-    let msg: serde_json::Value = serde_json::from_str(
-        boot.split("```coagent\n")
-            .nth(1)
-            .unwrap()
-            .split("\n```")
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(msg["todos"][0]["id"], todos[1].as_str());
-    assert_eq!(msg["todos"][0]["status"], "open");
-    assert_eq!(msg["todos"][1]["id"], t.as_str());
-    assert_eq!(msg["todos"][1]["status"], "done");
+    // The machine block does not list them again: the markdown says it all.
+    let block = boot.split("```coagent\n").nth(1).unwrap();
+    let block = block.split("\n```").next().unwrap();
+    assert!(
+        !block.contains(t.as_str()) && !block.contains(todos[1].as_str()),
+        "{block}"
+    );
 }
 
 #[test]

@@ -365,7 +365,10 @@ fn run_all_stops_at_the_first_failure_unless_keep_going() {
     assert!(payload.contains("exit code 3"), "{payload}");
     // The chat proposed Three too: it is told that it did not run, and why.
     let three = run["not_run"][0]["id"].as_str().unwrap();
-    assert!(payload.contains("2 DOs: "), "{payload}");
+    assert!(
+        payload.contains("# CoAgent results · 2 DOs; 1 not run"),
+        "{payload}"
+    );
     assert!(payload.contains("; 1 not run"), "{payload}");
     assert!(payload.contains("## Not run"), "{payload}");
     assert!(

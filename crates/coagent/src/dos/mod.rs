@@ -204,6 +204,71 @@ pub struct Shown {
     pub artifact_lines: Vec<String>,
     pub runs: Vec<RunRecord>,
     pub artifacts: Vec<Artifact>,
+    /// The DO its title says it revises (`# DO: … (revises DO-…)`), and what changed.
+    pub revises: Option<Revision>,
+}
+
+/// A DO sent again with changes: the one it revises, and the lines that differ, so the
+/// human reviews the change rather than the whole script again.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revision {
+    pub id: String,
+    pub added: usize,
+    pub removed: usize,
+    /// A unified diff of the earlier script to this one.
+    pub diff: String,
+}
+
+/// The id a title names after `revises`, as typed (`… (revises DO-7K3M)`).
+fn revised_id(title: &str) -> Option<&str> {
+    let lower = title.to_ascii_lowercase();
+    let at = lower.find("revises ")? + "revises ".len();
+    let rest = title[at..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// What `d` changes in the DO its title says it revises; `None` when it names none, or
+/// one this hub does not know.
+fn revision(hub: &Hub, d: &Do, script: &str) -> Result<Option<Revision>> {
+    let Some(typed) = revised_id(&d.title) else {
+        return Ok(None);
+    };
+    let Ok(earlier) = get(hub, typed) else {
+        return Ok(None);
+    };
+    if earlier.id == d.id {
+        return Ok(None);
+    }
+    let (before, _) = current_script(hub, &earlier)?;
+    // The title line differs by the `(revises …)` itself: the change is in the rest.
+    let body = |s: &str| -> String {
+        s.split_inclusive('\n')
+            .filter(|l| !l.trim_start().starts_with("# DO:"))
+            .collect()
+    };
+    let (before, after) = (body(&before), body(script));
+    let diff = similar::TextDiff::from_lines(&before, &after);
+    let (mut added, mut removed) = (0, 0);
+    for c in diff.iter_all_changes() {
+        match c.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    Ok(Some(Revision {
+        diff: diff
+            .unified_diff()
+            .context_radius(2)
+            .header(&earlier.id, &d.id)
+            .to_string(),
+        id: earlier.id,
+        added,
+        removed,
+    }))
 }
 
 pub fn show(hub: &Hub, typed: &str) -> Result<Shown> {
@@ -239,6 +304,7 @@ pub fn show(hub: &Hub, typed: &str) -> Result<Shown> {
         artifact_lines: coagent_runner::artifact_lines(&script),
         runs: runs(hub, &d.id)?,
         artifacts: artifact::list(hub, Some(&d.id), 100)?,
+        revises: revision(hub, &d, &script)?,
         script,
         r#do: d,
     })
@@ -336,4 +402,23 @@ fn tracker(hub: &Hub) -> Result<Tracker> {
             Some("undo needs git on PATH".to_string()),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_names_the_do_it_revises() {
+        assert_eq!(
+            revised_id("Audit README (revises DO-7K3M9Q2XAB)"),
+            Some("DO-7K3M9Q2XAB")
+        );
+        assert_eq!(
+            revised_id("Audit, Revises do-7k3m: exit 0"),
+            Some("do-7k3m")
+        );
+        assert_eq!(revised_id("Audit README"), None);
+        assert_eq!(revised_id("revises (nothing)"), None);
+    }
 }

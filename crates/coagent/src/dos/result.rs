@@ -15,14 +15,13 @@
 use serde::Serialize;
 
 use crate::artifact::{self, Artifact};
-use crate::backchat::{
-    ArtifactKind, ArtifactRef, BackchatMessage, CapsuleRef, MessageKind, SchemaTag,
-};
+use crate::backchat::{BackchatMessage, CapsuleRef, MessageKind, SchemaTag};
 use crate::clock::{human_duration, rfc3339};
 use crate::hub::Hub;
 use crate::id::Kind;
 use crate::payload::{Outgoing, PART_OVERHEAD};
 use crate::template::Templates;
+use crate::turns::Parts;
 use crate::{Result, session, vendor};
 
 use super::{Do, RunRecord};
@@ -161,36 +160,11 @@ pub fn payload(
         },
         // The ids first: `ack` finds the DOs a result message covers by them.
         subject: ids.join(" "),
-        body: ran
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {} ({}) {}",
-                    r.r#do.id, r.r#do.title, r.r#do.lang, r.run.status
-                )
-            })
-            .chain(
-                not_run
-                    .iter()
-                    .map(|n| format!("{} {} not run: {}", n.id, n.title, n.reason)),
-            )
-            .collect::<Vec<_>>()
-            .join("\n"),
+        // The outcomes and the artifact refs are in the markdown above the block (the
+        // headings and the ACK lines): the block does not paste them twice.
+        body: String::new(),
         todos: Vec::new(),
-        artifacts: ran
-            .iter()
-            .flat_map(|r| r.artifacts.iter())
-            .map(|a| ArtifactRef {
-                reference: a.reference(),
-                kind: match a.kind.as_str() {
-                    "diff" => ArtifactKind::Diff,
-                    "log" => ArtifactKind::Log,
-                    "commit" => ArtifactKind::Commit,
-                    _ => ArtifactKind::File,
-                },
-                sha256: (a.kind != "commit").then(|| a.sha256.clone()),
-            })
-            .collect(),
+        artifacts: Vec::new(),
         reply_to: None,
         requires_ack: true,
     };
@@ -205,7 +179,7 @@ pub fn payload(
                 // The chat proposed these too: it must know they did not run, and why.
                 "not_run": not_run,
                 // Compact: the chat needs the ids and refs, not the indentation.
-                "message_json": serde_json::to_string(&message).unwrap_or_default(),
+                "message_json": message.to_line(),
                 "ack_lines": views.iter().map(|d| d.ack_line.clone()).collect::<Vec<_>>(),
             }),
         )
@@ -223,6 +197,13 @@ pub fn payload(
     }
     place(&mut views, &items, &shares);
     let text = render(&views)?;
+    let parts = Parts::results(
+        &text,
+        views
+            .iter()
+            .flat_map(|v| v.sections.iter().map(|s| s.body.as_str())),
+        &message.to_line(),
+    );
     let stem = match ids.as_slice() {
         [one] => format!("{}-result-{one}", s.id),
         [first, ..] => format!("{}-results-{first}-and-{}", s.id, ids.len() - 1),
@@ -234,6 +215,7 @@ pub fn payload(
         stem,
         id: msg_id,
         text,
+        parts,
     };
     Ok((out, message, v))
 }
