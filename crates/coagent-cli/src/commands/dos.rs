@@ -185,6 +185,9 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
         Ok(p) => o.push_str(&format!(" ({p})\n")),
         Err(e) => o.push_str(&format!(" {}\n", out::red(&format!("— {e}")))),
     }
+    if let Some(n) = &s.interpreter_note {
+        o.push_str(&format!("            {n}\n"));
+    }
     if let Some(n) = &d.lang_note {
         o.push_str(&format!("            {n}\n"));
     }
