@@ -394,4 +394,40 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
+
+    #[test]
+    fn join_rel_uses_the_platforms_separator_only() {
+        let p = join_rel(Path::new("hub"), "temps/status/ticker.json");
+        assert_eq!(
+            p,
+            Path::new("hub")
+                .join("temps")
+                .join("status")
+                .join("ticker.json")
+        );
+    }
+
+    /// A status bar holding the ticker's file open (without sharing its deletion, as many
+    /// Windows programs open files) made the rename over it fail with os error 5.
+    #[cfg(windows)]
+    #[test]
+    fn a_rename_over_a_file_another_program_holds_open_waits_for_it() {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_SHARE_READ: u32 = 1;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("SESSION_OK.txt");
+        write_derived(&p, b"old").expect("first write");
+        let held = fs::OpenOptions::new()
+            .read(true)
+            .share_mode(FILE_SHARE_READ)
+            .open(&p)
+            .expect("open");
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        write_derived(&p, b"new").expect("the rename is tried again");
+        reader.join().expect("reader");
+        assert_eq!(fs::read(&p).expect("read"), b"new");
+    }
 }

@@ -144,7 +144,7 @@ impl Hub {
                 .map_err(|e| Error::io(format!("cannot create {d}"), e))?;
         }
         fsx::write_atomic(
-            &fsx::join_rel(&s, "temps/status/SESSION_IDLE.txt"),
+            &fsx::join_rel(s, "temps/status/SESSION_IDLE.txt"),
             b"IDLE: no live session\n",
         )?;
         let mut store = Store::open(&s.join("store.db"), true)?;
