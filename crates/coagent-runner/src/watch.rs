@@ -33,9 +33,9 @@ const MAX_PLACES: usize = 64;
 pub enum Touched {
     /// Nothing in the tree was created, written, moved, removed or had its mode changed.
     Nothing,
-    /// Only under these places (relative to the root, `/`-separated): a folder whose
-    /// entries changed, or an entry of the root itself. Reading them whole sees every
-    /// change.
+    /// Only under these places (relative to the root, `/`-separated): an entry that
+    /// changed and is still there (a file, or a new folder), or a folder whose entries
+    /// changed and went (or were too many to name). Reading them whole sees every change.
     Under(Vec<String>),
     /// Anything may have changed.
     Anything,
@@ -99,7 +99,7 @@ impl ChangeWatch {
     pub fn reset(&mut self) {
         self.rearm();
         if let Some(i) = &mut self.inner
-            && i.drain() != Touched::Nothing
+            && i.drain(&self.root) != Touched::Nothing
         {
             // Something happened meanwhile (the user's editor, a build): watch afresh so
             // the next answer is about the DO alone.
@@ -112,7 +112,7 @@ impl ChangeWatch {
     /// directories and ignore rules the DO may have edited).
     pub fn touched(&mut self) -> Touched {
         let touched = match self.inner.as_mut() {
-            Some(i) => i.drain(),
+            Some(i) => i.drain(&self.root),
             None => Touched::Anything,
         };
         if touched != Touched::Nothing {
@@ -192,7 +192,7 @@ mod imp {
 
     use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
-    use super::{MAX_PLACES, Touched, dirs_from, watched_dirs};
+    use super::{MAX_PLACES, Touched, dirs_from, entry_or_folder, folder_of, watched_dirs};
 
     const MASK: WatchMask = WatchMask::MODIFY
         .union(WatchMask::ATTRIB)
@@ -274,8 +274,9 @@ mod imp {
             }
         }
 
-        /// Reads every queued event: where they happened.
-        pub(super) fn drain(&mut self) -> Touched {
+        /// Reads every queued event: where they happened, each place a file or folder
+        /// relative to `root`.
+        pub(super) fn drain(&mut self, root: &Path) -> Touched {
             let mut places = BTreeSet::new();
             let mut anything = false;
             loop {
@@ -297,7 +298,11 @@ mod imp {
                         (Some(dir), Some(name)) if dir.is_empty() => {
                             places.insert(name.to_string());
                         }
-                        (Some(dir), _) if !dir.is_empty() => {
+                        // An entry of a folder: that entry, when it is still there.
+                        (Some(dir), Some(name)) => {
+                            places.insert(entry_or_folder(root, dir, name));
+                        }
+                        (Some(dir), None) if !dir.is_empty() => {
                             places.insert(dir.clone());
                         }
                         _ => anything = true,
@@ -306,6 +311,10 @@ mod imp {
                 if !any {
                     break;
                 }
+            }
+            if places.len() > MAX_PLACES {
+                // Many files changed: their folders, fewer, are read whole instead.
+                places = places.into_iter().map(|p| folder_of(&p)).collect();
             }
             if anything || places.len() > MAX_PLACES {
                 Touched::Anything
@@ -329,6 +338,27 @@ mod imp {
     }
 }
 
+/// The place to read again for a change to `name` in the folder `dir` (relative to the
+/// root): the entry itself while it exists, else the folder (git then finds a deleted
+/// file there, and a temporary file that came and went is nothing it must be told of).
+#[cfg(target_os = "linux")]
+fn entry_or_folder(root: &Path, dir: &str, name: &str) -> String {
+    let entry = format!("{dir}/{name}");
+    match std::fs::symlink_metadata(root.join(&entry)) {
+        Ok(_) => entry,
+        Err(_) => dir.to_string(),
+    }
+}
+
+/// The folder holding a place; an entry of the root is its own place.
+#[cfg(target_os = "linux")]
+fn folder_of(place: &str) -> String {
+    match place.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => place.to_string(),
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
 mod imp {
     use std::path::Path;
@@ -343,7 +373,7 @@ mod imp {
             None
         }
 
-        pub(super) fn drain(&mut self) -> Touched {
+        pub(super) fn drain(&mut self, _root: &Path) -> Touched {
             Touched::Anything
         }
 

@@ -375,6 +375,41 @@ impl Tracker {
             .collect())
     }
 
+    /// Starts asking git the size of each place (relative to the root) in `before_tree`,
+    /// so that [`OldSizes::nothing_too_large`] can tell, with no git process after the
+    /// add, that no changed file is over the diff limit (what nearly every DO gives).
+    /// `None` when there is no limit or no short list of places.
+    fn old_sizes(&self, before_tree: &str, under: Option<&[String]>) -> Option<OldSizes> {
+        const MOST_PLACES: usize = 256;
+        let limit = self.diff_limit?;
+        let places = under.filter(|u| !u.is_empty() && u.len() <= MOST_PLACES)?;
+        if places.iter().any(|p| p.contains('\n')) {
+            return None;
+        }
+        // `<tree>:./<path>` is relative to git's working directory, the root.
+        let asked: String = places
+            .iter()
+            .map(|p| format!("{before_tree}:./{p}\n"))
+            .collect();
+        let mut cmd = self.command(None);
+        cmd.args(["cat-file", "--batch-check=%(objecttype) %(objectsize)"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().ok()?;
+        // A few hundred short lines fit in the pipe: writing cannot block on git.
+        let written = child
+            .stdin
+            .take()
+            .is_some_and(|mut stdin| stdin.write_all(asked.as_bytes()).is_ok());
+        let pending = OldSizes {
+            child: Some(child),
+            places: places.to_vec(),
+            limit,
+        };
+        written.then_some(pending)
+    }
+
     /// Which way the work tree is watched.
     pub fn mode(&self) -> Mode {
         self.mode
@@ -442,6 +477,9 @@ impl Tracker {
             self.ensure_shadow()?;
         }
         let before_tree = self.tree(before)?;
+        // Asked while git adds the places: the old sizes are then known without a
+        // process of their own once the add is done.
+        let old_sizes = self.old_sizes(&before_tree, under);
         let (after, under) = self.stage_under(Some(&before.state.index), under)?;
         let mut args = vec![
             "diff",
@@ -477,7 +515,12 @@ impl Tracker {
             .as_ref()
             .map(|h| format!(":(exclude,literal){h}"));
         args.extend(exclude.as_deref());
-        let big = self.too_large_to_diff(&before_tree, &after.state.index, exclude.as_deref())?;
+        let big = match old_sizes.is_some_and(|o| o.nothing_too_large(&self.root, under)) {
+            true => Vec::new(),
+            false => {
+                self.too_large_to_diff(&before_tree, &after.state.index, exclude.as_deref())?
+            }
+        };
         let big_specs: Vec<String> = big
             .iter()
             .map(|(p, _)| format!(":(top,exclude,literal){p}"))
@@ -791,6 +834,71 @@ impl Tracker {
             Ok(out.stdout)
         } else {
             Err(git_error(args, &out))
+        }
+    }
+}
+
+/// Old sizes of a few changed files, asked of git by [`Tracker::old_sizes`].
+struct OldSizes {
+    /// Taken when the answer is read; still here when dropped unread (killed then).
+    child: Option<std::process::Child>,
+    places: Vec<String>,
+    limit: u64,
+}
+
+impl OldSizes {
+    /// Whether it is sure that no changed file is over the limit: every old size git gave
+    /// and every new file (read from the disk; a new folder walked, when small) is under
+    /// it. `false` sends the caller to the exact answer of
+    /// [`Tracker::too_large_to_diff`] (also when the add read other places than those
+    /// asked, or a folder was there before).
+    fn nothing_too_large(mut self, root: &Path, read: Option<&[String]>) -> bool {
+        let Some(Ok(out)) = self.child.take().map(|c| c.wait_with_output()) else {
+            return false;
+        };
+        if read != Some(self.places.as_slice()) || !out.status.success() {
+            return false;
+        }
+        let answers = String::from_utf8_lossy(&out.stdout);
+        let answers: Vec<&str> = answers.lines().collect();
+        if answers.len() != self.places.len() {
+            return false;
+        }
+        let mut walk_left = 256usize;
+        self.places.iter().zip(answers).all(|(place, answer)| {
+            let old_fits = match answer.split_once(' ') {
+                _ if answer.ends_with(" missing") => true,
+                Some(("blob", size)) => size.parse().is_ok_and(|n: u64| n <= self.limit),
+                _ => false,
+            };
+            old_fits && fits(&root.join(place), self.limit, &mut walk_left)
+        })
+    }
+}
+
+/// Whether the file at `path` (gone counts) is at most `limit` bytes, or the folder there
+/// holds only such files, looking at `walk_left` entries at most.
+fn fits(path: &Path, limit: u64, walk_left: &mut usize) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return true;
+    };
+    if !meta.is_dir() {
+        return meta.len() <= limit;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    entries.into_iter().all(|e| {
+        *walk_left = walk_left.saturating_sub(1);
+        *walk_left > 0 && e.is_ok_and(|e| fits(&e.path(), limit, walk_left))
+    })
+}
+
+impl Drop for OldSizes {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -862,9 +862,29 @@ sealed_tests! {
         let Touched::Under(places) = w.touched() else {
             panic!("the new folder's change was seen");
         };
-        assert_eq!(places, vec!["notes/deep".to_string()]);
+        assert_eq!(places, vec!["notes/deep/a.txt".to_string()]);
         let second = t.change_since_under(&first.after, Some(&places)).unwrap();
         assert!(String::from_utf8_lossy(&second.diff).contains("+two"), "{places:?}");
+    }
+
+    /// A file edited in a folder is named itself (git then reads that file alone); one
+    /// that came and went (an editor's or `sed -i`'s temporary file) names its folder; many
+    /// files name their folders.
+    fn the_watch_names_files_that_are_still_there_and_folders_for_the_rest(env) {
+        let dir = repo();
+        let root = dir.path();
+        let mut w = watch(root);
+        w.reset();
+        sh(root, "echo more >> docs/gone.md && echo tmp > docs/.swap && rm docs/.swap");
+        assert_eq!(w.touched(), Touched::Under(vec!["docs".to_string()]));
+        w.rearm();
+        w.reset();
+        sh(root, "echo more >> docs/old-name.md");
+        assert_eq!(w.touched(), Touched::Under(vec!["docs/old-name.md".to_string()]));
+        w.rearm();
+        w.reset();
+        sh(root, "for i in $(seq 100); do echo $i > docs/many-$i.txt; done");
+        assert_eq!(w.touched(), Touched::Under(vec!["docs".to_string()]));
     }
 
     /// A place git refuses (an ignored file named on its own) falls back to the whole tree.
@@ -881,5 +901,63 @@ sealed_tests! {
         let text = String::from_utf8_lossy(&change.diff);
         assert!(text.contains("+changed"), "read whole after git refused the place:\n{text}");
         assert!(!text.contains("run.log"), "{text}");
+    }
+}
+
+/// Files over a diff limit of 1,000 bytes, changed every way: grown past it, cut below it,
+/// deleted, new in a new folder; and one small edit beside them.
+fn change_big_files(root: &Path) -> Vec<String> {
+    std::fs::write(root.join("grown.txt"), "x".repeat(5_000)).unwrap();
+    std::fs::write(root.join("cut.txt"), "short now\n").unwrap();
+    std::fs::remove_file(root.join("doomed.txt")).unwrap();
+    std::fs::write(root.join("small.txt"), "small, edited\n").unwrap();
+    std::fs::create_dir_all(root.join("fresh/deep")).unwrap();
+    std::fs::write(root.join("fresh/deep/big.bin"), vec![7u8; 4_000]).unwrap();
+    ["grown.txt", "cut.txt", "doomed.txt", "small.txt", "fresh"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn seed_big_files(root: &Path) {
+    std::fs::write(root.join("grown.txt"), "small\n").unwrap();
+    std::fs::write(root.join("cut.txt"), "y".repeat(3_000)).unwrap();
+    std::fs::write(root.join("doomed.txt"), "z".repeat(2_000)).unwrap();
+    std::fs::write(root.join("small.txt"), "small\n").unwrap();
+}
+
+sealed_tests! {
+    /// Reading only the changed files, the tracker tells which are over the diff limit
+    /// (old size or new) as reading the whole tree does: same diff, same warnings, in both
+    /// modes and from a project in a subfolder of its repository.
+    fn files_over_the_diff_limit_are_found_the_same_from_the_watched_places(env) {
+        let sub = repo();
+        std::fs::create_dir_all(sub.path().join("docs/.coagent")).unwrap();
+        let projects = [
+            (repo(), PathBuf::new()),
+            (plain(), PathBuf::new()),
+            (sub, PathBuf::from("docs")),
+        ];
+        for (dir, inner) in projects {
+            let root = dir.path().join(&inner);
+            seed_big_files(&root);
+            let t = tracker(&root).with_diff_limit(1_000);
+            let before = t.snapshot().unwrap();
+            let places = change_big_files(&root);
+            let narrow = t.change_since_under(&before, Some(&places)).unwrap();
+            let whole = t.change_since(&before).unwrap();
+            let text = String::from_utf8_lossy(&narrow.diff);
+            assert_eq!(text, String::from_utf8_lossy(&whole.diff), "{inner:?}");
+            assert_eq!(narrow.warnings, whole.warnings, "{inner:?}");
+            assert!(text.contains("+small, edited"), "{text}");
+            for big in ["grown.txt", "cut.txt", "doomed.txt", "fresh/deep/big.bin"] {
+                assert!(!text.contains(big), "{big} is left out: {text}");
+                let path = inner.join(big).to_string_lossy().into_owned();
+                assert!(
+                    narrow.warnings.iter().any(|w| w.starts_with(&format!("{path} changed"))),
+                    "{path}: {:?}",
+                    narrow.warnings
+                );
+            }
+        }
     }
 }
