@@ -233,8 +233,10 @@ impl Hub {
         self.ids.next(kind, now)
     }
 
+    /// A hub-relative path as records write it (`artifacts/A-…/log.txt`), made a path of
+    /// this platform (only `\\` on Windows), for opening and for showing.
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel)
+        fsx::join_rel(&self.dir, rel)
     }
 
     pub fn outbox(&self) -> PathBuf {

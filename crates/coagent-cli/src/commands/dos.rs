@@ -216,7 +216,7 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
     }
     o.push_str(&format!(
         "  file      {}\n  proposed  {}\n",
-        hub.dir.join(&d.path).display(),
+        hub.path(&d.path).display(),
         rfc3339(d.proposed_at)
     ));
     o.push_str(&format!("\n{}\n", out::dim("─── script ───")));

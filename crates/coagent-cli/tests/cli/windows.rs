@@ -73,6 +73,11 @@ fn a_cmd_do_runs_under_cmd_and_its_exit_code_is_recorded() {
     );
     let show = env.ok(&["do", "show", &id]).stdout;
     assert!(show.to_lowercase().contains("cmd.exe"), "{show}");
+    let file = show
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("file"))
+        .unwrap_or_else(|| panic!("no file line in:\n{show}"));
+    assert_plain(file.trim());
     let run = env.cmd(&["--json", "do", "run", &id]).code(1).json();
     assert_eq!(run["status"], "failed", "{run:#}");
     assert_eq!(run["exit_code"], 3, "{run:#}");

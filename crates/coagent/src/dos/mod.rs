@@ -99,7 +99,7 @@ pub fn quarantine(hub: &Hub, id: &str, lang: &str, script: &str) -> Result<PathB
 
 /// Where [`quarantine`] writes a DO's script.
 pub fn quarantine_path(hub: &Hub, id: &str, lang: &str) -> PathBuf {
-    hub.dir.join(script_rel(id, lang))
+    hub.path(&script_rel(id, lang))
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Do> {
