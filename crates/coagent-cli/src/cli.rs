@@ -22,7 +22,8 @@ COAGENT_CLIPBOARD=system|osc52|none|file:PATH, COAGENT_CLIPBOARD_HOLD=30m (how l
 held on Linux; 1h by default), COAGENT_NOW and COAGENT_SEED (reproducible runs).";
 
 #[derive(Debug, Parser)]
-#[command(name = "coagent", version, about = ABOUT, after_help = AFTER, max_term_width = 100)]
+// `bin_name`: usage lines say `coagent` on Windows too, not the `coagent.exe` of argv[0].
+#[command(name = "coagent", bin_name = "coagent", version, about = ABOUT, after_help = AFTER, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

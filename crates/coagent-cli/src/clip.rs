@@ -117,9 +117,7 @@ impl Clipboard for Osc52 {
             "\x1b]52;c;{}\x07",
             base64::engine::general_purpose::STANDARD.encode(text)
         );
-        let wrote = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/tty")
+        let wrote = terminal()
             .and_then(|mut t| t.write_all(seq.as_bytes()))
             .is_ok()
             || (std::io::stderr().is_terminal()
@@ -134,6 +132,29 @@ impl Clipboard for Osc52 {
             }
         }
     }
+}
+
+/// The terminal itself, even when stdout and stderr are redirected: `/dev/tty` on Unix; on
+/// Windows the console's screen buffer (`CONOUT$`), with escape sequences turned on
+/// (Windows Terminal and recent consoles read OSC 52 then).
+#[cfg(unix)]
+fn terminal() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open("/dev/tty")
+}
+
+#[cfg(windows)]
+fn terminal() -> std::io::Result<std::fs::File> {
+    let console = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("CONOUT$")?;
+    enable_ansi_support::enable_ansi_support()?;
+    Ok(console)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn terminal() -> std::io::Result<std::fs::File> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
 /// Each copy replaces the file's content and is appended to `PATH.history`.

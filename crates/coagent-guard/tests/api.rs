@@ -1,7 +1,7 @@
 //! Behaviour of the public API as the core crate and `coagent guard scan` use it.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use coagent_guard::{Guard, GuardConfig, GuardError, PRIVATE_RULE, scan_paths};
 
@@ -224,7 +224,18 @@ fn scan_paths_walks_folders_honouring_gitignore_and_skipping_binaries() {
         .collect();
     assert_eq!(
         seen,
-        [(".env".to_owned(), 1), ("src/deep/config.py".to_owned(), 3)]
+        [
+            (".env".to_owned(), 1),
+            // The platform's own separator (`src\deep\config.py` on Windows).
+            (
+                Path::new("src")
+                    .join("deep")
+                    .join("config.py")
+                    .display()
+                    .to_string(),
+                3
+            )
+        ]
     );
     assert!(
         report

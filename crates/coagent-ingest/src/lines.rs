@@ -158,6 +158,9 @@ const LANGS: &[&str] = &[
     "pwsh",
     "ps1",
     "ps",
+    "cmd",
+    "bat",
+    "batch",
     "text",
     "plaintext",
     "plain text",
@@ -311,6 +314,8 @@ pub(crate) fn runnable_lang(l: &str) -> Option<&'static str> {
         "sh" | "shell" | "shellscript" | "posix" => "sh",
         "python" | "python3" | "py" => "python",
         "powershell" | "pwsh" | "ps1" | "ps" => "pwsh",
+        // Runs on Windows only; elsewhere `do run` says so, with the way out.
+        "cmd" | "bat" | "batch" => "cmd",
         _ => return None,
     })
 }

@@ -19,7 +19,7 @@ fn runner(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("noop.sh");
     std::fs::write(&script, ":\n").unwrap();
-    let sh = find_interpreter(Lang::Sh).unwrap();
+    let sh = find_interpreter(Lang::Sh).unwrap().program;
 
     let mut group = c.benchmark_group("overhead");
     group

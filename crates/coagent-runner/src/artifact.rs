@@ -80,7 +80,7 @@ pub enum ArtifactError {
 /// The real path of the artifact `name` (as written on an `# ARTIFACT:` line), refusing
 /// anything that is not a regular file inside `root` once symlinks are followed.
 pub fn resolve_artifact(root: &Path, name: &str) -> Result<PathBuf, ArtifactError> {
-    let root = root.canonicalize().map_err(|source| ArtifactError::Root {
+    let root = dunce::canonicalize(root).map_err(|source| ArtifactError::Root {
         root: root.to_owned(),
         source,
     })?;
@@ -90,7 +90,7 @@ pub fn resolve_artifact(root: &Path, name: &str) -> Result<PathBuf, ArtifactErro
             name: name.to_owned(),
         });
     }
-    let real = match root.join(named).canonicalize() {
+    let real = match dunce::canonicalize(root.join(named)) {
         Ok(real) => real,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // Say "outside" rather than "missing" for `../x`: the name was never allowed.

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod artifact;
+pub mod interrupt;
 pub mod lang;
 pub mod log;
 pub mod reap;
@@ -37,11 +38,12 @@ pub mod watch;
 pub mod worktree;
 
 pub use artifact::{ArtifactError, artifact_lines, resolve_artifact};
+pub use interrupt::{InterruptGuard, on_interrupt};
 pub use lang::{Lang, ParseLangError, find_interpreter, find_interpreter_in};
 pub use log::BoundedLog;
 pub use reap::{MARK_VAR, Owner, kill_marked, spare};
 pub use risk::{RiskHint, risk_hints};
-pub use run::{Cancel, InterruptGuard, RunError, RunOutcome, RunSpec, RunStatus, run};
+pub use run::{Cancel, RunError, RunOutcome, RunSpec, RunStatus, run};
 pub use worktree::{
     Change, FileStat, FileStatus, Mode, Snapshot, Tracker, WorktreeError, diff_stat,
 };

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use process_wrap::std::CommandWrap;
 use serde::{Deserialize, Serialize};
 
+use crate::interrupt::InterruptGuard;
 use crate::lang::{Lang, find_interpreter};
 use crate::log::{BoundedLog, LogBuilder};
 
@@ -116,49 +117,16 @@ impl Cancel {
         self.0.load(Ordering::SeqCst)
     }
 
-    /// Wires Ctrl-C (SIGINT, and on Unix SIGTERM and SIGHUP) to this switch for as long
-    /// as the returned guard lives.
+    /// Wires Ctrl-C (SIGINT, and on Unix SIGTERM and SIGHUP; the console's Ctrl-C and
+    /// Ctrl-Break on Windows) to this switch for as long as the returned guard lives.
     ///
-    /// The script runs in its own process group, so the terminal's Ctrl-C reaches only
-    /// CoAgent; without this (or an equivalent handler in the caller) Ctrl-C would end
-    /// CoAgent and leave the script running. Dropping the guard gives the signals their
-    /// default effect back.
+    /// The script runs in its own process group (on Windows, without CoAgent's console),
+    /// so the terminal's Ctrl-C reaches only CoAgent; without this (or an equivalent
+    /// handler in the caller) Ctrl-C would end CoAgent and leave the script to its job
+    /// object or its parent-death signal. Dropping the guard gives Ctrl-C its default
+    /// effect back.
     pub fn cancel_on_interrupt(&self) -> io::Result<InterruptGuard> {
-        let restore = Arc::new(AtomicBool::new(false));
-        let mut ids = Vec::new();
-        for &signal in INTERRUPTS {
-            // Left registered on purpose: once the guard sets `restore`, this makes the
-            // signal terminate the process again, as it did before.
-            signal_hook::flag::register_conditional_default(signal, Arc::clone(&restore))?;
-            ids.push(signal_hook::flag::register(signal, Arc::clone(&self.0))?);
-        }
-        Ok(InterruptGuard { ids, restore })
-    }
-}
-
-#[cfg(unix)]
-const INTERRUPTS: &[i32] = &[
-    signal_hook::consts::SIGINT,
-    signal_hook::consts::SIGTERM,
-    signal_hook::consts::SIGHUP,
-];
-#[cfg(not(unix))]
-const INTERRUPTS: &[i32] = &[signal_hook::consts::SIGINT];
-
-/// Keeps interrupts wired to a [`Cancel`]; see [`Cancel::cancel_on_interrupt`].
-#[derive(Debug)]
-#[must_use = "interrupts cancel the run only while the guard lives"]
-pub struct InterruptGuard {
-    ids: Vec<signal_hook::SigId>,
-    restore: Arc<AtomicBool>,
-}
-
-impl Drop for InterruptGuard {
-    fn drop(&mut self) {
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
-        self.restore.store(true, Ordering::SeqCst);
+        crate::interrupt::on_interrupt(Arc::clone(&self.0))
     }
 }
 
@@ -294,8 +262,14 @@ pub fn run(spec: &RunSpec, live: &mut dyn Write, cancel: &Cancel) -> Result<RunO
     }
 
     let (reader, writer) = io::pipe().map_err(RunError::Watch)?;
-    let mut command = Command::new(&interpreter);
+    let mut command = Command::new(&interpreter.program);
+    for (k, v) in spec.lang.default_env() {
+        if std::env::var_os(k).is_none() {
+            command.env(k, v);
+        }
+    }
     command
+        .args(interpreter.args)
         .args(spec.lang.interpreter_args())
         .arg(&script_path)
         .current_dir(&spec.cwd)
@@ -311,10 +285,11 @@ pub fn run(spec: &RunSpec, live: &mut dyn Write, cancel: &Cancel) -> Result<RunO
     let (child, watching) =
         crate::reap::spawn_watched(|| wrapped.spawn(), |c| c.id()).map_err(|source| {
             RunError::Spawn {
-                program: interpreter.clone(),
+                program: interpreter.program.clone(),
                 source,
             }
         })?;
+    group::bind_to_coagent(&*child).map_err(RunError::Watch)?;
     // The command holds our copies of the pipe's write end; they must be closed for the
     // reader to see end-of-file when the script's side closes.
     drop(wrapped);
@@ -445,7 +420,8 @@ fn write_script(spec: &RunSpec) -> Result<tempfile::TempPath, RunError> {
         .suffix(&format!(".{}", spec.lang.extension()))
         .tempfile_in(&spec.scratch_dir)
         .map_err(err)?;
-    file.write_all(spec.script.as_bytes()).map_err(err)?;
+    file.write_all(&spec.lang.script_bytes(&spec.script))
+        .map_err(err)?;
     file.flush().map_err(err)?;
     Ok(file.into_temp_path())
 }
@@ -560,9 +536,51 @@ mod group {
         command.wrap(process_wrap::std::ProcessGroup::leader());
     }
 
+    /// The script gets a console of its own, without a window: the terminal's Ctrl-C then
+    /// reaches only CoAgent (which ends the job), as the process group does on Unix, and
+    /// what the script does to its console (`chcp`, the output encoding) stays its own.
+    /// Its processes share a job object, ended whole.
     #[cfg(windows)]
     pub(super) fn configure(command: &mut CommandWrap) {
+        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+        command.wrap(process_wrap::std::CreationFlags(
+            windows::Win32::System::Threading::PROCESS_CREATION_FLAGS(CREATE_NO_WINDOW),
+        ));
         command.wrap(process_wrap::std::JobObject);
+    }
+
+    /// Nothing to do off Windows: the parent-death signal and the run's mark do it.
+    #[cfg(not(windows))]
+    pub(super) fn bind_to_coagent(_child: &dyn ChildWrapper) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// The script's job is placed inside one that is killed when its last handle closes:
+    /// CoAgent holds the only one, so when CoAgent ends, however it ends, Windows ends every
+    /// process of the run. (process-wrap's own job is not made kill-on-close; a job inside
+    /// a job is how Windows 8 and later nest them.)
+    #[cfg(windows)]
+    pub(super) fn bind_to_coagent(child: &dyn ChildWrapper) -> std::io::Result<()> {
+        use std::os::windows::io::AsRawHandle;
+        let handle = child
+            .process_handle()
+            .ok_or_else(|| std::io::Error::other("the script's process has no handle"))?;
+        let job = coagent_job().map_err(std::io::Error::other)?;
+        job.assign_process(handle.as_raw_handle() as isize)
+            .map_err(|e| std::io::Error::other(format!("cannot bind the script to CoAgent: {e}")))
+    }
+
+    /// One kill-on-close job for all of this process's runs, never closed before exit.
+    #[cfg(windows)]
+    fn coagent_job() -> Result<&'static win32job::Job, String> {
+        static JOB: std::sync::OnceLock<Result<win32job::Job, String>> = std::sync::OnceLock::new();
+        JOB.get_or_init(|| {
+            let mut info = win32job::ExtendedLimitInfo::new();
+            info.limit_kill_on_job_close();
+            win32job::Job::create_with_limit_info(&info).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
     }
 
     #[cfg(unix)]

@@ -19,11 +19,13 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(target_os = "linux")]
 use crate::worktree::SHADOW_EXCLUDES;
 
 /// Directories watched at most; a larger tree is snapshotted after every DO.
 pub const MAX_DIRS: usize = 20_000;
 /// Changed places named at most; beyond, the whole tree is read again.
+#[cfg(target_os = "linux")]
 const MAX_PLACES: usize = 64;
 
 /// What a DO touched, as far as the watch can tell.
@@ -64,8 +66,8 @@ impl ChangeWatch {
     /// Starts watching the tree under `root`, leaving out `hub`. Never fails: an inactive
     /// watch answers "changed" every time.
     pub fn start(root: &Path, hub: &Path) -> ChangeWatch {
-        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        let hub = hub.canonicalize().unwrap_or_else(|_| hub.to_path_buf());
+        let root = dunce::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let hub = dunce::canonicalize(hub).unwrap_or_else(|_| hub.to_path_buf());
         let inner = imp::Inner::start(&root, &hub);
         ChangeWatch {
             root,
@@ -150,11 +152,13 @@ impl ChangeWatch {
 /// in practice. Other ignore rules are not applied on purpose: matching every file against
 /// them costs more than the walk (6 ms for 5,000 files), and a watched directory that git
 /// ignores only costs a snapshot that finds nothing, never a change missed.
+#[cfg(target_os = "linux")]
 fn watched_dirs(root: &Path, hub: &Path) -> Option<Vec<PathBuf>> {
     dirs_from(root.to_path_buf(), hub)
 }
 
 /// `top` and the directories under it worth watching (see [`watched_dirs`]).
+#[cfg(target_os = "linux")]
 fn dirs_from(top: PathBuf, hub: &Path) -> Option<Vec<PathBuf>> {
     let mut dirs = vec![top];
     let mut next = 0;

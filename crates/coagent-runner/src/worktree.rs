@@ -244,7 +244,7 @@ impl Tracker {
     /// refuses to read, such as one owned by another user) gives [`Mode::Shadow`]. The
     /// shadow git dir is only made by the first snapshot.
     pub fn open(root: &Path, hub: &Path) -> Result<Tracker, WorktreeError> {
-        let root = root.canonicalize().map_err(|source| WorktreeError::Root {
+        let root = dunce::canonicalize(root).map_err(|source| WorktreeError::Root {
             root: root.to_owned(),
             source,
         })?;
@@ -919,7 +919,7 @@ fn lines(out: &[u8]) -> impl Iterator<Item = &str> {
 
 /// `path` made canonical as far as it exists (the hub may not exist yet).
 fn lenient_canonical(path: &Path) -> PathBuf {
-    if let Ok(real) = path.canonicalize() {
+    if let Ok(real) = dunce::canonicalize(path) {
         return real;
     }
     match (path.parent(), path.file_name()) {

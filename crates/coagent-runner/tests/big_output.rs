@@ -1,6 +1,8 @@
 //! A script that prints a gibibyte: memory stays flat and the log stays bounded.
 //! In its own test binary so no other test's allocations blur the measurement.
+//! Unix only: an sh script, and the peak memory read from /proc.
 #![allow(clippy::unwrap_used)]
+#![cfg(unix)]
 
 use std::io;
 use std::time::Duration;

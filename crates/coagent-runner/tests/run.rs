@@ -1,5 +1,8 @@
 //! The runner as the core uses it: real interpreters, real process groups.
+//! Unix only: the scripts are sh and python3, and the checks read process groups and
+//! signals; Windows has its own in `windows.rs`.
 #![allow(clippy::unwrap_used)]
+#![cfg(unix)]
 
 use std::io::{self, Write};
 use std::path::Path;

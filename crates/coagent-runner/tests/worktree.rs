@@ -5,7 +5,11 @@
 //! temporary HOME and global git config (`GIT_CONFIG_GLOBAL`, `GIT_CONFIG_NOSYSTEM`), so
 //! the user's config (hooks, signing, excludes, default branch) cannot change what git does
 //! in the tracker or in the tests, and a test may write the global config itself.
+//!
+//! Unix only: git from the test's PATH, and file modes (wine, where the Windows build is
+//! tested, has no git to run).
 #![allow(clippy::unwrap_used)]
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -157,8 +157,8 @@ pub fn path_problem(root: &Path, path: &str) -> Option<String> {
         Ok(_) => None,
         Err(coagent_runner::ArtifactError::NotAFile { .. }) if root.join(path).is_dir() => {
             // A folder inside the project is a fine ref; resolve_artifact wants files.
-            let real = root.join(path).canonicalize().ok()?;
-            let root = root.canonicalize().ok()?;
+            let real = dunce::canonicalize(root.join(path)).ok()?;
+            let root = dunce::canonicalize(root).ok()?;
             if real.starts_with(root) {
                 None
             } else {

@@ -325,7 +325,7 @@ pub fn send(
                 ),
                 Some(format!(
                     "describe it to the chat, or look at it yourself: {}",
-                    hub.dir.join(&a.path).display()
+                    hub.path(&a.path).display()
                 )),
             ));
         }

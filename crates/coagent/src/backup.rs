@@ -31,7 +31,7 @@ pub struct Backup {
 
 /// Takes a backup of the hub's store now; returns its path.
 pub fn take(hub: &Hub, reason: &str) -> Result<PathBuf> {
-    let dir = hub.dir.join(DIR);
+    let dir = fsx::join_rel(&hub.dir, DIR);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let stamp = jiff::Timestamp::now()
@@ -56,7 +56,7 @@ pub fn take(hub: &Hub, reason: &str) -> Result<PathBuf> {
             let _ = std::fs::remove_file(&tmp);
             Error::from(e)
         })?;
-    std::fs::File::open(&tmp)
+    fsx::open_for_sync(&tmp)
         .and_then(|f| f.sync_all())
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| {
@@ -82,7 +82,7 @@ pub fn daily(hub: &Hub) -> Result<Option<PathBuf>> {
 
 /// The hub's backups, newest first.
 pub fn list(hub_dir: &Path) -> Vec<Backup> {
-    let Ok(entries) = std::fs::read_dir(hub_dir.join(DIR)) else {
+    let Ok(entries) = std::fs::read_dir(fsx::join_rel(hub_dir, DIR)) else {
         return Vec::new();
     };
     let mut out: Vec<Backup> = entries

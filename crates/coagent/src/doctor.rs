@@ -293,7 +293,7 @@ fn restore(from: &Path, to: &Path) -> Result<()> {
     ));
     let err = |e| crate::Error::io(format!("cannot restore {}", from.display()), e);
     std::fs::copy(from, &tmp).map_err(err)?;
-    std::fs::File::open(&tmp)
+    fsx::open_for_sync(&tmp)
         .and_then(|f| f.sync_all())
         .and_then(|()| std::fs::rename(&tmp, to))
         .map_err(err)?;
@@ -620,7 +620,7 @@ impl Mover {
             .to_string();
         Mover {
             hub: hub.to_path_buf(),
-            root: hub.join(LOST_AND_FOUND).join(stamp),
+            root: fsx::join_rel(hub, LOST_AND_FOUND).join(stamp),
             used: false,
         }
     }

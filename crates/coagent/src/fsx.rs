@@ -48,8 +48,44 @@ fn write_file(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     if sync {
         tmp.as_file().sync_all().map_err(|e| Error::io(ctx(), e))?;
     }
-    tmp.persist(path).map_err(|e| Error::io(ctx(), e.error))?;
+    persist(tmp, path).map_err(|e| Error::io(ctx(), e))?;
     if sync { sync_dir(dir) } else { Ok(()) }
+}
+
+/// How long a rename over a file that another program holds open is tried again (Windows).
+pub const SHARING_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Renames a temp file over `path`. On Windows a file another program has open (a status
+/// bar reading the ticker's files, an editor, a virus scanner) cannot be replaced for a
+/// moment: "access denied" (os error 5) or a sharing violation (32). The rename is tried
+/// again for up to [`SHARING_RETRY`], with short naps; the file is never left half-written.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    let mut tmp = tmp;
+    let mut nap = std::time::Duration::from_millis(2);
+    let until = std::time::Instant::now() + SHARING_RETRY;
+    loop {
+        match tmp.persist(path) {
+            Ok(_) => return Ok(()),
+            Err(e) if is_sharing_violation(&e.error) && std::time::Instant::now() < until => {
+                tmp = e.file;
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.error),
+        }
+    }
+}
+
+/// Whether an error is Windows' "someone has that file open" (never true elsewhere).
+fn is_sharing_violation(e: &std::io::Error) -> bool {
+    const ACCESS_DENIED: i32 = 5;
+    const SHARING_VIOLATION: i32 = 32;
+    const LOCK_VIOLATION: i32 = 33;
+    cfg!(windows)
+        && matches!(
+            e.raw_os_error(),
+            Some(ACCESS_DENIED | SHARING_VIOLATION | LOCK_VIOLATION)
+        )
 }
 
 /// Durable writes that share their syncs (see the module docs).
@@ -124,8 +160,8 @@ impl<'a> Batch<'a> {
             |f| f.sync_data(),
         )?;
         for (path, tmp) in temps {
-            tmp.persist(path)
-                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
+            persist(tmp, path)
+                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
         }
         for (from, to) in &self.links {
             let dir = to
@@ -149,8 +185,11 @@ impl<'a> Batch<'a> {
                 dirs.push(dir);
             }
         }
+        // Windows cannot open a folder as a file (and needs no folder sync: NTFS journals
+        // its entries), so there are no handles to sync there.
         let handles: Vec<(String, File)> = dirs
             .iter()
+            .filter(|_| cfg!(unix))
             .filter_map(|d| File::open(d).ok().map(|f| (d.display().to_string(), f)))
             .collect();
         parallel(handles.iter().map(|(n, f)| (n.clone(), f)).collect(), |f| {
@@ -199,7 +238,9 @@ fn parallel(
     })
 }
 
-/// fsync a folder so that a rename or a new entry in it survives a power cut.
+/// fsync a folder so that a rename or a new entry in it survives a power cut. A no-op on
+/// Windows, on purpose: a folder cannot be opened for syncing there, and NTFS journals
+/// renames and new entries itself (the file's own data is still synced before its rename).
 pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
@@ -211,6 +252,25 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// `base` joined with a hub-relative path written with `/` (as records and constants
+/// name them), one component at a time: on Windows the result has only `\\`, as a path
+/// shown to the user or handed to a program should.
+pub fn join_rel(base: &Path, rel: &str) -> std::path::PathBuf {
+    rel.split('/')
+        .filter(|c| !c.is_empty())
+        .fold(base.to_path_buf(), |p, c| p.join(c))
+}
+
+/// Opens a file to sync it by its path. Windows flushes a file only through a handle that
+/// may write (a read-only one fails with "access denied"), so there it is opened for
+/// writing too; nothing is written or truncated.
+pub fn open_for_sync(path: &Path) -> std::io::Result<File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(cfg!(windows))
+        .open(path)
 }
 
 /// A temp file in `dir`, named after this process (see [`TEMP_PREFIX`]).
@@ -333,5 +393,41 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn join_rel_uses_the_platforms_separator_only() {
+        let p = join_rel(Path::new("hub"), "temps/status/ticker.json");
+        assert_eq!(
+            p,
+            Path::new("hub")
+                .join("temps")
+                .join("status")
+                .join("ticker.json")
+        );
+    }
+
+    /// A status bar holding the ticker's file open (without sharing its deletion, as many
+    /// Windows programs open files) made the rename over it fail with os error 5.
+    #[cfg(windows)]
+    #[test]
+    fn a_rename_over_a_file_another_program_holds_open_waits_for_it() {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_SHARE_READ: u32 = 1;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("SESSION_OK.txt");
+        write_derived(&p, b"old").expect("first write");
+        let held = fs::OpenOptions::new()
+            .read(true)
+            .share_mode(FILE_SHARE_READ)
+            .open(&p)
+            .expect("open");
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        write_derived(&p, b"new").expect("the rename is tried again");
+        reader.join().expect("reader");
+        assert_eq!(fs::read(&p).expect("read"), b"new");
     }
 }

@@ -36,7 +36,7 @@ pub struct Hub {
 pub const LOCK_FILE: &str = "cache/hub.lock";
 
 fn lock_file(dir: &Path) -> Option<fs::File> {
-    let path = dir.join(LOCK_FILE);
+    let path = fsx::join_rel(dir, LOCK_FILE);
     if let Some(parent) = path.parent() {
         let _ = fs::create_dir_all(parent);
     }
@@ -96,7 +96,7 @@ impl Hub {
     /// is assembled under a temporary name and renamed into place, so a failed `init`
     /// leaves nothing behind.
     pub fn init(root: &Path, nested_ok: bool, clock: Clock) -> Result<InitReport> {
-        let root = fs::canonicalize(root)
+        let root = dunce::canonicalize(root)
             .map_err(|e| Error::io(format!("cannot open {}", root.display()), e))?;
         let dir = root.join(HUB_DIR);
         if dir.exists() {
@@ -144,7 +144,7 @@ impl Hub {
                 .map_err(|e| Error::io(format!("cannot create {d}"), e))?;
         }
         fsx::write_atomic(
-            &s.join("temps/status/SESSION_IDLE.txt"),
+            &fsx::join_rel(s, "temps/status/SESSION_IDLE.txt"),
             b"IDLE: no live session\n",
         )?;
         let mut store = Store::open(&s.join("store.db"), true)?;
@@ -190,7 +190,7 @@ impl Hub {
     }
 
     fn open_with(dir: &Path, lock: Option<fs::File>) -> Result<Hub> {
-        let dir = fs::canonicalize(dir)
+        let dir = dunce::canonicalize(dir)
             .map_err(|e| Error::io(format!("cannot open {}", dir.display()), e))?;
         let root = dir
             .parent()
@@ -233,24 +233,26 @@ impl Hub {
         self.ids.next(kind, now)
     }
 
+    /// A hub-relative path as records write it (`artifacts/A-…/log.txt`), made a path of
+    /// this platform (only `\\` on Windows), for opening and for showing.
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel)
+        fsx::join_rel(&self.dir, rel)
     }
 
     pub fn outbox(&self) -> PathBuf {
-        self.dir.join("temps/outbox")
+        self.dir.join("temps").join("outbox")
     }
 
     pub fn inbox(&self) -> PathBuf {
-        self.dir.join("temps/inbox")
+        self.dir.join("temps").join("inbox")
     }
 
     pub fn status_dir(&self) -> PathBuf {
-        self.dir.join("temps/status")
+        self.dir.join("temps").join("status")
     }
 
     pub fn wraps_dir(&self) -> PathBuf {
-        self.dir.join("cache/wraps")
+        self.dir.join("cache").join("wraps")
     }
 
     pub fn transcripts_dir(&self) -> PathBuf {

@@ -352,9 +352,9 @@ fn cut_long(block: &str, budget: usize) -> Vec<String> {
 /// Copies a part already in the outbox (`rel` to the hub) to the clipboard again — for
 /// `NEXT k/n` answers — through the guard like everything else that leaves.
 pub fn copy_part(hub: &mut Hub, rel: &str, clip: &mut dyn Clipboard) -> Result<ClipOutcome> {
-    let path = std::fs::canonicalize(hub.dir.join(rel))
+    let path = dunce::canonicalize(hub.dir.join(rel))
         .map_err(|e| crate::Error::io(format!("cannot open {rel}"), e))?;
-    let outbox = std::fs::canonicalize(hub.outbox())
+    let outbox = dunce::canonicalize(hub.outbox())
         .map_err(|e| crate::Error::io("cannot open the outbox", e))?;
     if !path.starts_with(outbox) {
         return Err(crate::Error::Internal(format!(

@@ -376,7 +376,7 @@ impl Store {
         }
         self.conn.execute_batch("PRAGMA synchronous = FULL")?;
         self.deferred = false;
-        match std::fs::File::open(&self.wal) {
+        match crate::fsx::open_for_sync(&self.wal) {
             Ok(f) => f
                 .sync_data()
                 .map_err(|e| Error::io(format!("cannot sync {}", self.wal.display()), e)),

@@ -172,7 +172,7 @@ fn mtime(p: &Path) -> Option<std::time::SystemTime> {
 /// since (the store, config.toml) and the level at `now` is still the one it recorded:
 /// no store opened, nothing written. `None` sends the caller to the full check.
 pub fn fast(hub_dir: &Path, now: Millis) -> Option<Ticker> {
-    let path = hub_dir.join("temps/status/ticker.json");
+    let path = hub_dir.join("temps").join("status").join("ticker.json");
     let written = mtime(&path)?;
     for dep in ["store.db", "store.db-wal", crate::config::FILE] {
         if mtime(&hub_dir.join(dep)).is_some_and(|m| m > written) {

@@ -154,7 +154,7 @@ impl Inbox {
             );
             match self.seen.get(&p) {
                 Some((len, mtime, since)) if (*len, *mtime) == sig => {
-                    let wait = if self.closed.contains(&p) {
+                    let wait = if self.closed.contains(&p) || writer_gone(&p) {
                         SETTLE
                     } else {
                         QUIET
@@ -224,6 +224,25 @@ impl Inbox {
     }
 }
 
+/// Windows never reports a writer's close: there, a file that no program holds open for
+/// writing is complete, asked the way Windows answers it (an open that lets others only
+/// read fails while a writer has the file). Elsewhere the close event says it.
+#[cfg(windows)]
+fn writer_gone(path: &Path) -> bool {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_SHARE_READ: u32 = 1;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(path)
+        .is_ok()
+}
+
+#[cfg(not(windows))]
+fn writer_gone(_path: &Path) -> bool {
+    false
+}
+
 /// Which of `files` some process holds open for writing, and its pid (Linux: from
 /// `/proc/<pid>/fd` and the open flags in `/proc/<pid>/fdinfo`).
 #[cfg(target_os = "linux")]
@@ -234,7 +253,7 @@ fn writers_of(files: &[PathBuf]) -> HashMap<PathBuf, u32> {
     }
     let wanted: HashMap<PathBuf, PathBuf> = files
         .iter()
-        .filter_map(|f| std::fs::canonicalize(f).ok().map(|c| (c, f.clone())))
+        .filter_map(|f| dunce::canonicalize(f).ok().map(|c| (c, f.clone())))
         .collect();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return out;

@@ -653,12 +653,11 @@ pub fn pick(hub: &Hub, named: Option<&str>, latest: bool, target: Option<&str>) 
     let all = list(hub)?;
     if let Some(n) = named {
         if n.ends_with(".tar.zst") || n.contains('/') {
-            let p =
-                std::fs::canonicalize(n).map_err(|e| Error::io(format!("cannot open {n}"), e))?;
+            let p = dunce::canonicalize(n).map_err(|e| Error::io(format!("cannot open {n}"), e))?;
             return all
                 .into_iter()
                 .find(|w| {
-                    std::fs::canonicalize(hub.dir.join(&w.archive))
+                    dunce::canonicalize(hub.dir.join(&w.archive))
                         .ok()
                         .as_deref()
                         == Some(p.as_path())
@@ -823,7 +822,7 @@ fn write_latest(hub: &Hub, w: &Wrapped, to: &str) -> Result<()> {
         "created_at": rfc3339(hub.now_ms()), "respawn_session": w.respawn_session,
     });
     fsx::write_atomic(
-        &hub.dir.join(LATEST),
+        &fsx::join_rel(&hub.dir, LATEST),
         format!(
             "{}\n",
             serde_json::to_string_pretty(&latest).unwrap_or_default()

@@ -55,13 +55,13 @@ pub fn run(app: &App, cmd: ArtifactCmd) -> anyhow::Result<ExitCode> {
                 let _ = o.write_all(&bytes);
                 return Ok(ExitCode::SUCCESS);
             }
-            let value = serde_json::json!({"artifact": a, "abs_path": hub.dir.join(&a.path), "content": if content { Some(String::from_utf8_lossy(&bytes).into_owned()) } else { None }});
+            let value = serde_json::json!({"artifact": a, "abs_path": hub.path(&a.path), "content": if content { Some(String::from_utf8_lossy(&bytes).into_owned()) } else { None }});
             out::emit(app.json(), &value, || {
                 format!(
                     "{} ({})\n  path    {}\n  sha256  {}\n  bytes   {}\n  DO      {}\n{}",
                     out::bold(&a.id),
                     a.kind,
-                    hub.dir.join(&a.path).display(),
+                    hub.path(&a.path).display(),
                     a.sha256,
                     a.bytes,
                     a.do_id.as_deref().unwrap_or("-"),

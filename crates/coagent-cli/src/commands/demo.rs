@@ -316,18 +316,11 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
 /// is not something a signal handler may do.
 fn remove_on_interrupt(dir: &Path, keep: bool) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    #[cfg(unix)]
-    let signals = [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ];
-    #[cfg(not(unix))]
-    let signals = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
-    for sig in signals {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
-    }
+    // Lives as long as the process: the watching thread below ends it.
+    std::mem::forget(
+        coagent_runner::on_interrupt(Arc::clone(&stop))
+            .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?,
+    );
     let dir = dir.to_path_buf();
     std::thread::spawn(move || {
         while !stop.load(Ordering::SeqCst) {

@@ -185,6 +185,9 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
         Ok(p) => o.push_str(&format!(" ({p})\n")),
         Err(e) => o.push_str(&format!(" {}\n", out::red(&format!("— {e}")))),
     }
+    if let Some(n) = &s.interpreter_note {
+        o.push_str(&format!("            {n}\n"));
+    }
     if let Some(n) = &d.lang_note {
         o.push_str(&format!("            {n}\n"));
     }
@@ -219,7 +222,7 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
     }
     o.push_str(&format!(
         "  file      {}\n  proposed  {}\n",
-        hub.dir.join(&d.path).display(),
+        hub.path(&d.path).display(),
         rfc3339(d.proposed_at)
     ));
     o.push_str(&format!("\n{}\n", out::dim("─── script ───")));

@@ -75,7 +75,7 @@ pub fn run(app: &App, copy: Option<OutboxCmd>, all: bool) -> anyhow::Result<Exit
                         coagent::clipboard::ClipOutcome::Skipped { reason } =>
                             format!("not copied ({reason}): paste the file"),
                     },
-                    hub.dir.join(&c.path).display()
+                    hub.path(&c.path).display()
                 )
             });
         }

@@ -29,10 +29,8 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
             .max(0.05),
     );
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
-    }
+    let _interrupts = coagent_runner::on_interrupt(Arc::clone(&stop))
+        .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
     let (tx, rx) = std::sync::mpsc::channel::<Vec<std::path::PathBuf>>();
     // Events wake the loop early and say which files are complete (closed by their writer,
     // or renamed into place); what to do is decided by looking at the folders.
@@ -252,7 +250,18 @@ fn jiff_now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Best effort, through the desktop's own tool (no D-Bus stack linked in for this).
+/// Best effort. On Windows a toast (`notify-rust`, through the system's own notification
+/// API); elsewhere through the desktop's own tool (no D-Bus stack linked in for this).
+#[cfg(windows)]
+fn desktop_notify(title: &str, body: &str) {
+    let _ = notify_rust::Notification::new()
+        .appname("CoAgent")
+        .summary(title)
+        .body(body)
+        .show();
+}
+
+#[cfg(not(windows))]
 fn desktop_notify(title: &str, body: &str) {
     let _ = if cfg!(target_os = "macos") {
         std::process::Command::new("osascript")

@@ -282,6 +282,7 @@ fn clipboard_hold_time_that_is_not_one_says_so() {
         .stdout_has("COAGENT_CLIPBOARD_HOLD=\"forever\" is not a hold time");
 }
 
+#[cfg(unix)]
 /// Stand-ins for wl-clipboard's `wl-copy` and `wl-paste` (no Wayland compositor runs
 /// here): `wl-copy` keeps its stdin as the clipboard and stays, as `--foreground` does,
 /// until stopped; `wl-paste` prints it, or `paste_says` when given.
@@ -303,6 +304,7 @@ fn fake_wl_clipboard(dir: &Path, paste_says: Option<&str>) {
     }
 }
 
+#[cfg(unix)]
 fn wayland(env: &Env, bin: &Path, args: &[&str]) -> crate::harness::Cmd {
     env.cmd(args)
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
@@ -310,6 +312,7 @@ fn wayland(env: &Env, bin: &Path, args: &[&str]) -> crate::harness::Cmd {
         .env("COAGENT_CLIPBOARD", "system")
 }
 
+#[cfg(unix)]
 fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|s| {
         s.rsplit(')')
@@ -318,6 +321,7 @@ fn alive(pid: &str) -> bool {
     })
 }
 
+#[cfg(unix)]
 #[test]
 fn clipboard_on_wayland_goes_through_wl_copy_for_the_hold_time() {
     let env = Env::new();
@@ -350,6 +354,7 @@ fn clipboard_on_wayland_goes_through_wl_copy_for_the_hold_time() {
     assert!(!alive(&pid), "wl-copy outlived the hold time");
 }
 
+#[cfg(unix)]
 #[test]
 fn clipboard_that_does_not_hold_the_payload_is_not_claimed() {
     let env = Env::new();
@@ -376,6 +381,7 @@ fn clipboard_on_wayland_without_wl_copy_says_what_to_install() {
         .stdout_has("Not copied (a Wayland clipboard needs wl-copy: install wl-clipboard)");
 }
 
+#[cfg(unix)]
 #[test]
 fn clipboard_on_wayland_is_read_through_wl_paste() {
     let env = Env::new();

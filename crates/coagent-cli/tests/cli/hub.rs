@@ -146,6 +146,7 @@ fn unknown_vendor_is_refused_with_the_known_ones() {
         .stderr_has("claude");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_read_only_hub_fails_clearly() {
     let env = Env::new();
@@ -157,6 +158,7 @@ fn a_read_only_hub_fails_clearly() {
     env.ok(&["todo", "add", "x"]);
 }
 
+#[cfg(unix)]
 fn set_readonly(dir: &std::path::Path, ro: bool) {
     use std::os::unix::fs::PermissionsExt;
     for e in walk(dir) {
@@ -171,6 +173,7 @@ fn set_readonly(dir: &std::path::Path, ro: bool) {
     }
 }
 
+#[cfg(unix)]
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![dir.to_path_buf()];
     for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -79,6 +79,7 @@ fn a_stale_echo_is_recorded_and_the_session_stays_unverified() {
     assert_eq!(r["echo"]["status"], "verified");
 }
 
+#[cfg(unix)]
 #[test]
 fn acks_are_judged_never_dropped() {
     let env = Env::with_git();

@@ -19,4 +19,6 @@ mod surface;
 mod todo;
 mod watch;
 mod wayback;
+#[cfg(windows)]
+mod windows;
 mod wrap;

@@ -17,6 +17,7 @@ fn ingest(env: &Env, text: &str) -> serde_json::Value {
     env.cmd(&["--json", "ingest", "-"]).stdin(text).ok().json()
 }
 
+#[cfg(unix)]
 /// A folder holding only links to the named programs, found on the test's PATH: a PATH
 /// without everything else (zsh above all).
 fn path_with_only(env: &Env, programs: &[&str]) -> PathBuf {
@@ -36,6 +37,7 @@ fn path_with_only(env: &Env, programs: &[&str]) -> PathBuf {
     dir
 }
 
+#[cfg(unix)]
 /// A `zsh` on PATH that says it ran, then runs the script with sh.
 fn fake_zsh(env: &Env) -> std::ffi::OsString {
     use std::os::unix::fs::PermissionsExt;
@@ -65,6 +67,7 @@ fn dos_of(r: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
+#[cfg(unix)]
 fn is_file(p: &Path) -> bool {
     p.is_file()
 }
@@ -107,6 +110,7 @@ fn an_untagged_block_after_a_python_block_is_not_run_as_python() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_zsh_block_runs_under_zsh_where_installed_else_under_bash_saying_so() {
     let reply = "Policy v1.0 loaded.\n\n```zsh\n# DO: Zsh tagged\necho z\n# END DO\n```\n";
@@ -411,6 +415,7 @@ fn a_risk_names_its_line_once() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_do_that_cannot_start_is_never_announced_and_its_hint_is_said_once() {
     let env = Env::new();

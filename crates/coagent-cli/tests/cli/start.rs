@@ -33,10 +33,10 @@ fn start_json_shape_and_boot_payload() {
     assert_eq!(s["echo"], "Policy v1.0 loaded.");
     let session = s["session"].as_str().unwrap();
     let path = s["payloads"][0].as_str().unwrap();
-    assert!(
-        path.ends_with(&format!("temps/outbox/{session}-boot.paste.md")),
-        "{path}"
-    );
+    let boot = std::path::Path::new("temps")
+        .join("outbox")
+        .join(format!("{session}-boot.paste.md"));
+    assert!(std::path::Path::new(path).ends_with(boot), "{path}");
     let payload = std::fs::read_to_string(path).unwrap();
     let first = payload.lines().next().unwrap();
     assert!(

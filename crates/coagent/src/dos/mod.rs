@@ -99,7 +99,7 @@ pub fn quarantine(hub: &Hub, id: &str, lang: &str, script: &str) -> Result<PathB
 
 /// Where [`quarantine`] writes a DO's script.
 pub fn quarantine_path(hub: &Hub, id: &str, lang: &str) -> PathBuf {
-    hub.dir.join(script_rel(id, lang))
+    hub.path(&script_rel(id, lang))
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Do> {
@@ -199,6 +199,9 @@ pub struct Shown {
     /// Approved, and the file changed since.
     pub changed_since_approval: bool,
     pub interpreter: std::result::Result<String, String>,
+    /// Why the interpreter is not the language's first choice, when it is not (Windows
+    /// PowerShell 5.1 without `pwsh`, WSL's bash without Git Bash).
+    pub interpreter_note: Option<String>,
     pub guard: Vec<ScriptFinding>,
     pub risks: Vec<RiskHint>,
     pub artifact_lines: Vec<String>,
@@ -284,16 +287,19 @@ pub fn show(hub: &Hub, typed: &str) -> Result<Shown> {
             preview: f.preview,
         })
         .collect();
+    let found = lang.map(coagent_runner::find_interpreter);
     Ok(Shown {
+        interpreter_note: found
+            .as_ref()
+            .and_then(|f| f.as_ref().ok())
+            .and_then(|i| i.note.clone()),
         current_sha256: sha.clone(),
         edited: sha != d.sha256,
         changed_since_approval: d.approved_sha256.as_ref().is_some_and(|a| *a != sha),
-        interpreter: match lang {
-            Some(l) => coagent_runner::find_interpreter(l)
-                .map(|p| p.display().to_string())
-                .map_err(|e| e.to_string()),
+        interpreter: match found {
+            Some(f) => f.map(|i| i.to_string()).map_err(|e| e.to_string()),
             None => Err(format!(
-                "`{}` is not a language CoAgent runs (bash, sh, python, pwsh)",
+                "`{}` is not a language CoAgent runs (bash, sh, python, pwsh, cmd on Windows)",
                 d.lang
             )),
         },

@@ -565,7 +565,11 @@ fn run_one(
     // cut meanwhile loses nothing already recorded. One sync per DO, not two.
     hub.store.sync()?;
     hub.store.defer_sync()?;
-    let out_dir = hub.dir.join("cache/run").join(format!("{run_id}-out"));
+    let out_dir = hub
+        .dir
+        .join("cache")
+        .join("run")
+        .join(format!("{run_id}-out"));
     let cfg = hub.config()?;
     let spec = RunSpec {
         lang: p.lang,
@@ -583,7 +587,7 @@ fn run_one(
         mark: super::interrupted::mark(&run_id, &coagent_runner::Owner::current()),
         log_head_bytes: cfg.run.log_head_kib * 1024,
         log_tail_bytes: cfg.run.log_tail_kib * 1024,
-        scratch_dir: hub.dir.join("cache/run"),
+        scratch_dir: hub.dir.join("cache").join("run"),
     };
     let outcome = std::fs::create_dir_all(&out_dir)
         .map_err(|e| Error::io(format!("cannot create {}", out_dir.display()), e))
@@ -909,10 +913,8 @@ fn capture_named(
     staged: &mut Staged,
     warnings: &mut Vec<String>,
 ) {
-    let hub_dir = hub.dir.canonicalize().unwrap_or_else(|_| hub.dir.clone());
-    let out_dir = out_dir
-        .canonicalize()
-        .unwrap_or_else(|_| out_dir.to_path_buf());
+    let hub_dir = dunce::canonicalize(&hub.dir).unwrap_or_else(|_| hub.dir.clone());
+    let out_dir = dunce::canonicalize(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
     for name in coagent_runner::artifact_lines(script) {
         if ["$COAGENT_OUT", "${COAGENT_OUT}"]
             .iter()
