@@ -139,6 +139,8 @@ mod normalize;
 mod payload;
 pub mod question;
 mod scan;
+mod secret_ask;
+mod tag;
 
 use std::borrow::Cow;
 
@@ -150,6 +152,8 @@ pub use dos::{DoProposal, IncompleteDo};
 pub use echo::{Echo, NextPart};
 pub use payload::{OwnPayload, matches_payload};
 pub use question::Question;
+pub use secret_ask::SecretRequest;
+pub use tag::{ReplyTag, find_tag};
 
 /// Everything found in one pasted reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,6 +177,13 @@ pub struct Reply<'a> {
     pub questions: Vec<Question>,
     pub messages: Vec<MessageBlock>,
     pub next: Option<NextPart>,
+    /// A `NEXT k/n` answer that says more than `NEXT k/n` (and the reply tag), or a
+    /// `NEXT k/n` line inside a longer reply: the contract asks for that line alone.
+    pub next_with_more: Option<NextPart>,
+    /// The reply's tag (`[S-4K4E t3]`), when it ends with one.
+    pub tag: Option<ReplyTag>,
+    /// Prose lines in which the chat asks for a secret.
+    pub secret_requests: Vec<SecretRequest>,
     /// Things a user may want to know: lossy input, ignored examples,
     /// lines that look like DONE lines but are not.
     pub warnings: Vec<String>,
@@ -289,7 +300,17 @@ pub fn parse_reply(input: &[u8]) -> Reply<'_> {
         ));
     }
     warnings.extend(found.warnings);
+    let tag = find_tag(&text);
+    let tag_lines = usize::from(tag.as_ref().is_some_and(|t| t.alone));
+    let next_with_more = match found.next {
+        Some(n) if found.content_lines > 1 + tag_lines => Some(n),
+        Some(_) => None,
+        None => found.next_in_longer,
+    };
     Reply {
+        next_with_more,
+        tag,
+        secret_requests: found.secret_requests,
         text,
         lossy_utf8: decoded.invalid_sequences > 0,
         own_payload: found.own_payload,

@@ -28,6 +28,11 @@ pub(crate) struct Found {
     pub questions: Vec<Question>,
     pub messages: Vec<MessageBlock>,
     pub next: Option<NextPart>,
+    /// A `NEXT k/n` line in a reply that says more than that.
+    pub next_in_longer: Option<NextPart>,
+    /// Non-blank lines, UI words aside.
+    pub content_lines: usize,
+    pub secret_requests: Vec<crate::secret_ask::SecretRequest>,
     pub own_payload: Option<OwnPayload>,
     pub warnings: Vec<String>,
 }
@@ -652,6 +657,9 @@ impl<'t> Scanner<'t> {
             }
             _ => {}
         }
+        if self.fence.is_none() && !line.trim_start().starts_with('#') && !example(self) {
+            self.secret_request(i, c.text);
+        }
         // A question to the human: prose only, so not in a code block, a quote, an
         // example or a heading.
         if c.text.contains('?')
@@ -672,6 +680,17 @@ impl<'t> Scanner<'t> {
             }
         }
         self.last_prose = Some(i);
+    }
+
+    /// A prose line asking for a secret (the contract forbids it).
+    fn secret_request(&mut self, i: usize, core: &str) {
+        if self.found.secret_requests.len() < question::MAX
+            && let Some(text) = crate::secret_ask::parse(core)
+        {
+            self.found
+                .secret_requests
+                .push(crate::secret_ask::SecretRequest { line: i + 1, text });
+        }
     }
 
     fn record_echo(&mut self, i: usize, version: String, hash: Option<String>) {
@@ -697,12 +716,14 @@ impl<'t> Scanner<'t> {
     }
 
     fn finish(&mut self) {
+        self.found.content_lines = self.content_lines;
         if let Some(&(i, n)) = self.next_candidates.first() {
             // A NEXT answer is the whole reply; in a longer reply it is a
             // mention, not an answer.
             if self.content_lines <= 3 {
                 self.found.next = Some(n);
             } else {
+                self.found.next_in_longer = Some(n);
                 self.warn(format!(
                     "line {}: `NEXT {}/{}` inside a longer reply is not taken as a split-payload answer",
                     i + 1,

@@ -126,6 +126,38 @@ pub fn resolve(hub: &Hub, typed: Option<&str>) -> Result<Session> {
     })
 }
 
+/// Sessions whose id starts with `prefix` (a reply tag's short id), open ones first, then
+/// the newest.
+pub fn by_prefix(hub: &Hub, prefix: &str) -> Result<Vec<Session>> {
+    // A tag's id is `S-` and Crockford characters (checked by the parser): no LIKE wildcard.
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Ok(Vec::new());
+    }
+    let mut stmt = hub.store.conn().prepare_cached(&format!(
+        "SELECT {COLS} FROM sessions WHERE id LIKE ?1 || '%'
+         ORDER BY state IN ('live', 'booting') DESC, created_at DESC, rowid DESC LIMIT 8"
+    ))?;
+    Ok(stmt
+        .query_map([prefix], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The newest session that continues `id` (booted from its wrap).
+pub fn successor(hub: &Hub, id: &str) -> Result<Option<String>> {
+    Ok(hub
+        .store
+        .conn()
+        .query_row(
+            "SELECT id FROM sessions WHERE prev_session = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 pub fn latest(hub: &Hub) -> Result<Option<Session>> {
     Ok(hub
         .store
@@ -386,7 +418,7 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
         "session": session,
         "vendor": vendor.display,
         "capsule_block": capsule_block(hub, &templates, &capsule)?,
-        "bpoe": bpoe::render(&templates, &echo)?,
+        "bpoe": bpoe::render(&templates, &echo, &crate::drift::tag_id(&session))?,
         "goal": goal,
         "handoff": opts.respawn.as_ref().map(|r| r.handoff.clone()).unwrap_or_default(),
         "todos": todos,

@@ -26,7 +26,13 @@ pub struct SessionStatus {
     pub capsule_outdated: bool,
     /// The capsule version in force (`capsule.lock`); empty when it cannot be read.
     pub capsule_current: String,
+    /// The chat's latest lapses from the capsule (turn, kind, excerpt), oldest first;
+    /// listed by `status` for open sessions.
+    pub drift: Vec<crate::drift::DriftEvent>,
 }
+
+/// How many drift events `status` lists per session.
+pub const DRIFT_LISTED: usize = 10;
 
 /// The capsule in force, as the status compares sessions with it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -67,6 +73,7 @@ pub fn session_status(s: Session, a: Assessment, in_force: Option<&InForce>) -> 
         signals: a.signals,
         capsule_outdated: in_force.is_some_and(|c| c.outdates(&s)),
         capsule_current: in_force.map(|c| c.version.clone()).unwrap_or_default(),
+        drift: Vec::new(),
         session: s,
     }
 }
@@ -130,7 +137,10 @@ pub fn sort(out: &mut [SessionStatus]) {
 }
 
 pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
-    let open = check(hub)?;
+    let mut open = check(hub)?;
+    for s in &mut open {
+        s.drift = crate::drift::events(hub, &s.session.id, DRIFT_LISTED)?;
+    }
     let capsule = capsule::state(&hub.dir)?;
     let mut sessions = open.clone();
     for s in session::recent(hub, recent)? {
@@ -141,6 +151,7 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
                 wrap_in: None,
                 capsule_outdated: false,
                 capsule_current: capsule.version.clone(),
+                drift: Vec::new(),
                 session: s,
             });
         }

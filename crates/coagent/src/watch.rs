@@ -291,6 +291,37 @@ pub struct Tick {
     pub level: Level,
     pub session: Option<String>,
     pub wrapped: Vec<Wrapped>,
+    /// Breached sessions left open for now: a result is on its way to the chat, and the
+    /// breach is not one of context or drift (the wrap waits for the chat's answer, so that
+    /// what the result brings is in the handoff).
+    pub held: Vec<String>,
+}
+
+/// Signals whose breach wraps a session even while a result is in flight: the chat itself
+/// is failing, and its answer would not be worth waiting for.
+const WRAP_AT_ONCE: [&str; 2] = ["context", "drift"];
+
+/// A DO of `session` started after its latest reply (store event order, not the clock):
+/// its result is being written, or was written and the chat has not answered it yet. (A
+/// run's records land before its result payload, so the payload alone would leave a
+/// moment in which a watcher wraps before the result exists.)
+pub fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
+    let c = hub.store.conn();
+    let ids = |kind: &str, filter: &str| -> Result<i64> {
+        Ok(c.query_row(
+            &format!(
+                "SELECT COALESCE(MAX(id), 0) FROM events WHERE session = ?1 AND kind = ?2 {filter}"
+            ),
+            rusqlite::params![session, kind],
+            |r| r.get(0),
+        )?)
+    };
+    let started = ids("do.started", "")?;
+    let result = ids(
+        "payload.sent",
+        "AND json_extract(data, '$.kind') = 'result'",
+    )?;
+    Ok(started.max(result) > ids("reply.ingested", "")?)
 }
 
 /// One check of the bloat monitor; wraps each breached session when `auto_wrap` is on.
@@ -298,19 +329,26 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
     let cfg = hub.config()?;
     let open = status::check(hub)?;
     let mut wrapped = Vec::new();
+    let mut held = Vec::new();
     if cfg.watch.auto_wrap {
         // Only live chats: a boot payload nobody pasted yet is not a degrading chat.
         for s in open
             .iter()
             .filter(|s| s.level == Level::Fail && s.session.state == "live")
         {
-            let reason = s
+            let failing: Vec<&str> = s
                 .signals
                 .iter()
                 .filter(|x| x.level == Level::Fail)
                 .map(|x| x.name)
-                .collect::<Vec<_>>()
-                .join(", ");
+                .collect();
+            if !failing.iter().any(|n| WRAP_AT_ONCE.contains(n))
+                && result_in_flight(hub, &s.session.id)?
+            {
+                held.push(s.session.id.clone());
+                continue;
+            }
+            let reason = failing.join(", ");
             let w = wrap::wrap(
                 hub,
                 WrapOptions {
@@ -334,5 +372,6 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
         level: after.first().map_or(Level::Idle, |s| s.level),
         session: after.first().map(|s| s.session.id.clone()),
         wrapped,
+        held,
     })
 }

@@ -78,6 +78,9 @@ pub struct Wrapped {
     pub note: Option<String>,
     /// Why no respawn payload was written (the session is wrapped all the same).
     pub respawn_error: Option<String>,
+    /// DOs whose results were sent and not acknowledged: the handoff lists them, so the
+    /// successor acknowledges them.
+    pub unacked: Vec<String>,
     #[serde(skip)]
     pub started: Option<Started>,
 }
@@ -187,6 +190,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         .iter()
         .filter(|d| !matches!(d.state.as_str(), "proposed" | "approved" | "running"))
         .collect();
+    let in_flight = crate::ack::in_flight(hub, &s.id)?;
     let handoff = handoff_text(
         &s,
         &dos,
@@ -195,7 +199,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         &done_todos,
         &decisions(hub, &s.id)?,
         &opts.reason,
-    );
+    ) + &in_flight_text(&in_flight);
     let message = BackchatMessage {
         schema: SchemaTag::V1,
         id: msg_id.clone(),
@@ -330,6 +334,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         breach_at: s.breach_at,
         note: None,
         respawn_error: None,
+        unacked: in_flight.iter().map(|f| f.do_id.clone()).collect(),
         started: None,
     };
     if opts.respawn {
@@ -546,6 +551,30 @@ fn handoff_text(
                 }
             ));
         }
+    }
+    t
+}
+
+/// The results in flight, one line each: the successor acknowledges them first.
+fn in_flight_text(in_flight: &[crate::ack::InFlight]) -> String {
+    if in_flight.is_empty() {
+        return String::new();
+    }
+    let mut t = String::from(
+        "\n**Results sent, not yet acknowledged** (acknowledge each first, `ACK <id> <ref>…`):\n",
+    );
+    for f in in_flight {
+        t.push_str(&format!(
+            "- `{}` {} ({}{})\n",
+            f.do_id,
+            f.title,
+            f.message,
+            if f.refs.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", f.refs.join(" "))
+            }
+        ));
     }
     t
 }

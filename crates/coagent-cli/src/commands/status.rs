@@ -108,6 +108,15 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
                     }
                 ));
             }
+            for e in &ss.drift {
+                s.push_str(&format!(
+                    "    {} t{:<3} {:<15} {}\n",
+                    out::dim("drift"),
+                    e.turn,
+                    e.kind,
+                    e.excerpt
+                ));
+            }
             if ss.level == Level::Fail {
                 s.push_str(&format!(
                     "    {} coagent wrap --session {}\n",
