@@ -326,3 +326,30 @@ pub fn parse_reply(input: &[u8]) -> Reply<'_> {
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_k_of_n_with_more_than_that_line_is_reported() {
+        let alone = parse_reply(b"NEXT 1/2\n\n[S-4K4E t2]\n");
+        assert_eq!(alone.next, Some(NextPart { k: 1, n: 2 }));
+        assert_eq!(alone.next_with_more, None, "the tag line is allowed");
+        let chatty = parse_reply(b"NEXT 1/2\nGot it, waiting.\n");
+        assert_eq!(chatty.next, Some(NextPart { k: 1, n: 2 }));
+        assert_eq!(chatty.next_with_more, Some(NextPart { k: 1, n: 2 }));
+        let long = parse_reply(b"NEXT 1/2\n\nHere is my plan.\n\nFirst this.\n\nThen that.\n");
+        assert_eq!(long.next, None);
+        assert_eq!(long.next_with_more, Some(NextPart { k: 1, n: 2 }));
+    }
+
+    #[test]
+    fn a_request_for_a_secret_in_prose_is_reported_but_not_in_code() {
+        let r = parse_reply(
+            b"To push I need access.\nPlease paste your GitHub token here.\n\n```bash\n# DO: Login\nread -p 'paste your token' T\n# END DO\n```\n",
+        );
+        assert_eq!(r.secret_requests.len(), 1, "{:?}", r.secret_requests);
+        assert_eq!(r.secret_requests[0].line, 2);
+    }
+}

@@ -606,6 +606,29 @@ mod tests {
     }
 
     #[test]
+    fn every_signal_reaches_warn_between_ok_and_fail() {
+        let t = Bloat::default();
+        // Pace: 1 DO in the first 50 minutes is 1.2/h, within 1/0.8 of the minimum.
+        let mut f = base();
+        f.last_activity_at = 50 * MIN;
+        f.completed_at = vec![40 * MIN];
+        assert_eq!(
+            level_of(&assess(&f, &t, 50 * MIN), "dos_per_hour"),
+            Level::Warn
+        );
+        // Latency: rising, the last at 1.7× the median (≥ 0.8 × 2).
+        let mut f = base();
+        f.latencies_ms = vec![60_000, 60_000, 60_000, 70_000, 102_000];
+        assert_eq!(
+            level_of(&assess(&f, &t, MIN), "artifact_latency"),
+            Level::Warn
+        );
+        // Turns: OK below 80.
+        f.ingests = 79;
+        assert_eq!(level_of(&assess(&f, &t, MIN), "ingests"), Level::Ok);
+    }
+
+    #[test]
     fn ingests_cross_their_threshold() {
         let t = Bloat::default();
         let mut f = base();
