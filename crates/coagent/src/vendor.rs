@@ -85,8 +85,8 @@ const BUILTIN: &[Builtin] = &[
         context_tokens: 128_000,
         paste_chars: 10_000,
         tokenizer: Tokenizer::O200kBase,
-        warn: 24_000,
-        breach: 48_000,
+        warn: 32_000,
+        breach: 64_000,
     },
     Builtin {
         name: "generic",
