@@ -390,6 +390,45 @@ pub fn token_budget(
     })
 }
 
+/// Signals whose breach wraps a session even while a result is in flight: the chat itself
+/// is failing, and its answer would not be worth waiting for.
+const WRAP_AT_ONCE: [&str; 2] = ["context", "drift"];
+
+/// A DO of `session` started after its latest reply (store event order, not the clock):
+/// its result is being written, or was written and the chat has not answered it yet. (A
+/// run's records land before its result payload, so the payload alone would leave a
+/// moment in which a watcher wraps before the result exists.)
+fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
+    let c = hub.store.conn();
+    let ids = |kind: &str, filter: &str| -> Result<i64> {
+        Ok(c.query_row(
+            &format!(
+                "SELECT COALESCE(MAX(id), 0) FROM events WHERE session = ?1 AND kind = ?2 {filter}"
+            ),
+            rusqlite::params![session, kind],
+            |r| r.get(0),
+        )?)
+    };
+    let started = ids("do.started", "")?;
+    let result = ids(
+        "payload.sent",
+        "AND json_extract(data, '$.kind') = 'result'",
+    )?;
+    Ok(started.max(result) > ids("reply.ingested", "")?)
+}
+
+/// A breach that waits: a result is on its way to the chat and no signal of the chat
+/// itself (context, drift) fails. The wrap comes once the chat's answer is ingested, so
+/// that the handoff holds what the result brought; until then the breach is not recorded
+/// (its time is when the wrap became due).
+pub fn held(hub: &Hub, session: &str, signals: &[Signal]) -> Result<bool> {
+    let failing = signals.iter().filter(|x| x.level == Level::Fail);
+    if failing.clone().next().is_none() || failing.clone().any(|x| WRAP_AT_ONCE.contains(&x.name)) {
+        return Ok(false);
+    }
+    result_in_flight(hub, session)
+}
+
 /// Records the first breach of a session (time and signal); later checks keep the first.
 pub fn record_breach(hub: &mut Hub, session: &str, a: &Assessment) -> Result<bool> {
     let Some(sig) = a.breached().first().map(|s| s.name) else {

@@ -29,6 +29,9 @@ pub struct SessionStatus {
     /// The chat's latest lapses from the capsule (turn, kind, excerpt), oldest first;
     /// listed by `status` for open sessions.
     pub drift: Vec<crate::drift::DriftEvent>,
+    /// A breach whose wrap waits for the chat's answer to a result on its way (see
+    /// [`bloat::held`]); set by `status`.
+    pub wrap_waits: bool,
 }
 
 /// How many drift events `status` lists per session.
@@ -74,6 +77,7 @@ pub fn session_status(s: Session, a: Assessment, in_force: Option<&InForce>) -> 
         capsule_outdated: in_force.is_some_and(|c| c.outdates(&s)),
         capsule_current: in_force.map(|c| c.version.clone()).unwrap_or_default(),
         drift: Vec::new(),
+        wrap_waits: false,
         session: s,
     }
 }
@@ -106,7 +110,10 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
         let facts = bloat::facts(hub, &s, &v)?;
         let a: Assessment = bloat::assess(&facts, &cfg.bloat, now);
         let mut s = s;
-        if a.level == Level::Fail && s.breach_at.is_none() && bloat::record_breach(hub, &s.id, &a)?
+        if a.level == Level::Fail
+            && s.breach_at.is_none()
+            && !bloat::held(hub, &s.id, &a.signals)?
+            && bloat::record_breach(hub, &s.id, &a)?
         {
             s.breach_at = Some(now);
             s.breach_signal = a.breached().first().map(|x| x.name.to_string());
@@ -140,6 +147,7 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
     let mut open = check(hub)?;
     for s in &mut open {
         s.drift = crate::drift::events(hub, &s.session.id, DRIFT_LISTED)?;
+        s.wrap_waits = bloat::held(hub, &s.session.id, &s.signals)?;
     }
     let capsule = capsule::state(&hub.dir)?;
     let mut sessions = open.clone();
@@ -152,6 +160,7 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
                 capsule_outdated: false,
                 capsule_current: capsule.version.clone(),
                 drift: Vec::new(),
+                wrap_waits: false,
                 session: s,
             });
         }

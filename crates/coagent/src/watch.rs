@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::bloat::Level;
+use crate::bloat::{self, Level};
 use crate::clipboard::Clipboard;
 use crate::hub::Hub;
 use crate::wrap::{self, WrapOptions, Wrapped};
@@ -297,33 +297,6 @@ pub struct Tick {
     pub held: Vec<String>,
 }
 
-/// Signals whose breach wraps a session even while a result is in flight: the chat itself
-/// is failing, and its answer would not be worth waiting for.
-const WRAP_AT_ONCE: [&str; 2] = ["context", "drift"];
-
-/// A DO of `session` started after its latest reply (store event order, not the clock):
-/// its result is being written, or was written and the chat has not answered it yet. (A
-/// run's records land before its result payload, so the payload alone would leave a
-/// moment in which a watcher wraps before the result exists.)
-pub fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
-    let c = hub.store.conn();
-    let ids = |kind: &str, filter: &str| -> Result<i64> {
-        Ok(c.query_row(
-            &format!(
-                "SELECT COALESCE(MAX(id), 0) FROM events WHERE session = ?1 AND kind = ?2 {filter}"
-            ),
-            rusqlite::params![session, kind],
-            |r| r.get(0),
-        )?)
-    };
-    let started = ids("do.started", "")?;
-    let result = ids(
-        "payload.sent",
-        "AND json_extract(data, '$.kind') = 'result'",
-    )?;
-    Ok(started.max(result) > ids("reply.ingested", "")?)
-}
-
 /// One check of the bloat monitor; wraps each breached session when `auto_wrap` is on.
 pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
     let cfg = hub.config()?;
@@ -342,9 +315,7 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
                 .filter(|x| x.level == Level::Fail)
                 .map(|x| x.name)
                 .collect();
-            if !failing.iter().any(|n| WRAP_AT_ONCE.contains(n))
-                && result_in_flight(hub, &s.session.id)?
-            {
+            if bloat::held(hub, &s.session.id, &s.signals)? {
                 held.push(s.session.id.clone());
                 continue;
             }

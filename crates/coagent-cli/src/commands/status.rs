@@ -117,7 +117,13 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
                     e.excerpt
                 ));
             }
-            if ss.level == Level::Fail {
+            if ss.wrap_waits {
+                s.push_str(&format!(
+                    "    {} a result is on its way to the chat: ingest its answer, then coagent wrap --session {}\n",
+                    out::yellow("wrap next:"),
+                    x.id
+                ));
+            } else if ss.level == Level::Fail {
                 s.push_str(&format!(
                     "    {} coagent wrap --session {}\n",
                     out::red("wrap now:"),

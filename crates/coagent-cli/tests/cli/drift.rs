@@ -403,7 +403,14 @@ fn watch_does_not_wrap_between_a_result_and_its_reply() {
     );
     let a = first_do(&r);
     let log = run(&env, &a);
-    assert_eq!(env.json(&["status"])["level"], "FAIL");
+    let st = env.json(&["status"]);
+    assert_eq!(st["level"], "FAIL");
+    assert_eq!(st["sessions"][0]["wrap_waits"], true);
+    assert!(
+        st["sessions"][0]["breach_at"].is_null(),
+        "the breach counts from when the wrap is due"
+    );
+    env.ok(&["status"]).stdout_has("wrap next:");
     let held = env.ok(&["--json", "watch", "--once"]).stdout;
     assert!(held.contains("\"event\":\"held\""), "{held}");
     assert!(!held.contains("\"event\":\"wrapped\""), "{held}");
