@@ -231,12 +231,14 @@ pub fn missed_receipts(
                          AND json_extract(r.data, '$.next') IS NOT 1)
          GROUP BY m.id ORDER BY MIN(e.id)",
     )?;
-    let rows = stmt.query_map(params![session], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
+    let mut results = stmt
+        .query_map(params![session], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    results.extend(inherited(tx, session)?);
     let mut out = Vec::new();
-    for row in rows {
-        let (id, subject) = row?;
+    for (id, subject) in results {
         let mut awaited = Vec::new();
         for d in subject
             .split_whitespace()
@@ -260,6 +262,24 @@ pub fn missed_receipts(
         out.push(l);
     }
     Ok(out)
+}
+
+/// For a session that continues a wrapped one, on its first reply that is not a `NEXT k/n`
+/// answer: the results its handoff listed as not acknowledged (the wrap asks the new chat
+/// to acknowledge them first).
+fn inherited(tx: &Transaction<'_>, session: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT m.id, m.subject FROM sessions s
+         JOIN messages m ON m.session = s.prev_session
+         WHERE s.id = ?1 AND m.direction = 'out' AND m.kind = 'result'
+           AND m.requires_ack = 1 AND m.acked_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM events r
+                           WHERE r.session = ?1 AND r.kind = 'reply.ingested'
+                             AND json_extract(r.data, '$.next') IS NOT 1)
+         ORDER BY m.created_at, m.rowid",
+    )?;
+    let rows = stmt.query_map(params![session], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Records a reply's lapses under its turn.

@@ -239,6 +239,25 @@ fn a_chat_that_drops_an_ack_invents_an_artifact_and_forgets_its_tag_is_wrapped()
         .stdin(format!("ACK {f}\n{}\n", tag(&sid, 7)))
         .code(1)
         .stderr_has(&format!("was wrapped, and {next} continues it"));
+
+    // The new chat acknowledges two of the three results it inherited: the third is a
+    // missed receipt of its own, and its tag routes it without `--session`.
+    at(&mut env, "09:25");
+    let r = ingest(
+        &env,
+        &format!(
+            "Policy v1.0 loaded.\n\nACK {e}\nACK {f}\n\n{}\n",
+            tag(&next, 1)
+        ),
+    );
+    assert_eq!(
+        (r["session"].as_str(), r["route"]["by"].as_str()),
+        (Some(next.as_str()), Some("tag"))
+    );
+    let lapses = r["drift"].as_array().unwrap();
+    assert_eq!(lapses.len(), 1, "{r}");
+    assert_eq!(lapses[0]["kind"], "missed_ack");
+    assert!(lapses[0]["excerpt"].as_str().unwrap().contains(&d));
 }
 
 /// Two chats open at once, one per vendor: their replies go where their tags say.
