@@ -386,6 +386,15 @@ mod tests {
     }
 
     #[test]
+    fn no_builtin_budget_breaches_above_64k_tokens() {
+        for v in all(&Config::default()).expect("vendors") {
+            assert!(v.budget_breach_tokens <= 64_000, "{}", v.name);
+            assert!(v.budget_warn_tokens < v.budget_breach_tokens, "{}", v.name);
+            assert!(v.budget_breach_tokens < v.context_tokens, "{}", v.name);
+        }
+    }
+
+    #[test]
     fn exact_count_for_openai_and_estimate_elsewhere() {
         let cfg = Config::default();
         let text = "Policy v1.2 loaded. Turn the top 3 TODOs into DOs.";
