@@ -352,4 +352,21 @@ mod tests {
         assert_eq!(r.secret_requests.len(), 1, "{:?}", r.secret_requests);
         assert_eq!(r.secret_requests[0].line, 2);
     }
+
+    #[test]
+    fn a_long_reply_is_read_for_requests_at_its_start_and_end() {
+        let filler = "The importer reads each row and checks the schema.\n".repeat(2_000);
+        let ask = "Please paste your API key here.\n";
+        let text = format!("{ask}{filler}{ask}{filler}{ask}");
+        let lines: Vec<usize> = parse_reply(text.as_bytes())
+            .secret_requests
+            .iter()
+            .map(|q| q.line)
+            .collect();
+        assert_eq!(
+            lines,
+            [1, 4003],
+            "the first and the last, not the middle one"
+        );
+    }
 }

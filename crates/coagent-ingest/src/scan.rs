@@ -83,6 +83,10 @@ struct Region {
 
 struct Scanner<'t> {
     lines: Vec<&'t str>,
+    /// Lines not read for requests for a secret: those between the reply's first and last
+    /// [`secret_ask::WINDOW`] bytes (a chat asks early or late; a 1 MiB reply is not
+    /// paid for in full).
+    asks_skipped: std::ops::Range<usize>,
     found: Found,
     fence: Option<OpenFence>,
     capture: Option<Capture>,
@@ -116,8 +120,12 @@ pub(crate) fn scan(text: &str) -> Found {
         .map(|off| starts.partition_point(|&s| s <= off).saturating_sub(1))
         .collect();
     let last_end_line = lines.iter().rposition(|l| lines::is_do_end(l));
+    let window = crate::secret_ask::WINDOW;
+    let asks_skipped = starts.partition_point(|&s| s < window)
+        ..starts.partition_point(|&s| s + window < text.len());
     let mut s = Scanner {
         lines,
+        asks_skipped,
         found: Found::default(),
         fence: None,
         capture: None,
@@ -657,7 +665,11 @@ impl<'t> Scanner<'t> {
             }
             _ => {}
         }
-        if self.fence.is_none() && !line.trim_start().starts_with('#') && !example(self) {
+        if self.fence.is_none()
+            && !line.trim_start().starts_with('#')
+            && !example(self)
+            && !self.asks_skipped.contains(&i)
+        {
             self.secret_request(i, c.text);
         }
         // A question to the human: prose only, so not in a code block, a quote, an
