@@ -3,8 +3,10 @@
 
 A session whose next completed DO breaches the monitor (config: max_dos = 1; every other
 setting is the default, so the check interval is 5 s). `coagent watch --json` runs; a DO is
-run with `coagent do run`; the clock starts when that command returns (the breach is then
-in the store) and stops when the watcher reports the wrap with its respawn payload.
+run with `coagent do run`, and the chat's answer to its result (the ACK) is ingested: the
+wrap waits for that answer, so that the handoff holds what the result brought. The clock
+starts when that ingest returns (the wrap is then due) and stops when the watcher reports
+the wrap with its respawn payload.
 Also printed: the hub's own record of breach -> wrap (`coagent stats`).
 
 usage: bench/watch_breach.py [BIN] [RUNS]
@@ -33,7 +35,8 @@ def one():
             for line in watch.stdout:  # wait until it is watching
                 if json.loads(line).get("event") == "level":
                     break
-            run(root, "do", "run", do_id)
+            log = json.loads(run(root, "--json", "do", "run", do_id).stdout)["artifacts"][0]["id"]
+            run(root, "ingest", "-", stdin=f"ACK {do_id} artifact:{log}\n")
             t0 = time.perf_counter()
             for line in watch.stdout:
                 ev = json.loads(line)
@@ -53,6 +56,6 @@ results = [one() for _ in range(RUNS)]
 walls = [w for w, _ in results]
 recs = [r for _, r in results if r is not None]
 print(f"breach -> wrap under watch, {RUNS} runs (check interval 5 s, default)")
-print(f"  do run returned -> wrapped event: median {statistics.median(walls):.0f} ms, max {max(walls):.0f} ms (target 5000 ms)")
+print(f"  the answer ingested -> wrapped event: median {statistics.median(walls):.0f} ms, max {max(walls):.0f} ms (target 5000 ms)")
 if recs:
     print(f"  recorded by the hub (breach_at -> wrap created_at): median {statistics.median(recs):.0f} ms, max {max(recs):.0f} ms")

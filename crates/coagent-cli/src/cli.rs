@@ -337,7 +337,7 @@ pub enum SessionCmd {
 pub struct IngestArgs {
     /// A file with the reply, or `-` for stdin (default: the clipboard).
     pub file: Option<PathBuf>,
-    /// The session the reply belongs to (default: the newest open one).
+    /// The session the reply belongs to (default: the one its reply tag `[S-… tN]` names, else the newest open one).
     #[arg(long)]
     pub session: Option<String>,
 }

@@ -139,6 +139,8 @@ mod normalize;
 mod payload;
 pub mod question;
 mod scan;
+mod secret_ask;
+mod tag;
 
 use std::borrow::Cow;
 
@@ -150,6 +152,8 @@ pub use dos::{DoProposal, IncompleteDo};
 pub use echo::{Echo, NextPart};
 pub use payload::{OwnPayload, matches_payload};
 pub use question::Question;
+pub use secret_ask::SecretRequest;
+pub use tag::{ReplyTag, find_tag};
 
 /// Everything found in one pasted reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,6 +177,13 @@ pub struct Reply<'a> {
     pub questions: Vec<Question>,
     pub messages: Vec<MessageBlock>,
     pub next: Option<NextPart>,
+    /// A `NEXT k/n` answer that says more than `NEXT k/n` (and the reply tag), or a
+    /// `NEXT k/n` line inside a longer reply: the contract asks for that line alone.
+    pub next_with_more: Option<NextPart>,
+    /// The reply's tag (`[S-4K4E t3]`), when it ends with one.
+    pub tag: Option<ReplyTag>,
+    /// Prose lines in which the chat asks for a secret.
+    pub secret_requests: Vec<SecretRequest>,
     /// Things a user may want to know: lossy input, ignored examples,
     /// lines that look like DONE lines but are not.
     pub warnings: Vec<String>,
@@ -289,7 +300,17 @@ pub fn parse_reply(input: &[u8]) -> Reply<'_> {
         ));
     }
     warnings.extend(found.warnings);
+    let tag = find_tag(&text);
+    let tag_lines = usize::from(tag.as_ref().is_some_and(|t| t.alone));
+    let next_with_more = match found.next {
+        Some(n) if found.content_lines > 1 + tag_lines => Some(n),
+        Some(_) => None,
+        None => found.next_in_longer,
+    };
     Reply {
+        next_with_more,
+        tag,
+        secret_requests: found.secret_requests,
         text,
         lossy_utf8: decoded.invalid_sequences > 0,
         own_payload: found.own_payload,
@@ -303,5 +324,49 @@ pub fn parse_reply(input: &[u8]) -> Reply<'_> {
         messages: found.messages,
         next: found.next,
         warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_k_of_n_with_more_than_that_line_is_reported() {
+        let alone = parse_reply(b"NEXT 1/2\n\n[S-4K4E t2]\n");
+        assert_eq!(alone.next, Some(NextPart { k: 1, n: 2 }));
+        assert_eq!(alone.next_with_more, None, "the tag line is allowed");
+        let chatty = parse_reply(b"NEXT 1/2\nGot it, waiting.\n");
+        assert_eq!(chatty.next, Some(NextPart { k: 1, n: 2 }));
+        assert_eq!(chatty.next_with_more, Some(NextPart { k: 1, n: 2 }));
+        let long = parse_reply(b"NEXT 1/2\n\nHere is my plan.\n\nFirst this.\n\nThen that.\n");
+        assert_eq!(long.next, None);
+        assert_eq!(long.next_with_more, Some(NextPart { k: 1, n: 2 }));
+    }
+
+    #[test]
+    fn a_request_for_a_secret_in_prose_is_reported_but_not_in_code() {
+        let r = parse_reply(
+            b"To push I need access.\nPlease paste your GitHub token here.\n\n```bash\n# DO: Login\nread -p 'paste your token' T\n# END DO\n```\n",
+        );
+        assert_eq!(r.secret_requests.len(), 1, "{:?}", r.secret_requests);
+        assert_eq!(r.secret_requests[0].line, 2);
+    }
+
+    #[test]
+    fn a_long_reply_is_read_for_requests_at_its_start_and_end() {
+        let filler = "The importer reads each row and checks the schema.\n".repeat(2_000);
+        let ask = "Please paste your API key here.\n";
+        let text = format!("{ask}{filler}{ask}{filler}{ask}");
+        let lines: Vec<usize> = parse_reply(text.as_bytes())
+            .secret_requests
+            .iter()
+            .map(|q| q.line)
+            .collect();
+        assert_eq!(
+            lines,
+            [1, 4003],
+            "the first and the last, not the middle one"
+        );
     }
 }

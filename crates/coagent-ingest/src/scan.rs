@@ -28,6 +28,11 @@ pub(crate) struct Found {
     pub questions: Vec<Question>,
     pub messages: Vec<MessageBlock>,
     pub next: Option<NextPart>,
+    /// A `NEXT k/n` line in a reply that says more than that.
+    pub next_in_longer: Option<NextPart>,
+    /// Non-blank lines, UI words aside.
+    pub content_lines: usize,
+    pub secret_requests: Vec<crate::secret_ask::SecretRequest>,
     pub own_payload: Option<OwnPayload>,
     pub warnings: Vec<String>,
 }
@@ -78,6 +83,10 @@ struct Region {
 
 struct Scanner<'t> {
     lines: Vec<&'t str>,
+    /// Lines not read for requests for a secret: those between the reply's first and last
+    /// [`secret_ask::WINDOW`] bytes (a chat asks early or late; a 1 MiB reply is not
+    /// paid for in full).
+    asks_skipped: std::ops::Range<usize>,
     found: Found,
     fence: Option<OpenFence>,
     capture: Option<Capture>,
@@ -111,8 +120,12 @@ pub(crate) fn scan(text: &str) -> Found {
         .map(|off| starts.partition_point(|&s| s <= off).saturating_sub(1))
         .collect();
     let last_end_line = lines.iter().rposition(|l| lines::is_do_end(l));
+    let window = crate::secret_ask::WINDOW;
+    let asks_skipped = starts.partition_point(|&s| s < window)
+        ..starts.partition_point(|&s| s + window < text.len());
     let mut s = Scanner {
         lines,
+        asks_skipped,
         found: Found::default(),
         fence: None,
         capture: None,
@@ -652,6 +665,13 @@ impl<'t> Scanner<'t> {
             }
             _ => {}
         }
+        if self.fence.is_none()
+            && !line.trim_start().starts_with('#')
+            && !example(self)
+            && !self.asks_skipped.contains(&i)
+        {
+            self.secret_request(i, c.text);
+        }
         // A question to the human: prose only, so not in a code block, a quote, an
         // example or a heading.
         if c.text.contains('?')
@@ -672,6 +692,17 @@ impl<'t> Scanner<'t> {
             }
         }
         self.last_prose = Some(i);
+    }
+
+    /// A prose line asking for a secret (the contract forbids it).
+    fn secret_request(&mut self, i: usize, core: &str) {
+        if self.found.secret_requests.len() < question::MAX
+            && let Some(text) = crate::secret_ask::parse(core)
+        {
+            self.found
+                .secret_requests
+                .push(crate::secret_ask::SecretRequest { line: i + 1, text });
+        }
     }
 
     fn record_echo(&mut self, i: usize, version: String, hash: Option<String>) {
@@ -697,12 +728,14 @@ impl<'t> Scanner<'t> {
     }
 
     fn finish(&mut self) {
+        self.found.content_lines = self.content_lines;
         if let Some(&(i, n)) = self.next_candidates.first() {
             // A NEXT answer is the whole reply; in a longer reply it is a
             // mention, not an answer.
             if self.content_lines <= 3 {
                 self.found.next = Some(n);
             } else {
+                self.found.next_in_longer = Some(n);
                 self.warn(format!(
                     "line {}: `NEXT {}/{}` inside a longer reply is not taken as a split-payload answer",
                     i + 1,

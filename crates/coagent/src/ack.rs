@@ -215,6 +215,61 @@ pub fn record(
     Ok(())
 }
 
+/// A DO whose result was sent to a session and is not acknowledged yet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InFlight {
+    pub do_id: String,
+    pub title: String,
+    /// The result message that carried it.
+    pub message: String,
+    /// Its artifacts, as the chat cites them (`artifact:A-…`).
+    pub refs: Vec<String>,
+}
+
+/// The results sent to `session` still awaiting their ACK, one entry per DO, oldest first.
+pub fn in_flight(hub: &Hub, session: &str) -> Result<Vec<InFlight>> {
+    let c = hub.store.conn();
+    let mut stmt = c.prepare_cached(
+        "SELECT id, subject FROM messages
+         WHERE session = ?1 AND direction = 'out' AND kind = 'result' AND requires_ack = 1
+           AND acked_at IS NULL ORDER BY created_at, rowid",
+    )?;
+    let results: Vec<(String, String)> = stmt
+        .query_map([session], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (message, subject) in results {
+        for d in subject
+            .split_whitespace()
+            .take_while(|w| w.starts_with("DO-"))
+        {
+            let row: Option<(String, String)> = c
+                .query_row("SELECT title, state FROM dos WHERE id = ?1", [d], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let Some((title, state)) = row else { continue };
+            if state == "acked" || out.iter().any(|f: &InFlight| f.do_id == d) {
+                continue;
+            }
+            let mut arts = c.prepare_cached(
+                "SELECT id FROM artifacts WHERE do_id = ?1 ORDER BY created_at, id",
+            )?;
+            let refs = arts
+                .query_map([d], |r| r.get::<_, String>(0))?
+                .map(|a| a.map(|a| format!("artifact:{a}")))
+                .collect::<rusqlite::Result<_>>()?;
+            out.push(InFlight {
+                do_id: d.to_string(),
+                title,
+                message: message.clone(),
+                refs,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// An ACK received, or one awaited.
 #[derive(Debug, Clone, Serialize)]
 pub struct AckEntry {

@@ -49,12 +49,45 @@ pub struct Facts {
     pub completed_at: Vec<Millis>,
     /// Last ingest or ACK (or the boot, before any).
     pub last_activity_at: Millis,
-    /// Proposal → first artifact, per DO, in proposal order.
+    /// Proposal → first artifact, per turn (a reply's DOs: its first artifact), in
+    /// proposal order. Per DO it would grow by itself as the human runs a reply's DOs in
+    /// sequence.
     pub latencies_ms: Vec<Millis>,
     pub tokens: u64,
     pub tokens_exact: bool,
     pub context_tokens: u64,
+    /// The vendor's effective-context budget (0: none known, the window share alone).
+    #[serde(default)]
+    pub budget_warn: u64,
+    #[serde(default)]
+    pub budget_breach: u64,
     pub ingests: u64,
+    /// The turn (1-based reply number) of each drift event, oldest first.
+    #[serde(default)]
+    pub drift_turns: Vec<u64>,
+}
+
+/// Where the context signal warns and breaches, in tokens: the lower of the vendor's
+/// effective-context budget and the window share (`context_ratio`, a second cap).
+pub fn context_levels(window: u64, budget_warn: u64, budget_breach: u64, t: &Bloat) -> (u64, u64) {
+    let cap = window as f64 * t.context_ratio;
+    let known = |b: u64| if b == 0 { u64::MAX } else { b };
+    let breach = known(budget_breach).min(cap as u64);
+    let warn = known(budget_warn)
+        .min((cap * t.warn_ratio) as u64)
+        .min(breach);
+    (warn, breach)
+}
+
+/// A token count as people read it: `850`, `26.3k`, `64k`.
+pub fn kilo(n: u64) -> String {
+    if n < 1_000 {
+        n.to_string()
+    } else if n.is_multiple_of(1_000) {
+        format!("{}k", n / 1_000)
+    } else {
+        format!("{:.1}k", n as f64 / 1_000.0)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -120,7 +153,7 @@ fn median(v: &[Millis]) -> f64 {
 /// Every signal of SPEC §9 for one session at `now`.
 pub fn assess(f: &Facts, t: &Bloat, now: Millis) -> Assessment {
     let w = t.warn_ratio;
-    let mut signals = Vec::with_capacity(6);
+    let mut signals = Vec::with_capacity(7);
 
     let done = f.completed_at.len() as f64;
     signals.push(Signal {
@@ -204,37 +237,17 @@ pub fn assess(f: &Facts, t: &Bloat, now: Millis) -> Assessment {
                 if is_rising { ", rising" } else { "" }
             )
         } else {
-            format!("{} of 3 samples", l.len())
+            format!("{} of 3 turns", l.len())
         },
         note: if l.len() < 3 {
-            "needs 3 artifacts".to_string()
+            "measured once 3 turns have artifacts".to_string()
         } else {
             String::new()
         },
     });
 
-    let ctx = if f.context_tokens > 0 {
-        f.tokens as f64 / f.context_tokens as f64
-    } else {
-        0.0
-    };
-    signals.push(Signal {
-        name: "context",
-        value: round2(ctx),
-        threshold: t.context_ratio,
-        level: rising(ctx, t.context_ratio, w),
-        shown: format!(
-            "{}{:.0}%",
-            if f.tokens_exact { "" } else { "~" },
-            ctx * 100.0
-        ),
-        note: format!(
-            "{}{} of {} tokens",
-            if f.tokens_exact { "" } else { "~" },
-            f.tokens,
-            f.context_tokens
-        ),
-    });
+    signals.push(context_signal(f, t));
+    signals.push(drift_signal(f, t));
 
     let turns = f.ingests as f64;
     signals.push(Signal {
@@ -248,6 +261,57 @@ pub fn assess(f: &Facts, t: &Bloat, now: Millis) -> Assessment {
 
     let level = signals.iter().map(|s| s.level).max().unwrap_or(Level::Ok);
     Assessment { level, signals }
+}
+
+/// Tokens exchanged against the effective-context budget.
+fn context_signal(f: &Facts, t: &Bloat) -> Signal {
+    let (warn, breach) = context_levels(f.context_tokens, f.budget_warn, f.budget_breach, t);
+    let tilde = if f.tokens_exact { "" } else { "~" };
+    let level = if f.tokens >= breach {
+        Level::Fail
+    } else if f.tokens >= warn {
+        Level::Warn
+    } else {
+        Level::Ok
+    };
+    Signal {
+        name: "context",
+        value: f.tokens as f64,
+        threshold: breach as f64,
+        level,
+        shown: format!("{tilde}{} of {}", kilo(f.tokens), kilo(breach)),
+        note: format!(
+            "WARN at {}; the window is {}",
+            kilo(warn),
+            kilo(f.context_tokens)
+        ),
+    }
+}
+
+/// The chat's lapses from the capsule over the last `drift_turns` turns.
+fn drift_signal(f: &Facts, t: &Bloat) -> Signal {
+    let window = t.drift_turns.max(1.0) as u64;
+    let since = f.ingests.saturating_sub(window);
+    let recent = f.drift_turns.iter().filter(|&&turn| turn > since).count() as f64;
+    let level = if recent >= t.drift_fail {
+        Level::Fail
+    } else if recent >= t.drift_warn {
+        Level::Warn
+    } else {
+        Level::Ok
+    };
+    Signal {
+        name: "drift",
+        value: recent,
+        threshold: t.drift_fail,
+        level,
+        shown: format!("{recent} in {window} turns"),
+        note: if f.drift_turns.is_empty() {
+            String::new()
+        } else {
+            format!("{} since boot", f.drift_turns.len())
+        },
+    }
 }
 
 fn round2(x: f64) -> f64 {
@@ -265,8 +329,12 @@ pub fn facts(hub: &Hub, s: &Session, vendor: &Vendor) -> Result<Facts> {
     let completed_at = stmt
         .query_map([&s.id], |r| r.get::<_, Millis>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    // Per turn: the first artifact of each reply's DOs (a DO recorded before the `reply`
+    // column counts as a turn of its own).
     let mut stmt = c.prepare_cached(
-        "SELECT first_artifact_at - proposed_at FROM dos WHERE session = ?1 AND first_artifact_at IS NOT NULL ORDER BY proposed_at",
+        "SELECT MIN(first_artifact_at) - MIN(proposed_at) FROM dos
+         WHERE session = ?1 AND first_artifact_at IS NOT NULL
+         GROUP BY COALESCE(reply, -rowid) ORDER BY MIN(proposed_at), MIN(rowid)",
     )?;
     let latencies_ms = stmt
         .query_map([&s.id], |r| r.get::<_, Millis>(0))?
@@ -287,7 +355,10 @@ pub fn facts(hub: &Hub, s: &Session, vendor: &Vendor) -> Result<Facts> {
             && in_exact == 1
             && vendor.tokenizer == crate::vendor::Tokenizer::O200kBase,
         context_tokens: vendor.context_tokens,
+        budget_warn: vendor.budget_warn_tokens,
+        budget_breach: vendor.budget_breach_tokens,
         ingests: ingests.max(0) as u64,
+        drift_turns: crate::drift::turns(hub, &s.id)?,
     })
 }
 
@@ -306,12 +377,56 @@ pub fn token_budget(
     let inn: i64 = c
         .prepare_cached("SELECT COALESCE(SUM(tokens), 0) FROM replies WHERE session = ?1")?
         .query_row([session], |r| r.get(0))?;
-    let breach_at = vendor.context_tokens as f64 * t.context_ratio;
+    let (warn_at, breach_at) = context_levels(
+        vendor.context_tokens,
+        vendor.budget_warn_tokens,
+        vendor.budget_breach_tokens,
+        t,
+    );
     Ok(crate::vendor::Budget {
         running: (out + inn).max(0) as u64,
-        warn_at: (breach_at * t.warn_ratio) as u64,
-        breach_at: breach_at as u64,
+        warn_at,
+        breach_at,
     })
+}
+
+/// Signals whose breach wraps a session even while a result is in flight: the chat itself
+/// is failing, and its answer would not be worth waiting for.
+const WRAP_AT_ONCE: [&str; 2] = ["context", "drift"];
+
+/// A DO of `session` started after its latest reply (store event order, not the clock):
+/// its result is being written, or was written and the chat has not answered it yet. (A
+/// run's records land before its result payload, so the payload alone would leave a
+/// moment in which a watcher wraps before the result exists.)
+fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
+    let c = hub.store.conn();
+    let ids = |kind: &str, filter: &str| -> Result<i64> {
+        Ok(c.query_row(
+            &format!(
+                "SELECT COALESCE(MAX(id), 0) FROM events WHERE session = ?1 AND kind = ?2 {filter}"
+            ),
+            rusqlite::params![session, kind],
+            |r| r.get(0),
+        )?)
+    };
+    let started = ids("do.started", "")?;
+    let result = ids(
+        "payload.sent",
+        "AND json_extract(data, '$.kind') = 'result'",
+    )?;
+    Ok(started.max(result) > ids("reply.ingested", "")?)
+}
+
+/// A breach that waits: a result is on its way to the chat and no signal of the chat
+/// itself (context, drift) fails. The wrap comes once the chat's answer is ingested, so
+/// that the handoff holds what the result brought; until then the breach is not recorded
+/// (its time is when the wrap became due).
+pub fn held(hub: &Hub, session: &str, signals: &[Signal]) -> Result<bool> {
+    let failing = signals.iter().filter(|x| x.level == Level::Fail);
+    if failing.clone().next().is_none() || failing.clone().any(|x| WRAP_AT_ONCE.contains(&x.name)) {
+        return Ok(false);
+    }
+    result_in_flight(hub, session)
 }
 
 /// Records the first breach of a session (time and signal); later checks keep the first.
@@ -448,13 +563,114 @@ mod tests {
     }
 
     #[test]
-    fn context_and_ingests_cross_their_thresholds() {
+    fn context_window_share_is_a_second_cap() {
         let t = Bloat::default();
         let mut f = base();
+        // No budget known (a status file written before budgets): the window share alone.
         f.tokens = 48_000;
         assert_eq!(level_of(&assess(&f, &t, MIN), "context"), Level::Warn);
         f.tokens = 60_000;
         assert_eq!(level_of(&assess(&f, &t, MIN), "context"), Level::Fail);
+        // A budget above the share: the share still caps it.
+        f.budget_warn = 80_000;
+        f.budget_breach = 90_000;
+        assert_eq!(level_of(&assess(&f, &t, MIN), "context"), Level::Fail);
+    }
+
+    #[test]
+    fn context_budget_in_absolute_tokens_warns_and_fails_far_below_the_window() {
+        let t = Bloat::default();
+        let mut f = base();
+        f.context_tokens = 200_000;
+        f.budget_warn = 32_000;
+        f.budget_breach = 64_000;
+        f.tokens = 31_999;
+        assert_eq!(level_of(&assess(&f, &t, MIN), "context"), Level::Ok);
+        f.tokens = 32_000;
+        assert_eq!(level_of(&assess(&f, &t, MIN), "context"), Level::Warn);
+        f.tokens = 64_000;
+        let a = assess(&f, &t, MIN);
+        let c = a
+            .signals
+            .iter()
+            .find(|s| s.name == "context")
+            .expect("context");
+        assert_eq!((c.level, c.threshold), (Level::Fail, 64_000.0));
+        assert_eq!(c.shown, "~64k of 64k");
+        // 70,000 tokens into a 200k window: 35% of it, a FAIL all the same.
+        f.tokens = 70_000;
+        assert_eq!(level_of(&assess(&f, &t, MIN), "context"), Level::Fail);
+    }
+
+    #[test]
+    fn drift_warns_at_one_lapse_in_the_last_3_turns_and_fails_at_two() {
+        let t = Bloat::default();
+        let mut f = base();
+        f.ingests = 4;
+        assert_eq!(level_of(&assess(&f, &t, MIN), "drift"), Level::Ok);
+        f.drift_turns = vec![3];
+        assert_eq!(level_of(&assess(&f, &t, MIN), "drift"), Level::Warn);
+        f.drift_turns = vec![3, 4];
+        assert_eq!(level_of(&assess(&f, &t, MIN), "drift"), Level::Fail);
+        // Two lapses in one turn are two.
+        f.drift_turns = vec![4, 4];
+        assert_eq!(level_of(&assess(&f, &t, MIN), "drift"), Level::Fail);
+        // Lapses older than the last 3 turns no longer count.
+        f.drift_turns = vec![1, 1];
+        assert_eq!(level_of(&assess(&f, &t, MIN), "drift"), Level::Ok);
+        f.ingests = 7;
+        f.drift_turns = vec![3, 4, 5];
+        assert_eq!(level_of(&assess(&f, &t, MIN), "drift"), Level::Warn);
+        // config.toml moves the window and the levels.
+        let wide = Bloat {
+            drift_turns: 5.0,
+            drift_fail: 3.0,
+            ..Bloat::default()
+        };
+        assert_eq!(level_of(&assess(&f, &wide, MIN), "drift"), Level::Fail);
+    }
+
+    #[test]
+    fn latency_of_one_turn_run_in_sequence_is_no_signal() {
+        // Three DOs of one reply run one after another are one turn: one sample.
+        let t = Bloat::default();
+        let mut f = base();
+        f.latencies_ms = vec![60_000];
+        let a = assess(&f, &t, MIN);
+        assert_eq!(level_of(&a, "artifact_latency"), Level::Ok);
+        assert_eq!(
+            a.signals[3].shown, "1 of 3 turns",
+            "measured once 3 turns have artifacts"
+        );
+    }
+
+    #[test]
+    fn every_signal_reaches_warn_between_ok_and_fail() {
+        let t = Bloat::default();
+        // Pace: 1 DO in the first 50 minutes is 1.2/h, within 1/0.8 of the minimum.
+        let mut f = base();
+        f.last_activity_at = 50 * MIN;
+        f.completed_at = vec![40 * MIN];
+        assert_eq!(
+            level_of(&assess(&f, &t, 50 * MIN), "dos_per_hour"),
+            Level::Warn
+        );
+        // Latency: rising, the last at 1.7× the median (≥ 0.8 × 2).
+        let mut f = base();
+        f.latencies_ms = vec![60_000, 60_000, 60_000, 70_000, 102_000];
+        assert_eq!(
+            level_of(&assess(&f, &t, MIN), "artifact_latency"),
+            Level::Warn
+        );
+        // Turns: OK below 80.
+        f.ingests = 79;
+        assert_eq!(level_of(&assess(&f, &t, MIN), "ingests"), Level::Ok);
+    }
+
+    #[test]
+    fn ingests_cross_their_threshold() {
+        let t = Bloat::default();
+        let mut f = base();
         f.ingests = 99;
         assert_eq!(level_of(&assess(&f, &t, MIN), "ingests"), Level::Warn);
         f.ingests = 100;

@@ -6,7 +6,8 @@
 use crate::Result;
 use crate::template::Templates;
 
-/// The contract for a session whose capsule answers with `echo`.
-pub fn render(templates: &Templates, echo: &str) -> Result<String> {
-    templates.render("bpoe.md", serde_json::json!({ "echo": echo }))
+/// The contract for a session whose capsule answers with `echo` and whose replies are
+/// tagged with `tag` (the session's short id, see [`crate::drift::tag_line`]).
+pub fn render(templates: &Templates, echo: &str, tag: &str) -> Result<String> {
+    templates.render("bpoe.md", serde_json::json!({ "echo": echo, "tag": tag }))
 }

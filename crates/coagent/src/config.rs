@@ -20,9 +20,13 @@ min_dos_per_hour = 1.0     # DOs per hour over the last hour, after the warm-up�
 warmup_minutes = 30        # …counted from the session's boot
 stale_minutes = 30         # minutes since the last ingest or ACK
 latency_factor = 2.0       # last 3 artifact latencies rising and the last ≥ this × median
-context_ratio = 0.6        # tokens exchanged / the vendor's context window
+context_ratio = 0.6        # second cap on the context signal: tokens / the vendor's window
+                           # (the first is the vendor's budget_*_tokens, see `coagent vendors`)
 max_ingests = 100          # replies ingested (turns)
 warn_ratio = 0.8           # WARN at this share of any threshold
+drift_turns = 3            # the chat's lapses from the capsule, counted over the last 3 turns:
+drift_warn = 1             # WARN from this many…
+drift_fail = 2             # …FAIL (wrap) from this many
 
 [watch]
 check_interval_secs = 5    # how often `coagent watch` checks the bloat monitor
@@ -42,6 +46,8 @@ budget_chars = 0           # characters of diff, files and logs in one result pa
 # [vendors.claude]
 # context_tokens = 200000
 # paste_chars = 100000
+# budget_warn_tokens = 32000    # the effective context: chats degrade long before
+# budget_breach_tokens = 64000  # the window is full (docs/decisions.md)
 # [vendors.mylocal]
 # context_tokens = 32000
 # paste_chars = 20000
@@ -69,6 +75,12 @@ pub struct Bloat {
     pub context_ratio: f64,
     pub max_ingests: f64,
     pub warn_ratio: f64,
+    /// Drift is counted over this many of the latest turns…
+    pub drift_turns: f64,
+    /// …WARN from this many lapses in them…
+    pub drift_warn: f64,
+    /// …FAIL (wrap) from this many.
+    pub drift_fail: f64,
 }
 
 impl Default for Bloat {
@@ -82,6 +94,9 @@ impl Default for Bloat {
             context_ratio: 0.6,
             max_ingests: 100.0,
             warn_ratio: 0.8,
+            drift_turns: 3.0,
+            drift_warn: 1.0,
+            drift_fail: 2.0,
         }
     }
 }
@@ -139,6 +154,10 @@ pub struct ResultPayload {
 #[serde(deny_unknown_fields)]
 pub struct VendorOverride {
     pub context_tokens: Option<u64>,
+    /// The effective-context budget, in tokens exchanged: WARN from here…
+    pub budget_warn_tokens: Option<u64>,
+    /// …FAIL (wrap) from here.
+    pub budget_breach_tokens: Option<u64>,
     pub paste_chars: Option<usize>,
     pub tokenizer: Option<String>,
     pub display: Option<String>,
@@ -170,6 +189,9 @@ impl Config {
             ("bloat.latency_factor", b.latency_factor),
             ("bloat.context_ratio", b.context_ratio),
             ("bloat.max_ingests", b.max_ingests),
+            ("bloat.drift_turns", b.drift_turns),
+            ("bloat.drift_warn", b.drift_warn),
+            ("bloat.drift_fail", b.drift_fail),
             ("watch.check_interval_secs", self.watch.check_interval_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
@@ -180,6 +202,12 @@ impl Config {
             return Err(format!(
                 "`bloat.warn_ratio` must be in (0, 1] (it is {})",
                 b.warn_ratio
+            ));
+        }
+        if b.drift_warn > b.drift_fail {
+            return Err(format!(
+                "`bloat.drift_warn` ({}) must not exceed `bloat.drift_fail` ({})",
+                b.drift_warn, b.drift_fail
             ));
         }
         if self.run.timeout_secs == 0 {

@@ -16,7 +16,7 @@ use crate::clock::file_stamp;
 use crate::hub::Hub;
 use crate::id::Kind;
 use crate::session::{self, Session};
-use crate::{Error, Result, ack, backchat, dos, fsx, payload, store, todo, vendor};
+use crate::{Error, Result, ack, backchat, dos, drift, fsx, payload, store, todo, vendor};
 
 /// Replies larger than this are refused: no chat writes 16 MiB in one answer, and a paste
 /// that large is a mistake (a log, a binary) that must not fill the hub.
@@ -64,9 +64,26 @@ pub struct NextReport {
     pub clipboard: Option<ClipOutcome>,
 }
 
+/// How `ingest` chose the session a reply went into.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Route {
+    /// `session` (named with `--session`), `tag` (the reply's tag), or `newest` (the
+    /// newest open session: the reply has no tag, or one that names no session here).
+    pub by: String,
+    /// The reply's tag, as written, when it has one.
+    pub tag: Option<String>,
+    /// Said to the user when the choice was not the tag's.
+    pub note: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
     pub session: String,
+    pub route: Route,
+    /// The reply's number in its session (1 for the first), as its tag should say.
+    pub turn: u64,
+    /// The chat's lapses from the capsule in this reply (the monitor's drift signal).
+    pub drift: Vec<drift::Lapse>,
     pub echo: EchoReport,
     pub dos: Vec<DoReport>,
     pub incomplete_dos: Vec<coagent_ingest::IncompleteDo>,
@@ -100,9 +117,9 @@ pub fn ingest(
     session: Option<&str>,
     clip: &mut dyn Clipboard,
 ) -> Result<IngestReport> {
-    let s = guard_input(hub, input, session)?;
+    let (s, route) = guard_input(hub, input, session)?;
     if let Some(r) = known_bytes(hub, &s, input)? {
-        return Ok(r);
+        return Ok(IngestReport { route, ..r });
     }
     let read = read_reply(hub, &s, input)?;
     let discard = |e: Error| {
@@ -112,12 +129,18 @@ pub fn ingest(
     let judged = judge(hub, &s, &read).map_err(discard)?;
     let Judged::New(j) = judged else {
         let _ = std::fs::remove_file(&read.transcript);
-        return duplicate_report(hub, &s, &read);
+        return Ok(IngestReport {
+            route,
+            ..duplicate_report(hub, &s, &read)?
+        });
     };
-    let mut j = j;
+    let mut j = *j;
     match record(hub, &s, &read, &mut j)? {
-        Recorded::Known => duplicate_report(hub, &s, &read),
-        Recorded::Written(w) => answer(hub, &s, read, j, w, clip),
+        Recorded::Known => Ok(IngestReport {
+            route,
+            ..duplicate_report(hub, &s, &read)?
+        }),
+        Recorded::Written(w) => answer(hub, &s, read, j, w, route, clip),
     }
 }
 
@@ -144,8 +167,9 @@ fn too_large(what: &str) -> Error {
     )
 }
 
-/// Refuses what is not a reply to ingest (too large, empty, a closed session).
-fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<Session> {
+/// Refuses what is not a reply to ingest (too large, empty, a closed session), and picks
+/// its session ([`route`]).
+fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<(Session, Route)> {
     if input.len() > MAX_REPLY_BYTES {
         return Err(too_large(&format!(
             "the reply is {} MiB,",
@@ -158,7 +182,7 @@ fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<Session
             Some("copy the chat's whole answer (its copy button, or select it all), then run `coagent ingest` again".to_string()),
         ));
     }
-    let s = session::resolve(hub, session)?;
+    let (s, route) = route(hub, input, session)?;
     if !s.is_open() {
         return Err(Error::invalid(
             format!("session {} is {}", s.id, s.state),
@@ -168,7 +192,81 @@ fn guard_input(hub: &Hub, input: &[u8], session: Option<&str>) -> Result<Session
             ),
         ));
     }
-    Ok(s)
+    Ok((s, route))
+}
+
+/// The session a reply goes into: the one `--session` names; else the one its tag names
+/// (two chats open at once need no `--session`); else the newest open one, said so. A
+/// tag naming a session that was wrapped is refused, naming its successor: the reply
+/// belongs to a chat that was replaced.
+fn route(hub: &Hub, input: &[u8], named: Option<&str>) -> Result<(Session, Route)> {
+    // The tag ends the reply: its last few KiB are enough.
+    let tail = &input[input.len().saturating_sub(4096)..];
+    let tag = coagent_ingest::find_tag(&String::from_utf8_lossy(tail));
+    let written = tag.as_ref().map(|t| format!("[{} t{}]", t.session, t.turn));
+    if let Some(n) = named {
+        let s = session::get(hub, n)?;
+        let by = Route {
+            by: "session".into(),
+            tag: written,
+            note: None,
+        };
+        return Ok((s, by));
+    }
+    let newest = |note: String| -> Result<(Session, Route)> {
+        let s = session::resolve(hub, None)?;
+        let note = format!("{note}: ingested into the newest open session, {}", s.id);
+        Ok((
+            s,
+            Route {
+                by: "newest".into(),
+                tag: written.clone(),
+                note: Some(note),
+            },
+        ))
+    };
+    let Some(t) = &tag else {
+        return newest("the reply has no tag".to_string());
+    };
+    let matching = session::by_prefix(hub, &t.session)?;
+    if let Some(s) = matching.iter().find(|s| s.is_open()) {
+        let by = Route {
+            by: "tag".into(),
+            tag: written,
+            note: None,
+        };
+        return Ok((s.clone(), by));
+    }
+    match matching.first() {
+        Some(s) => Err(ended_session(hub, s, &t.session)),
+        None => newest(format!(
+            "the reply's tag names {}, no session of this hub",
+            t.session
+        )),
+    }
+}
+
+/// A reply whose tag names a session that no longer takes replies.
+fn ended_session(hub: &Hub, s: &Session, tag: &str) -> Error {
+    let successor = session::successor(hub, &s.id).ok().flatten();
+    match (s.state.as_str(), successor) {
+        ("wrapped", Some(next)) => Error::invalid(
+            format!(
+                "the reply's tag names {tag}: session {} was wrapped, and {next} continues it",
+                s.id
+            ),
+            Some(format!(
+                "this reply comes from the old chat: paste {next}'s respawn payload into a new chat (`coagent outbox`), or ingest it anyway with `--session {next}`"
+            )),
+        ),
+        (state, _) => Error::invalid(
+            format!("the reply's tag names {tag}: session {} is {state}", s.id),
+            Some(
+                "ingest it into an open session with `--session ID` (`coagent status` lists them)"
+                    .to_string(),
+            ),
+        ),
+    }
 }
 
 /// The same bytes again: known before any parsing.
@@ -294,6 +392,11 @@ struct NewDo {
 
 /// Everything a new reply means, judged before anything is written.
 struct Judgement {
+    /// The lapses the reply shows by itself; [`write_records`] adds the tag's and the
+    /// missed receipts.
+    lapses: Vec<drift::Lapse>,
+    /// The reply's number in its session, set when it is recorded.
+    turn: u64,
     echo_status: Option<EchoStatus>,
     new_dos: Vec<NewDo>,
     do_reports: Vec<DoReport>,
@@ -308,7 +411,7 @@ struct Judgement {
 enum Judged {
     /// A reply ingested before by its words (copied either way).
     Known,
-    New(Judgement),
+    New(Box<Judgement>),
 }
 
 /// Ids and judgements (reads only): the echo, the DOs and the TODOs they serve, ACKs,
@@ -390,6 +493,15 @@ fn judge(hub: &mut Hub, s: &Session, read: &Read<'_>) -> Result<Judged> {
         .iter()
         .map(|d| todo::judge_done(hub, d))
         .collect::<Result<_>>()?;
+    let echo_due = s.echo != "verified" && !drift::has(hub, &s.id, "echo")?;
+    let lapses = drift::lapses(&drift::Seen {
+        reply,
+        echo: echo_status,
+        expected_echo: capsule::echo_line(&s.capsule_version),
+        echo_due,
+        acks: &acks,
+        dones: &dones,
+    });
     let mut messages = Vec::new();
     let mut message_rows = Vec::new();
     for m in &reply.messages {
@@ -397,7 +509,9 @@ fn judge(hub: &mut Hub, s: &Session, read: &Read<'_>) -> Result<Judged> {
         message_rows.push((report.clone(), json, value));
         messages.push(report);
     }
-    Ok(Judged::New(Judgement {
+    Ok(Judged::New(Box::new(Judgement {
+        lapses,
+        turn: 0,
         echo_status,
         new_dos,
         do_reports,
@@ -406,7 +520,7 @@ fn judge(hub: &mut Hub, s: &Session, read: &Read<'_>) -> Result<Judged> {
         messages,
         message_rows,
         warnings,
-    }))
+    })))
 }
 
 fn judge_message(
@@ -497,8 +611,10 @@ fn record(hub: &mut Hub, s: &Session, read: &Read<'_>, j: &mut Judgement) -> Res
         let _ = std::fs::remove_file(&read.transcript);
     }
     let recorded = recorded?;
-    if let Some(taken) = &recorded {
-        adopt_recorded_dos(j, taken, &copies);
+    if let Some(w) = &recorded {
+        adopt_recorded_dos(j, &w.taken, &copies);
+        j.lapses.extend(w.lapses.iter().cloned());
+        j.turn = w.turn;
     }
     Ok(match (recorded, copied) {
         (None, _) => Recorded::Known,
@@ -533,16 +649,24 @@ fn adopt_recorded_dos(
     }
 }
 
+/// What [`write_records`] wrote besides the judgement.
+struct Written {
+    /// DOs another writer recorded meanwhile (see [`adopt_recorded_dos`]).
+    taken: Vec<(String, String)>,
+    /// Lapses only the transaction can judge: the tag's and the missed receipts.
+    lapses: Vec<drift::Lapse>,
+    turn: u64,
+}
+
 /// The records of one reply, inside the write transaction. `None` when the reply was
-/// recorded meanwhile; else the DOs that another writer recorded meanwhile (see
-/// [`adopt_recorded_dos`]).
+/// recorded meanwhile.
 fn write_records(
     tx: &rusqlite::Transaction<'_>,
     s: &Session,
     read: &Read<'_>,
     j: &Judgement,
     now: crate::clock::Millis,
-) -> Result<Option<Vec<(String, String)>>> {
+) -> Result<Option<Written>> {
     // Checked again under the write lock: the same reply may arrive through the inbox
     // and the command line at once, and `watch` may have wrapped the session meanwhile.
     let again: i64 = tx.query_row(
@@ -632,6 +756,7 @@ fn write_records(
             &serde_json::json!({"line": u.line, "reason": u.reason}),
         )?;
     }
+    let (turn, lapses) = drift_in_tx(tx, s, read, j, reply_id, now)?;
     for (m, json, value) in &j.message_rows {
         let to = value
             .as_ref()
@@ -652,9 +777,43 @@ fn write_records(
         now,
         Some(&s.id),
         "reply.ingested",
-        &serde_json::json!({"dos": j.new_dos.len() - taken.len(), "acks": j.acks.len(), "messages": j.messages.len(), "echo": j.echo_status, "guard_findings": read.guard_findings}),
+        &serde_json::json!({"dos": j.new_dos.len() - taken.len(), "acks": j.acks.len(), "messages": j.messages.len(), "echo": j.echo_status, "guard_findings": read.guard_findings, "next": reply.next.is_some(), "turn": turn}),
     )?;
-    Ok(Some(taken))
+    Ok(Some(Written {
+        taken,
+        lapses,
+        turn,
+    }))
+}
+
+/// The reply's turn, the lapses only the transaction can judge (its tag; results it
+/// passed without their ACK, once this reply's ACKs are in), and all its lapses recorded.
+fn drift_in_tx(
+    tx: &rusqlite::Transaction<'_>,
+    s: &Session,
+    read: &Read<'_>,
+    j: &Judgement,
+    reply_id: i64,
+    now: crate::clock::Millis,
+) -> Result<(u64, Vec<drift::Lapse>)> {
+    let turn: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM replies WHERE session = ?1 AND id <= ?2",
+        params![s.id, reply_id],
+        |r| r.get(0),
+    )?;
+    let turn = turn.max(1) as u64;
+    let reply = &read.reply;
+    let is_next = reply.next.is_some();
+    let mut extra: Vec<drift::Lapse> = drift::tag_lapse(reply.tag.as_ref(), &s.id, turn, is_next)
+        .into_iter()
+        .collect();
+    if !is_next {
+        let acked_here: Vec<String> = j.acks.iter().map(|a| a.id.clone()).collect();
+        extra.extend(drift::missed_receipts(tx, &s.id, &acked_here)?);
+    }
+    let all: Vec<drift::Lapse> = j.lapses.iter().chain(&extra).cloned().collect();
+    drift::record(tx, &s.id, reply_id, turn, &all, now)?;
+    Ok((turn, extra))
 }
 
 /// Answers `NEXT k/n` and reports what the reply brought.
@@ -664,6 +823,7 @@ fn answer(
     read: Read<'_>,
     j: Judgement,
     copy_warning: Option<String>,
+    route: Route,
     clip: &mut dyn Clipboard,
 ) -> Result<IngestReport> {
     let next = match read.reply.next {
@@ -678,6 +838,9 @@ fn answer(
     Ok(IngestReport {
         echo: echo_report(&s, reply.echo.as_ref().map(|e| e.version.clone())),
         session: s.id,
+        route,
+        turn: j.turn,
+        drift: j.lapses,
         dos: j.do_reports,
         incomplete_dos: reply.incomplete_dos,
         acks: j.acks,
@@ -883,6 +1046,13 @@ fn nothing_new(
 ) -> IngestReport {
     IngestReport {
         session: s.id.clone(),
+        route: Route {
+            by: "session".into(),
+            tag: None,
+            note: None,
+        },
+        turn: 0,
+        drift: Vec::new(),
         echo: echo_report(s, version),
         dos: Vec::new(),
         incomplete_dos: Vec::new(),

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod doctor;
 pub mod dos;
+pub mod drift;
 pub mod error;
 pub mod fsx;
 pub mod guard;

@@ -128,6 +128,38 @@ pub fn resolve(hub: &Hub, typed: Option<&str>) -> Result<Session> {
     })
 }
 
+/// Sessions whose id starts with `prefix` (a reply tag's short id), open ones first, then
+/// the newest.
+pub fn by_prefix(hub: &Hub, prefix: &str) -> Result<Vec<Session>> {
+    // A tag's id is `S-` and Crockford characters (checked by the parser): no LIKE wildcard.
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Ok(Vec::new());
+    }
+    let mut stmt = hub.store.conn().prepare_cached(&format!(
+        "SELECT {COLS} FROM sessions WHERE id LIKE ?1 || '%'
+         ORDER BY state IN ('live', 'booting') DESC, created_at DESC, rowid DESC LIMIT 8"
+    ))?;
+    Ok(stmt
+        .query_map([prefix], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The newest session that continues `id` (booted from its wrap).
+pub fn successor(hub: &Hub, id: &str) -> Result<Option<String>> {
+    Ok(hub
+        .store
+        .conn()
+        .query_row(
+            "SELECT id FROM sessions WHERE prev_session = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 pub fn latest(hub: &Hub) -> Result<Option<Session>> {
     Ok(hub
         .store
@@ -364,7 +396,7 @@ pub fn start(hub: &mut Hub, opts: StartOptions, clip: &mut dyn Clipboard) -> Res
     let message_json = message.to_line();
     let echo = capsule.echo();
     let capsule_text = capsule_block(hub, &templates, &capsule)?;
-    let contract = bpoe::render(&templates, &echo)?;
+    let contract = bpoe::render(&templates, &echo, &crate::drift::tag_id(&session))?;
     let ctx = serde_json::json!({
         "session": session,
         "vendor": vendor.display,

@@ -30,7 +30,16 @@ pub struct SessionStatus {
     /// An open session's tokens per turn (by `status`, not by every command's check).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Book>,
+    /// The chat's latest lapses from the capsule (turn, kind, excerpt), oldest first;
+    /// listed by `status` for open sessions.
+    pub drift: Vec<crate::drift::DriftEvent>,
+    /// A breach whose wrap waits for the chat's answer to a result on its way (see
+    /// [`bloat::held`]); set by `status`.
+    pub wrap_waits: bool,
 }
+
+/// How many drift events `status` lists per session.
+pub const DRIFT_LISTED: usize = 10;
 
 /// The capsule in force, as the status compares sessions with it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -72,6 +81,8 @@ pub fn session_status(s: Session, a: Assessment, in_force: Option<&InForce>) -> 
         capsule_outdated: in_force.is_some_and(|c| c.outdates(&s)),
         capsule_current: in_force.map(|c| c.version.clone()).unwrap_or_default(),
         tokens: None,
+        drift: Vec::new(),
+        wrap_waits: false,
         session: s,
     }
 }
@@ -104,7 +115,10 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
         let facts = bloat::facts(hub, &s, &v)?;
         let a: Assessment = bloat::assess(&facts, &cfg.bloat, now);
         let mut s = s;
-        if a.level == Level::Fail && s.breach_at.is_none() && bloat::record_breach(hub, &s.id, &a)?
+        if a.level == Level::Fail
+            && s.breach_at.is_none()
+            && !bloat::held(hub, &s.id, &a.signals)?
+            && bloat::record_breach(hub, &s.id, &a)?
         {
             s.breach_at = Some(now);
             s.breach_signal = a.breached().first().map(|x| x.name.to_string());
@@ -138,6 +152,8 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
     let mut open = check(hub)?;
     for s in &mut open {
         s.tokens = Some(turns::book(hub, &s.session.id)?);
+        s.drift = crate::drift::events(hub, &s.session.id, DRIFT_LISTED)?;
+        s.wrap_waits = bloat::held(hub, &s.session.id, &s.signals)?;
     }
     let capsule = capsule::state(&hub.dir)?;
     let mut sessions = open.clone();
@@ -150,6 +166,8 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
                 capsule_outdated: false,
                 capsule_current: capsule.version.clone(),
                 tokens: None,
+                drift: Vec::new(),
+                wrap_waits: false,
                 session: s,
             });
         }

@@ -227,6 +227,22 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE payloads ADD COLUMN part_tokens TEXT;
     "#,
+    // 8: the chat's lapses from the capsule seen at the gate (the monitor's drift signal),
+    // each with the turn (the session's reply number) it came in, and what it was about
+    // (a result message's id for a missed receipt, so one result is counted once).
+    r#"
+    CREATE TABLE drift (
+        id INTEGER PRIMARY KEY,
+        session TEXT NOT NULL,
+        turn INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        excerpt TEXT NOT NULL,
+        about TEXT,
+        reply INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX drift_by_session ON drift (session, turn);
+    "#,
 ];
 
 pub struct Store {

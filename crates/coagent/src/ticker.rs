@@ -74,14 +74,25 @@ pub fn line(top: Option<&SessionStatus>) -> String {
     };
     let short: String = s.session.id.chars().take(8).collect();
     let mut parts = vec![
-        format!("[OE:{}] {} {short}…", s.level.symbol(), s.session.vendor),
+        format!(
+            "[OE:{}{}] {} {short}…",
+            s.level.symbol(),
+            reason(s).map(|r| format!(" {r}")).unwrap_or_default(),
+            s.session.vendor
+        ),
         policy,
     ];
     if let (Some(d), Some(r)) = (signal(s, "dos_completed"), signal(s, "dos_per_hour")) {
         parts.push(format!("DOs {} ({})", d.value, r.shown));
     }
     if let Some(c) = signal(s, "context") {
-        parts.push(format!("ctx {}", c.shown));
+        let share = if c.threshold > 0.0 {
+            c.value / c.threshold * 100.0
+        } else {
+            0.0
+        };
+        let tilde = if c.shown.starts_with('~') { "~" } else { "" };
+        parts.push(format!("ctx {tilde}{share:.0}%"));
     }
     if let Some(st) = signal(s, "stale_minutes") {
         parts.push(format!("stale {}", st.shown));
@@ -100,6 +111,42 @@ pub fn line(top: Option<&SessionStatus>) -> String {
         _ => {}
     }
     parts.join(" · ")
+}
+
+/// The word a WARN or FAIL is about (`ctx`, `drift`, `stale`…): the signal at the
+/// session's level that matters most.
+fn reason(s: &SessionStatus) -> Option<&'static str> {
+    if !matches!(s.level, Level::Warn | Level::Fail) {
+        return None;
+    }
+    // The chat's own state first: what it does and holds, then the pace of the work.
+    const FIRST: [&str; 7] = [
+        "drift",
+        "context",
+        "stale_minutes",
+        "dos_completed",
+        "artifact_latency",
+        "dos_per_hour",
+        "ingests",
+    ];
+    FIRST
+        .into_iter()
+        .find(|name| signal(s, name).is_some_and(|x| x.level == s.level))
+        .map(reason_word)
+}
+
+/// A signal's name in a word, as the ticker shows it.
+pub fn reason_word(signal: &str) -> &'static str {
+    match signal {
+        "dos_completed" => "dos",
+        "dos_per_hour" => "pace",
+        "stale_minutes" => "stale",
+        "artifact_latency" => "latency",
+        "context" => "ctx",
+        "ingests" => "turns",
+        "drift" => "drift",
+        _ => "bloat",
+    }
 }
 
 /// Two capsule versions as the echo names them (`v1.0`), in full when that alone would

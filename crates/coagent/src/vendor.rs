@@ -29,44 +29,93 @@ pub struct Vendor {
     pub context_tokens: u64,
     pub paste_chars: usize,
     pub tokenizer: Tokenizer,
+    /// The effective-context budget: tokens exchanged at which the context signal warns…
+    pub budget_warn_tokens: u64,
+    /// …and breaches. Far below the window: chats degrade long before it is full (the
+    /// measurements behind each default are in docs/decisions.md).
+    pub budget_breach_tokens: u64,
     /// `true` when config.toml changed or added it.
     pub overridden: bool,
 }
 
-const BUILTIN: &[(&str, &str, u64, usize, Tokenizer)] = &[
-    ("chatgpt", "ChatGPT", 128_000, 60_000, Tokenizer::O200kBase),
-    ("claude", "Claude", 200_000, 100_000, Tokenizer::Estimate),
-    ("gemini", "Gemini", 1_000_000, 100_000, Tokenizer::Estimate),
-    (
-        "copilot",
-        "Microsoft Copilot",
-        128_000,
-        10_000,
-        Tokenizer::O200kBase,
-    ),
-    (
-        "generic",
-        "any other chat",
-        32_000,
-        16_000,
-        Tokenizer::Estimate,
-    ),
+/// A built-in profile: name, display name, window, paste limit, tokenizer, budget.
+struct Builtin {
+    name: &'static str,
+    display: &'static str,
+    context_tokens: u64,
+    paste_chars: usize,
+    tokenizer: Tokenizer,
+    warn: u64,
+    breach: u64,
+}
+
+/// The budgets come from published long-context measurements (docs/decisions.md, "The
+/// effective context"): no default breach lies above 64K tokens, whatever the window.
+const BUILTIN: &[Builtin] = &[
+    Builtin {
+        name: "chatgpt",
+        display: "ChatGPT",
+        context_tokens: 128_000,
+        paste_chars: 60_000,
+        tokenizer: Tokenizer::O200kBase,
+        warn: 32_000,
+        breach: 64_000,
+    },
+    Builtin {
+        name: "claude",
+        display: "Claude",
+        context_tokens: 200_000,
+        paste_chars: 100_000,
+        tokenizer: Tokenizer::Estimate,
+        warn: 32_000,
+        breach: 64_000,
+    },
+    Builtin {
+        name: "gemini",
+        display: "Gemini",
+        context_tokens: 1_000_000,
+        paste_chars: 100_000,
+        tokenizer: Tokenizer::Estimate,
+        warn: 32_000,
+        breach: 64_000,
+    },
+    Builtin {
+        name: "copilot",
+        display: "Microsoft Copilot",
+        context_tokens: 128_000,
+        paste_chars: 10_000,
+        tokenizer: Tokenizer::O200kBase,
+        warn: 32_000,
+        breach: 64_000,
+    },
+    Builtin {
+        name: "generic",
+        display: "any other chat",
+        context_tokens: 32_000,
+        paste_chars: 16_000,
+        tokenizer: Tokenizer::Estimate,
+        warn: 8_000,
+        breach: 16_000,
+    },
 ];
+
+/// The budget of a vendor of one's own (config.toml) that names none: the generic one's.
+const OWN_BUDGET: (u64, u64) = (8_000, 16_000);
 
 /// The vendors in force: the built-ins with config.toml's overrides, then config's own.
 pub fn all(cfg: &Config) -> Result<Vec<Vendor>> {
     let mut out: Vec<Vendor> = BUILTIN
         .iter()
-        .map(
-            |&(name, display, context_tokens, paste_chars, tokenizer)| Vendor {
-                name: name.to_string(),
-                display: display.to_string(),
-                context_tokens,
-                paste_chars,
-                tokenizer,
-                overridden: false,
-            },
-        )
+        .map(|b| Vendor {
+            name: b.name.to_string(),
+            display: b.display.to_string(),
+            context_tokens: b.context_tokens,
+            paste_chars: b.paste_chars,
+            tokenizer: b.tokenizer,
+            budget_warn_tokens: b.warn,
+            budget_breach_tokens: b.breach,
+            overridden: false,
+        })
         .collect();
     for (name, o) in &cfg.vendors {
         let tokenizer = match o.tokenizer.as_deref() {
@@ -89,6 +138,8 @@ pub fn all(cfg: &Config) -> Result<Vec<Vendor>> {
                     context_tokens: 32_000,
                     paste_chars: 16_000,
                     tokenizer: Tokenizer::Estimate,
+                    budget_warn_tokens: OWN_BUDGET.0,
+                    budget_breach_tokens: OWN_BUDGET.1,
                     overridden: true,
                 });
                 out.last_mut()
@@ -116,8 +167,30 @@ pub fn all(cfg: &Config) -> Result<Vec<Vendor>> {
         if let Some(t) = tokenizer {
             v.tokenizer = t;
         }
+        apply_budget(name, v, o)?;
     }
     Ok(out)
+}
+
+/// config.toml's budget for one vendor: either level alone moves, and warn must stay
+/// below breach.
+fn apply_budget(name: &str, v: &mut Vendor, o: &crate::config::VendorOverride) -> Result<()> {
+    if let Some(w) = o.budget_warn_tokens {
+        v.budget_warn_tokens = w;
+    }
+    if let Some(b) = o.budget_breach_tokens {
+        v.budget_breach_tokens = b;
+    }
+    if v.budget_warn_tokens == 0 || v.budget_warn_tokens >= v.budget_breach_tokens {
+        return Err(Error::invalid(
+            format!(
+                "config.toml: vendors.{name} has budget_warn_tokens = {} and budget_breach_tokens = {}: the warning must come first",
+                v.budget_warn_tokens, v.budget_breach_tokens
+            ),
+            Some("set budget_warn_tokens above 0 and below budget_breach_tokens".to_string()),
+        ));
+    }
+    Ok(())
 }
 
 pub fn find(cfg: &Config, name: &str) -> Result<Vendor> {
@@ -310,6 +383,15 @@ mod tests {
             find(&cfg, "bard"),
             Err(Error::UnknownVendor { .. })
         ));
+    }
+
+    #[test]
+    fn no_builtin_budget_breaches_above_64k_tokens() {
+        for v in all(&Config::default()).expect("vendors") {
+            assert!(v.budget_breach_tokens <= 64_000, "{}", v.name);
+            assert!(v.budget_warn_tokens < v.budget_breach_tokens, "{}", v.name);
+            assert!(v.budget_breach_tokens < v.context_tokens, "{}", v.name);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::bloat::Level;
+use crate::bloat::{self, Level};
 use crate::clipboard::Clipboard;
 use crate::hub::Hub;
 use crate::wrap::{self, WrapOptions, Wrapped};
@@ -310,6 +310,10 @@ pub struct Tick {
     pub level: Level,
     pub session: Option<String>,
     pub wrapped: Vec<Wrapped>,
+    /// Breached sessions left open for now: a result is on its way to the chat, and the
+    /// breach is not one of context or drift (the wrap waits for the chat's answer, so that
+    /// what the result brings is in the handoff).
+    pub held: Vec<String>,
 }
 
 /// One check of the bloat monitor; wraps each breached session when `auto_wrap` is on.
@@ -317,19 +321,24 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
     let cfg = hub.config()?;
     let open = status::check(hub)?;
     let mut wrapped = Vec::new();
+    let mut held = Vec::new();
     if cfg.watch.auto_wrap {
         // Only live chats: a boot payload nobody pasted yet is not a degrading chat.
         for s in open
             .iter()
             .filter(|s| s.level == Level::Fail && s.session.state == "live")
         {
-            let reason = s
+            let failing: Vec<&str> = s
                 .signals
                 .iter()
                 .filter(|x| x.level == Level::Fail)
                 .map(|x| x.name)
-                .collect::<Vec<_>>()
-                .join(", ");
+                .collect();
+            if bloat::held(hub, &s.session.id, &s.signals)? {
+                held.push(s.session.id.clone());
+                continue;
+            }
+            let reason = failing.join(", ");
             let w = wrap::wrap(
                 hub,
                 WrapOptions {
@@ -353,5 +362,6 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
         level: after.first().map_or(Level::Idle, |s| s.level),
         session: after.first().map(|s| s.session.id.clone()),
         wrapped,
+        held,
     })
 }

@@ -80,6 +80,9 @@ pub struct Wrapped {
     pub note: Option<String>,
     /// Why no respawn payload was written (the session is wrapped all the same).
     pub respawn_error: Option<String>,
+    /// DOs whose results were sent and not acknowledged: the handoff lists them, so the
+    /// successor acknowledges them.
+    pub unacked: Vec<String>,
     #[serde(skip)]
     pub started: Option<Started>,
 }
@@ -204,6 +207,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
                 .collect(),
         })
         .collect();
+    let in_flight = crate::ack::in_flight(hub, &s.id)?;
     let handoff = handoff::render(&handoff::Parts {
         session: &s,
         reason: &opts.reason,
@@ -211,7 +215,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         open: &open_todos,
         done: &done_todos,
         decisions: &decisions(hub, &s.id)?,
-    });
+    }) + &in_flight_text(&in_flight);
     let message = BackchatMessage {
         schema: SchemaTag::V1,
         id: msg_id.clone(),
@@ -346,6 +350,7 @@ pub fn wrap(hub: &mut Hub, opts: WrapOptions, clip: &mut dyn Clipboard) -> Resul
         breach_at: s.breach_at,
         note: None,
         respawn_error: None,
+        unacked: in_flight.iter().map(|f| f.do_id.clone()).collect(),
         started: None,
     };
     if opts.respawn {
@@ -460,6 +465,30 @@ fn decisions(hub: &Hub, session: &str) -> Result<Vec<String>> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     newest_first.reverse();
     Ok(newest_first)
+}
+
+/// The results in flight, one line each: the successor acknowledges them first.
+fn in_flight_text(in_flight: &[crate::ack::InFlight]) -> String {
+    if in_flight.is_empty() {
+        return String::new();
+    }
+    let mut t = String::from(
+        "\n**Results sent, not yet acknowledged** (acknowledge each first, `ACK <id> <ref>…`):\n",
+    );
+    for f in in_flight {
+        t.push_str(&format!(
+            "- `{}` {} ({}{})\n",
+            f.do_id,
+            f.title,
+            f.message,
+            if f.refs.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", f.refs.join(" "))
+            }
+        ));
+    }
+    t
 }
 
 fn out_txt(id: &str, s: &Session, c: &Counts) -> String {

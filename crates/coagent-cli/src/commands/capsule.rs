@@ -16,7 +16,7 @@ pub fn run(app: &App, cmd: CapsuleCmd) -> anyhow::Result<ExitCode> {
             let cap = capsule::current(&hub.dir)?;
             let templates = Templates::load(Some(&hub.dir))?;
             let text = coagent::session::capsule_block(&hub, &templates, &cap)?;
-            let bpoe = coagent::bpoe::render(&templates, &cap.echo())?;
+            let bpoe = coagent::bpoe::render(&templates, &cap.echo(), "S-…")?;
             let value = serde_json::json!({"version": cap.version, "sha256": cap.sha256, "echo": cap.echo(), "capsule": text, "bpoe": bpoe});
             out::emit(app.json(), &value, || format!("{text}\n{bpoe}"));
         }

@@ -142,8 +142,10 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
     summary.insert("session".into(), started.session.clone().into());
 
     g.step("ingest: the chat's reply (Claude, copied with its copy button)", "The reply echoes the capsule and proposes two DOs. ingest checks the echo against the capsule the session booted with and quarantines each script.");
-    g.show(&format!("{}\n", out::dim(REPLY_1.trim_end())));
-    let r1 = ingest::ingest(&mut hub, REPLY_1.as_bytes(), None, &mut clip)?;
+    let tag = coagent::drift::tag_id(&started.session);
+    let reply1 = REPLY_1.replace("{{TAG}}", &tag);
+    g.show(&format!("{}\n", out::dim(reply1.trim_end())));
+    let r1 = ingest::ingest(&mut hub, reply1.as_bytes(), None, &mut clip)?;
     g.show(&format!(
         "$ coagent ingest\n  echo {} · {} DO(s): {}",
         r1.echo.status.as_str(),
@@ -212,7 +214,8 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
         .replace("{{DO1}}", &logs[0].0)
         .replace("{{DO1_LOG}}", &logs[0].1)
         .replace("{{DO2}}", &logs[1].0)
-        .replace("{{DO2_LOG}}", &logs[1].1);
+        .replace("{{DO2_LOG}}", &logs[1].1)
+        .replace("{{TAG}}", &tag);
     g.show(&format!("{}\n", out::dim(reply2.trim_end())));
     let r2 = ingest::ingest(&mut hub, reply2.as_bytes(), None, &mut clip)?;
     for a in &r2.acks {
@@ -262,10 +265,14 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
     summary.insert("wrap".into(), w.id.clone().into());
 
     g.step("respawn: the new chat answers (ChatGPT, copied from the rendered page)", "No fences, a `Copy code` label, Windows line ends: ingest finds the same formats. The new session goes live with the same capsule.");
-    g.show(&format!("{}\n", out::dim(REPLY_3.trim_end())));
+    let reply3 = REPLY_3.replace(
+        "{{TAG}}",
+        &coagent::drift::tag_id(w.respawn_session.as_deref().unwrap_or_default()),
+    );
+    g.show(&format!("{}\n", out::dim(reply3.trim_end())));
     let r3 = ingest::ingest(
         &mut hub,
-        REPLY_3.replace('\n', "\r\n").as_bytes(),
+        reply3.replace('\n', "\r\n").as_bytes(),
         None,
         &mut clip,
     )?;

@@ -41,7 +41,22 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
             r.session
         ));
     } else {
-        s.push_str(&format!("Ingested into {}.\n", out::bold(&r.session)));
+        s.push_str(&format!(
+            "Ingested into {} (turn {}{}).\n",
+            out::bold(&r.session),
+            r.turn,
+            if r.route.by == "tag" {
+                ", by its tag"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(n) = &r.route.note {
+        s.push_str(&format!(
+            "  {} {n} (`--session` picks another)\n",
+            out::yellow("route:")
+        ));
     }
     let echo = match r.echo.status {
         EchoStatus::Verified => out::green("verified"),
@@ -166,6 +181,14 @@ fn render(r: &coagent::ingest::IngestReport) -> String {
                 n.k, n.n
             )),
         }
+    }
+    for l in &r.drift {
+        s.push_str(&format!(
+            "  {}     {}: {}\n",
+            out::yellow("drift"),
+            l.kind,
+            l.excerpt
+        ));
     }
     for w in &r.warnings {
         s.push_str(&format!("  {} {w}\n", out::yellow("note:")));

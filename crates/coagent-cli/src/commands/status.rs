@@ -111,7 +111,22 @@ pub fn run(app: &App, a: StatusArgs) -> anyhow::Result<ExitCode> {
             if let Some(b) = &ss.tokens {
                 s.push_str(&super::stats::book_text(b, "    ", 6));
             }
-            if ss.level == Level::Fail {
+            for e in &ss.drift {
+                s.push_str(&format!(
+                    "    {} t{:<3} {:<15} {}\n",
+                    out::dim("drift"),
+                    e.turn,
+                    e.kind,
+                    e.excerpt
+                ));
+            }
+            if ss.wrap_waits {
+                s.push_str(&format!(
+                    "    {} a result is on its way to the chat: ingest its answer, then coagent wrap --session {}\n",
+                    out::yellow("wrap next:"),
+                    x.id
+                ));
+            } else if ss.level == Level::Fail {
                 s.push_str(&format!(
                     "    {} coagent wrap --session {}\n",
                     out::red("wrap now:"),

@@ -14,8 +14,8 @@ pub fn run(app: &App) -> anyhow::Result<ExitCode> {
     let vendors = coagent::vendor::all(&cfg)?;
     out::emit(app.json(), &serde_json::json!({"vendors": vendors}), || {
         let mut s = format!(
-            "{:<10} {:>14} {:>12}  {:<12} {}\n",
-            "vendor", "context", "paste", "tokens", ""
+            "{:<10} {:>14} {:>16} {:>12}  {:<12} {}\n",
+            "vendor", "context", "budget warn/fail", "paste", "tokens", ""
         );
         for v in &vendors {
             let tok = match v.tokenizer {
@@ -23,9 +23,14 @@ pub fn run(app: &App) -> anyhow::Result<ExitCode> {
                 coagent::vendor::Tokenizer::Estimate => "~estimate",
             };
             s.push_str(&format!(
-                "{:<10} {:>14} {:>12}  {:<12} {}{}\n",
+                "{:<10} {:>14} {:>16} {:>12}  {:<12} {}{}\n",
                 v.name,
                 format!("{} tok", v.context_tokens),
+                format!(
+                    "{}/{}",
+                    coagent::bloat::kilo(v.budget_warn_tokens),
+                    coagent::bloat::kilo(v.budget_breach_tokens)
+                ),
                 format!("{} ch", v.paste_chars),
                 tok,
                 v.display,

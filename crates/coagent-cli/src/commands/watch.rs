@@ -61,6 +61,7 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut last_check: Option<Instant> = None;
     let mut last_level: Option<Level> = None;
     let mut last_stamp = store_stamp(&hub);
+    let mut last_held: Vec<String> = Vec::new();
     say(
         app,
         "watch.started",
@@ -162,6 +163,19 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
                     desktop_notify(&format!("CoAgent {}", t.level.as_str()), &line);
                 }
                 last_level = Some(t.level);
+            }
+            if t.held != last_held {
+                for id in t.held.iter().filter(|id| !last_held.contains(id)) {
+                    say(
+                        app,
+                        "held",
+                        &format!(
+                            "{id} breached, but a result is on its way to the chat: it is wrapped once the chat's answer is ingested"
+                        ),
+                        serde_json::json!({"session": id}),
+                    );
+                }
+                last_held.clone_from(&t.held);
             }
             for w in &t.wrapped {
                 let msg = format!(

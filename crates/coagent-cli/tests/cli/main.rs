@@ -8,6 +8,7 @@ mod capsule;
 mod clipboard;
 mod crash;
 mod dos;
+mod drift;
 mod economy;
 mod first_hour;
 mod guard;

@@ -51,6 +51,7 @@ fn status_and_ticker_json_shapes() {
                 "stale_minutes",
                 "artifact_latency",
                 "context",
+                "drift",
                 "ingests"
             ]
         );
@@ -122,11 +123,11 @@ fn the_ticker_follows_the_clock_and_records_a_breach_it_sees() {
     assert!(env.ok(&["ticker"]).stdout.contains("stale 5m"));
     env.now = "2026-11-24T09:26:00Z".into();
     let warn = env.ok(&["ticker"]).stdout;
-    assert!(warn.starts_with("[OE:▲]"), "{warn}");
+    assert!(warn.starts_with("[OE:▲ stale]"), "{warn}");
     assert!(env.hub().join("temps/status/SESSION_WARN.txt").is_file());
     env.now = "2026-11-24T09:31:00Z".into();
     let fail = env.ok(&["ticker"]).stdout;
-    assert!(fail.starts_with("[OE:✖]"), "{fail}");
+    assert!(fail.starts_with("[OE:✖ stale]"), "{fail}");
     assert!(
         env.json(&["status"])["sessions"][0]["breach_at"].is_i64(),
         "the ticker's check recorded the breach"

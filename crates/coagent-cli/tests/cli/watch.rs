@@ -137,7 +137,14 @@ fn a_breach_under_watch_produces_the_wrap_and_the_respawn_payload() {
         .as_str()
         .unwrap()
         .to_string();
-    env.ok(&["do", "run", &do_id]);
+    let run = env.json(&["do", "run", &do_id]);
+    // The result is on its way: the wrap waits for the chat's answer.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!env.hub().join("cache/CoWrap.latest.json").exists());
+    let log = run["artifacts"][0]["id"].as_str().unwrap();
+    env.cmd(&["ingest", "-", "--session", &session])
+        .stdin(format!("ACK {do_id} artifact:{log}\n"))
+        .ok();
     wait_until("the wrap", || {
         env.hub().join("cache/CoWrap.latest.json").exists()
     });
