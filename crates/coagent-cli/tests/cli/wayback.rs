@@ -459,6 +459,33 @@ fn a_new_file_named_as_an_artifact_is_shown_once_in_the_diff() {
     );
 }
 
+/// A real chat's first DO ran the tests with `| tee "$COAGENT_OUT/pytest.log"`: the file
+/// stood whole inside the log, and the payload showed it twice.
+#[test]
+fn a_saved_output_the_script_also_printed_is_shown_once_in_the_log() {
+    let env = Env::with_git();
+    booted(&env);
+    let reply = "```bash\n# DO: Run the checks\necho 'checker 1.0'\nfor i in $(seq 12); do echo \"check $i of 12 passed\"; done | tee \"$COAGENT_OUT/checks.log\"\necho exit=0\n# END DO\n```\n";
+    let payload = run_reply(&env, reply);
+    assert_eq!(
+        payload.matches("check 12 of 12 passed").count(),
+        1,
+        "{payload}"
+    );
+    assert!(
+        payload.contains("checker 1.0"),
+        "the log is whole: {payload}"
+    );
+    assert!(
+        payload.contains("printed whole in the log below (`artifact:A-"),
+        "{payload}"
+    );
+    // A short file costs less than the note: shown as it is.
+    let reply = "```bash\n# DO: Save a short line\necho 'done' | tee \"$COAGENT_OUT/short.txt\"\necho more\n# END DO\n```\n";
+    let payload = run_reply(&env, reply);
+    assert_eq!(payload.matches("done").count(), 2, "{payload}");
+}
+
 #[test]
 fn a_changed_file_named_as_an_artifact_is_shown_whole_beside_its_diff() {
     let env = Env::with_git();
@@ -546,4 +573,41 @@ fn a_new_file_is_shown_whole_when_the_diff_that_holds_it_is_cut() {
         !payload.contains("the same text as the new file"),
         "{payload}"
     );
+}
+
+/// Replies a real chat model wrote to the shorter contract (given only the boot payload in
+/// `fixtures/real-chat-inflection/turn0-boot.md`, then the result payload of turn 1), on
+/// the inflection library with four TODOs: the echo, three DOs each naming its TODO, the
+/// reply tag, then three ACKs, three DONE lines and one more DO. The ids are the real
+/// hub's, so here the receipts are read and rejected, and the tag names another session.
+#[test]
+fn a_real_chat_given_the_shorter_contract_still_echoes_proposes_and_acknowledges() {
+    let env = Env::with_git();
+    booted(&env);
+    let turn = |n: u32| replay(&env, "real-chat-inflection", n);
+    let kinds = |r: &serde_json::Value| -> Vec<String> {
+        r["drift"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = turn(1);
+    assert_eq!(r["echo"]["status"], "verified", "{r}");
+    let langs: Vec<&str> = r["dos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["lang"].as_str().unwrap())
+        .collect();
+    assert_eq!(langs, ["bash", "python", "bash"], "{r}");
+    // The tag was read: it names the real hub's session, not a missing tag.
+    assert_eq!(kinds(&r), ["tag_wrong"], "{r}");
+    let r = turn(2);
+    assert_eq!(r["dos"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["acks"].as_array().unwrap().len(), 3, "{r}");
+    assert_eq!(r["dones"].as_array().unwrap().len(), 3, "{r}");
+    assert!(r["unreadable_acks"].as_array().unwrap().is_empty(), "{r}");
+    assert!(kinds(&r).contains(&"tag_wrong".to_string()), "{r}");
 }

@@ -62,9 +62,10 @@ struct Item {
     /// Shown already under another heading (a log the script also saved to a file, a new
     /// file the diff shows whole): the note that says where.
     same_as: Option<String>,
-    /// A new file left to the diff: the diff's index among the items, and the file's own
-    /// text, shown after all if the diff is cut.
-    in_diff: Option<(usize, String)>,
+    /// A file left to another item that shows it whole (a new file in the diff, a file
+    /// whose text the log printed): that item's index, and the file's own text, shown
+    /// after all if that item is cut.
+    shown_in: Option<(usize, String)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -224,7 +225,8 @@ fn sizes_of(items: &[Item]) -> Vec<(usize, usize)> {
     items.iter().map(|i| (i.text.len(), i.weight)).collect()
 }
 
-/// Gives back their text to files left to a diff that its share cuts; true when any.
+/// Gives back their text to files left to a diff or log that its share cuts; true when
+/// any.
 fn show_again_what_the_cut_diff_hides(items: &mut [Item], shares: &[usize]) -> bool {
     let cut: Vec<bool> = items
         .iter()
@@ -233,8 +235,8 @@ fn show_again_what_the_cut_diff_hides(items: &mut [Item], shares: &[usize]) -> b
         .collect();
     let mut any = false;
     for item in items.iter_mut() {
-        if item.in_diff.as_ref().is_some_and(|(diff, _)| cut[*diff])
-            && let Some((_, text)) = item.in_diff.take()
+        if item.shown_in.as_ref().is_some_and(|(other, _)| cut[*other])
+            && let Some((_, text)) = item.shown_in.take()
         {
             item.text = text;
             item.same_as = None;
@@ -242,6 +244,14 @@ fn show_again_what_the_cut_diff_hides(items: &mut [Item], shares: &[usize]) -> b
         }
     }
     any
+}
+
+/// Whether a file's text stands whole in a log (a script that saved its output and
+/// printed it too); short files are shown anyway, a note costing about as much.
+fn printed_in(text: &str, log: &[u8]) -> bool {
+    const SHORTEST: usize = 120;
+    let text = text.trim_end_matches('\n');
+    text.len() >= SHORTEST && log.windows(text.len()).any(|w| w == text.as_bytes())
 }
 
 /// Bytes of a file artifact read for a payload: far more than any paste limit.
@@ -287,10 +297,16 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
                 weight: 2,
                 cut: Cut::Head,
                 same_as: None,
-                in_diff: None,
+                shown_in: None,
                 artifact: a.clone(),
             });
         }
+        // The DO's log, read once: files are compared with it, then it is shown.
+        let log = match r.artifacts.iter().find(|a| a.kind == "log") {
+            Some(a) => Some((a, a.reference(), artifact::read(hub, a)?)),
+            None => None,
+        };
+        let mut waiting_for_log: Vec<usize> = Vec::new();
         for a in r.artifacts.iter().filter(|a| a.kind == "file") {
             let shown = if a.source.is_empty() {
                 a.name().to_string()
@@ -317,25 +333,41 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             };
             match text {
                 Ok(text) if !bytes.contains(&0) => {
-                    // A file the DO created is in its diff whole already.
+                    // A file the DO created is in its diff whole already; a file whose
+                    // text the script also printed (`| tee`) is in its log.
                     let in_diff = diff
                         .as_ref()
-                        .filter(|(d, ..)| new_file_in_diff(d, &a.source).as_deref() == Some(text));
+                        .filter(|(d, ..)| new_file_in_diff(d, &a.source).as_deref() == Some(text))
+                        .map(|(_, r, i)| {
+                            (*i, format!("the same text as the new file in `{r}` above"))
+                        });
+                    let in_log = match in_diff {
+                        Some(_) => None,
+                        None => log.as_ref().filter(|(l, _, bytes)| {
+                            l.sha256 != a.sha256 && printed_in(text, bytes)
+                        }),
+                    };
+                    let left_to = in_diff.or_else(|| {
+                        in_log.map(|(l, ..)| {
+                            waiting_for_log.push(items.len());
+                            (
+                                usize::MAX,
+                                format!("printed whole in the log below (`{}`)", l.reference()),
+                            )
+                        })
+                    });
                     items.push(Item {
                         owner,
                         heading: format!("File `{shown}` (`{}`)", a.reference()),
                         lang: "text",
-                        text: if in_diff.is_some() {
-                            String::new()
-                        } else {
-                            text.to_string()
+                        text: match left_to {
+                            Some(_) => String::new(),
+                            None => text.to_string(),
                         },
                         weight: 1,
                         cut: Cut::Head,
-                        same_as: in_diff.map(|(_, r, _)| {
-                            format!("the same text as the new file in `{r}` above")
-                        }),
-                        in_diff: in_diff.map(|(_, _, i)| (*i, text.to_string())),
+                        shown_in: left_to.as_ref().map(|(i, _)| (*i, text.to_string())),
+                        same_as: left_to.map(|(_, note)| note),
                         artifact: a.clone(),
                     })
                 }
@@ -348,7 +380,7 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
                 )),
             }
         }
-        for a in r.artifacts.iter().filter(|a| a.kind == "log") {
+        for (a, read) in log.into_iter().map(|(a, _, bytes)| (a, Some(bytes))) {
             // Chats often save the output they print into `$COAGENT_OUT` too: the same
             // text is shown once.
             let same_as = r
@@ -356,14 +388,20 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
                 .iter()
                 .find(|f| f.kind == "file" && f.sha256 == a.sha256 && f.bytes > 0)
                 .map(|f| format!("the same text as `{}` above", f.reference()));
-            let bytes = if same_as.is_some() {
-                Vec::new()
-            } else {
-                artifact::read(hub, a)?
+            let bytes = match (&same_as, read) {
+                (Some(_), _) => Vec::new(),
+                (None, Some(bytes)) => bytes,
+                (None, None) => artifact::read(hub, a)?,
             };
+            let index = items.len();
+            for &file in &waiting_for_log {
+                if let Some((at, _)) = items[file].shown_in.as_mut() {
+                    *at = index;
+                }
+            }
             items.push(Item {
                 same_as,
-                in_diff: None,
+                shown_in: None,
                 owner,
                 heading: format!("Log (`{}`)", a.reference()),
                 lang: "text",
@@ -681,7 +719,7 @@ mod tests {
             weight: 1,
             cut: Cut::HeadTail,
             same_as: None,
-            in_diff: None,
+            shown_in: None,
         };
         let (body, note) = fit(&item, 300);
         assert!(body.starts_with("line 1\n"), "{body}");
