@@ -155,7 +155,7 @@ def play(binary, long_turns):
     try:
         return play_in(binary, tmp, long_turns)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("TOKENS_KEEP"): shutil.rmtree(tmp, ignore_errors=True)
 
 
 def play_in(binary, tmp, long_turns):

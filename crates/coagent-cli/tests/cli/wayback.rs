@@ -486,6 +486,28 @@ fn a_saved_output_the_script_also_printed_is_shown_once_in_the_log() {
     assert_eq!(payload.matches("done").count(), 2, "{payload}");
 }
 
+/// The list of changed files is said once: a whole diff names them, a cut one needs the
+/// list for what it leaves out.
+#[test]
+fn changed_files_are_listed_only_beside_a_diff_that_is_cut() {
+    let env = Env::with_git();
+    booted(&env);
+    let small = run_reply(
+        &env,
+        "```sh\n# DO: Write a note\necho one > note.txt\n# END DO\n```\n",
+    );
+    assert!(small.contains("+one"), "{small}");
+    assert!(!small.contains("Changed files:"), "{small}");
+    let big = run_reply(
+        &env,
+        "```sh\n# DO: Write a long table\nseq 1 40000 > table.txt\necho two >> note.txt\n# END DO\n```\n",
+    );
+    assert!(big.contains("cut: lines 1–"), "{big}");
+    assert!(big.contains("Changed files:"), "{big}");
+    assert!(big.contains("- A table.txt (+40000 −0)"), "{big}");
+    assert!(big.contains("- M note.txt (+1 −0)"), "{big}");
+}
+
 #[test]
 fn a_changed_file_named_as_an_artifact_is_shown_whole_beside_its_diff() {
     let env = Env::with_git();

@@ -96,7 +96,10 @@ struct DoView {
     /// Who or what ended a run that did not end by itself, for the chat.
     stopped: Option<String>,
     commits: Vec<String>,
+    /// The changed files, one line each: shown only when the diff is cut (a whole diff
+    /// names them already).
     stat: Vec<String>,
+    diff_whole: bool,
     described: Vec<String>,
     sections: Vec<SectionView>,
     ack_line: String,
@@ -273,6 +276,7 @@ fn gather(hub: &Hub, ran: &[Ran<'_>]) -> Result<(Vec<DoView>, Vec<Item>)> {
             stopped: stopped_by(r.run),
             commits: Vec::new(),
             stat: Vec::new(),
+            diff_whole: false,
             described: Vec::new(),
             sections: Vec::new(),
             ack_line: ack_line(&r.r#do.id, r.artifacts),
@@ -424,6 +428,9 @@ fn place(views: &mut [DoView], items: &[Item], shares: &[usize]) {
     }
     for (item, &share) in items.iter().zip(shares) {
         let (body, note) = fit(item, share);
+        if item.artifact.kind == "diff" {
+            views[item.owner].diff_whole = note.is_empty();
+        }
         views[item.owner].sections.push(SectionView {
             heading: item.heading.clone(),
             fence: fence_for(&body),
