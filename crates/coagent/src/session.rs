@@ -225,35 +225,63 @@ pub struct Listed {
     pub successors: Vec<String>,
 }
 
-/// Sessions, newest first (at most `limit`); open ones only with `open_only`.
-pub fn list(hub: &Hub, open_only: bool, limit: usize) -> Result<Vec<Listed>> {
-    let filter = if open_only {
-        "WHERE state IN ('booting', 'live')"
+/// Which sessions `session list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only the open ones (booting or live).
+    pub open: bool,
+    /// One state: booting, live, wrapped, closed or abandoned.
+    pub state: Option<String>,
+    pub window: store::Window,
+}
+
+pub const STATES: &[&str] = &["booting", "live", "wrapped", "closed", "abandoned"];
+
+/// Sessions, newest first, each with its successors, handed to `each` one at a time; says
+/// whether more matched than the window shows.
+pub fn list(hub: &Hub, f: &Filter, mut each: impl FnMut(Listed) -> Result<()>) -> Result<bool> {
+    if let Some(s) = f.state.as_deref()
+        && !STATES.contains(&s)
+    {
+        return Err(Error::invalid(
+            format!("`{s}` is not a session state"),
+            Some(format!("one of: {}", STATES.join(", "))),
+        ));
+    }
+    let base = if f.open {
+        format!("SELECT {COLS} FROM sessions WHERE state IN ('booting', 'live')")
     } else {
-        ""
+        format!("SELECT {COLS} FROM sessions")
     };
+    let (sql, params) = store::filtered(
+        &base,
+        &[
+            ("state = ?", store::text(f.state.as_deref())),
+            ("created_at >= ?", store::since(f.window)),
+        ],
+        "created_at DESC, rowid DESC",
+        f.window,
+    );
     let c = hub.store.conn();
-    let sessions: Vec<Session> = c
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM sessions {filter} ORDER BY created_at DESC, rowid DESC LIMIT ?1"
-        ))?
-        .query_map([limit as i64], row)?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = c.prepare_cached(&sql)?;
     let mut next = c.prepare_cached(
         "SELECT id FROM sessions WHERE prev_session = ?1 ORDER BY created_at, rowid",
     )?;
-    sessions
-        .into_iter()
-        .map(|s| {
+    store::stream(
+        &mut stmt,
+        rusqlite::params_from_iter(params),
+        f.window,
+        row,
+        |s| {
             let successors = next
                 .query_map([&s.id], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(Listed {
+            each(Listed {
                 session: s,
                 successors,
             })
-        })
-        .collect()
+        },
+    )
 }
 
 /// The sessions already booted from wrap `wrap_id`, oldest first.

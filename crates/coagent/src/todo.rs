@@ -8,8 +8,6 @@
 //! of the TODO's own DOs, commits in the project's git, or paths inside the project. A
 //! closed TODO keeps who closed it and with which refs; `todo reopen` opens it again.
 
-use std::collections::HashMap;
-
 use coagent_ingest::{AckRef, DoneLine};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -147,29 +145,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Todo> {
     })
 }
 
-/// Fills in each TODO's DOs and derived state.
+/// Fills in each TODO's DOs and derived state (one indexed look-up per TODO).
 fn with_dos(hub: &Hub, mut todos: Vec<Todo>) -> Result<Vec<Todo>> {
-    if todos.is_empty() {
-        return Ok(todos);
-    }
-    let mut stmt = hub.store.conn().prepare_cached(
-        "SELECT todo_id, id, state FROM dos WHERE todo_id IS NOT NULL ORDER BY proposed_at, id",
-    )?;
-    let mut by_todo: HashMap<String, Vec<TodoDo>> = HashMap::new();
-    for r in stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            TodoDo {
-                id: r.get(1)?,
-                state: r.get(2)?,
-            },
-        ))
-    })? {
-        let (t, d) = r?;
-        by_todo.entry(t).or_default().push(d);
-    }
+    let mut stmt = hub
+        .store
+        .conn()
+        .prepare_cached("SELECT id, state FROM dos WHERE todo_id = ?1 ORDER BY proposed_at, id")?;
     for t in &mut todos {
-        t.dos = by_todo.remove(&t.id).unwrap_or_default();
+        t.dos = stmt
+            .query_map([&t.id], |r| {
+                Ok(TodoDo {
+                    id: r.get(0)?,
+                    state: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         t.derive_state();
     }
     Ok(todos)
@@ -193,6 +183,65 @@ pub fn list(hub: &Hub, all: bool) -> Result<Vec<Todo>> {
         format!("SELECT {COLS} FROM todos WHERE status = 'open' ORDER BY rank, created_at")
     };
     query(hub, &sql, [])
+}
+
+/// Which TODOs `todo list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Done ones too.
+    pub all: bool,
+    /// `open`, `in_progress` or `done`.
+    pub state: Option<String>,
+    /// At most `limit` in all; open ones added, done ones closed, at or after `since`.
+    pub window: store::Window,
+}
+
+/// What `todo list` shows: open TODOs in handoff order, then (with `all` or the `done`
+/// state) the newest done ones, at most the window's limit in all; and whether more matched.
+pub fn listed(hub: &Hub, f: &Filter) -> Result<(Vec<Todo>, bool)> {
+    let state = f.state.as_deref();
+    if let Some(s) = state
+        && !matches!(s, "open" | "in_progress" | "done")
+    {
+        return Err(Error::invalid(
+            format!("`{s}` is not a TODO state"),
+            Some("open, in_progress or done".to_string()),
+        ));
+    }
+    let limit = f.window.sql_limit();
+    let since = f.window.sql_since();
+    let mut out = Vec::new();
+    if state != Some("done") {
+        let open = query(
+            hub,
+            &format!(
+                "SELECT {COLS} FROM todos WHERE status = 'open' AND created_at >= ?1 ORDER BY rank, created_at"
+            ),
+            params![since],
+        )?;
+        out.extend(open.into_iter().filter(|t| match state {
+            Some("open") => t.state == TodoState::Open,
+            Some("in_progress") => t.state == TodoState::InProgress,
+            _ => true,
+        }));
+    }
+    if f.all || state == Some("done") {
+        let room = if limit < 0 {
+            -1
+        } else {
+            (limit - out.len() as i64).max(0)
+        };
+        out.extend(query(
+            hub,
+            &format!("SELECT {COLS} FROM todos WHERE status = 'done' AND done_at >= ?1 ORDER BY done_at DESC, id LIMIT ?2"),
+            params![since, room],
+        )?);
+    }
+    let more = f.window.limit.is_some_and(|l| out.len() > l);
+    if let Some(l) = f.window.limit {
+        out.truncate(l);
+    }
+    Ok((out, more))
 }
 
 /// Done TODOs closed at or after `since`, newest first, at most `limit`.

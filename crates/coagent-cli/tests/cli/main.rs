@@ -13,6 +13,7 @@ mod guard;
 mod hub;
 mod ingest;
 mod rough_edges;
+mod scale;
 mod start;
 mod surface;
 mod todo;
