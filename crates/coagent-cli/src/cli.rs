@@ -149,6 +149,30 @@ pub enum Command {
         after_help = "Examples:\n  coagent watch                 # until Ctrl-C\n  coagent watch --once          # one pass over the inbox and the monitor\n  coagent --json watch          # one JSON document per event (JSON Lines)"
     )]
     Watch(WatchArgs),
+    /// Share the hub's records with other machines through git: fetch, import what others
+    /// added, export what changed here, commit and push (branch coagent/sync).
+    ///
+    /// Records go out as JSON Lines (one file per kind and month) and artifacts and
+    /// transcripts by content hash, into .coagent/cache/sync, a git repository whose remote
+    /// is yours: your git runs it, with your credentials, SSH keys and hooks. Never synced:
+    /// the profile, guard.toml, config.toml, the clipboard, temps/. Every exported byte
+    /// passes the secret guard.
+    #[command(
+        after_help = "Examples:\n  git init --bare ~/coagent-sync.git && coagent sync --remote ~/coagent-sync.git\n  coagent sync                       # the remote used last (default: the project's origin)\n  coagent sync --remote origin       # a remote of the project's repository\n  coagent sync --dry-run             # what would be exported\n  coagent sync --redact              # mask what the secret guard finds in the exported copy"
+    )]
+    Sync {
+        /// A remote of the project's repository (origin), or a URL or path of a repository
+        /// (default: the one used last, else origin).
+        #[arg(long, value_name = "NAME|URL")]
+        remote: Option<String>,
+        /// Only print what would be exported; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Mask secret-guard findings as [REDACTED:<rule>] in the exported copy instead of
+        /// refusing the sync (the hub's own records stay as they are).
+        #[arg(long)]
+        redact: bool,
+    },
     /// Local metrics, including the seed's acceptance figures. Nothing is ever sent anywhere.
     #[command(
         after_help = "Examples:\n  coagent stats\n  coagent stats --anonymous --json   # counters only: no ids, paths or text"
@@ -325,6 +349,20 @@ pub enum TodoCmd {
     Done {
         /// The TODO (an id or a unique prefix, with or without `T-`).
         id: String,
+    },
+    /// Change a TODO's title or acceptance (any unique prefix of its id).
+    #[command(
+        after_help = "Examples:\n  coagent todo edit T-05D7 --title \"Write the CSV parser tests\"\n  coagent todo edit T-05D7 --acceptance \"cargo test passes\""
+    )]
+    Edit {
+        /// The TODO (an id or a unique prefix, with or without `T-`).
+        id: String,
+        /// The new title.
+        #[arg(long)]
+        title: Option<String>,
+        /// The new acceptance: what "done" means, for the chat.
+        #[arg(long)]
+        acceptance: Option<String>,
     },
     /// Open a done TODO again (any unique prefix of its id).
     #[command(after_help = "Examples:\n  coagent todo reopen T-05D7\n  coagent todo list")]

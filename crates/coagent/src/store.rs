@@ -271,6 +271,39 @@ const MIGRATIONS: &[&str] = &[
         WHERE kind = 'session.wrapped';
     CREATE INDEX todos_by_done ON todos (status, done_at);
     "#,
+    // 8: sharing a hub through git (`coagent sync`). ACKs, DONEs and events are numbered
+    // by each hub on its own, so a record from another hub keeps that hub's id for it
+    // (`uid`; a record of this hub is `<node>-<id>`, never stored). A TODO's latest change
+    // carries a hybrid logical clock stamp (`hlc`), which decides a TODO changed on two
+    // hubs. `files` lists the transcripts exported; `sync_dirty` the (kind, month) files
+    // whose records changed since the last export, kept by triggers `coagent sync` adds.
+    r#"
+    ALTER TABLE acks ADD COLUMN uid TEXT;
+    CREATE UNIQUE INDEX acks_by_uid ON acks (uid) WHERE uid IS NOT NULL;
+    ALTER TABLE dones ADD COLUMN uid TEXT;
+    CREATE UNIQUE INDEX dones_by_uid ON dones (uid) WHERE uid IS NOT NULL;
+    ALTER TABLE events ADD COLUMN uid TEXT;
+    CREATE UNIQUE INDEX events_by_uid ON events (uid) WHERE uid IS NOT NULL;
+    CREATE INDEX events_by_at ON events (at);
+    CREATE INDEX replies_by_created ON replies (created_at);
+    CREATE INDEX payloads_by_created ON payloads (created_at);
+    CREATE INDEX dones_by_created ON dones (created_at);
+    CREATE INDEX runs_by_started ON runs (started_at);
+    CREATE INDEX todos_by_created ON todos (created_at);
+    ALTER TABLE todos ADD COLUMN hlc TEXT;
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,              -- relative to the hub: transcripts/<session>/<name>
+        session TEXT,
+        sha256 TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX files_by_at ON files (at);
+    CREATE TABLE sync_dirty (
+        kind TEXT NOT NULL,
+        month TEXT NOT NULL,                -- YYYY-MM (UTC)
+        PRIMARY KEY (kind, month)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub struct Store {

@@ -16,7 +16,7 @@ use crate::backchat::{TodoItem, TodoStatus};
 use crate::clock::Millis;
 use crate::hub::Hub;
 use crate::id::{self, Kind};
-use crate::{Error, Result, ack, store};
+use crate::{Error, Result, ack, hlc, store};
 
 /// Who closed a TODO by hand.
 pub const HUMAN: &str = "human";
@@ -114,8 +114,8 @@ pub fn add(hub: &mut Hub, title: &str, acceptance: &str, top: bool) -> Result<To
             tx.query_row("SELECT COALESCE(MAX(rank), 0) + 1 FROM todos", [], |r| r.get(0))?
         };
         tx.execute(
-            "INSERT INTO todos (id, title, acceptance, status, rank, created_at) VALUES (?1, ?2, ?3, 'open', ?4, ?5)",
-            params![id, title, acceptance.trim(), rank, now],
+            "INSERT INTO todos (id, title, acceptance, status, rank, created_at, hlc) VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6)",
+            params![id, title, acceptance.trim(), rank, now, hlc::tick(tx, now)?],
         )?;
         store::event(tx, now, None, "todo.added", &serde_json::json!({"id": id}))?;
         Ok(())
@@ -292,6 +292,38 @@ pub fn done(hub: &mut Hub, typed: &str) -> Result<Todo> {
     get(hub, &id)
 }
 
+/// Changes a TODO's title or what "done" means for it.
+pub fn edit(
+    hub: &mut Hub,
+    typed: &str,
+    title: Option<&str>,
+    acceptance: Option<&str>,
+) -> Result<Todo> {
+    let id = store::resolve_id(hub.store.conn(), "todos", Kind::Todo, typed)?;
+    let title = title.map(str::trim);
+    if title.is_some_and(|t| t.is_empty() || t.chars().count() > 500) {
+        return Err(Error::invalid(
+            "a TODO title is 1 to 500 characters",
+            Some("put the details in --acceptance".to_string()),
+        ));
+    }
+    if title.is_none() && acceptance.is_none() {
+        return Err(Error::invalid(
+            "nothing to change",
+            Some("coagent todo edit T-… --title \"…\" and/or --acceptance \"…\"".to_string()),
+        ));
+    }
+    let now = hub.now_ms();
+    hub.store.tx(|tx| {
+        tx.execute(
+            "UPDATE todos SET title = COALESCE(?2, title), acceptance = COALESCE(?3, acceptance), hlc = ?4 WHERE id = ?1",
+            params![&id, title, acceptance.map(str::trim), hlc::tick(tx, now)?],
+        )?;
+        store::event(tx, now, None, "todo.edited", &serde_json::json!({"id": id}))
+    })?;
+    get(hub, &id)
+}
+
 /// Opens a done TODO again: it forgets who closed it and with which refs (the DONE lines
 /// and events keep the history).
 pub fn reopen(hub: &mut Hub, typed: &str) -> Result<Todo> {
@@ -299,8 +331,8 @@ pub fn reopen(hub: &mut Hub, typed: &str) -> Result<Todo> {
     let now = hub.now_ms();
     hub.store.tx(|tx| {
         let n = tx.execute(
-            "UPDATE todos SET status = 'open', done_at = NULL, closed_by = NULL, closed_refs = NULL WHERE id = ?1 AND status = 'done'",
-            [&id],
+            "UPDATE todos SET status = 'open', done_at = NULL, closed_by = NULL, closed_refs = NULL, hlc = ?2 WHERE id = ?1 AND status = 'done'",
+            params![&id, hlc::tick(tx, now)?],
         )?;
         if n > 0 {
             store::event(tx, now, None, "todo.reopened", &serde_json::json!({"id": id}))?;
@@ -319,8 +351,8 @@ pub fn close(
     now: Millis,
 ) -> Result<bool> {
     let n = tx.execute(
-        "UPDATE todos SET status = 'done', done_at = ?2, closed_by = ?3, closed_refs = ?4 WHERE id = ?1 AND status != 'done'",
-        params![id, now, by, serde_json::to_string(refs).unwrap_or_default()],
+        "UPDATE todos SET status = 'done', done_at = ?2, closed_by = ?3, closed_refs = ?4, hlc = ?5 WHERE id = ?1 AND status != 'done'",
+        params![id, now, by, serde_json::to_string(refs).unwrap_or_default(), hlc::tick(tx, now)?],
     )?;
     if n > 0 {
         store::event(

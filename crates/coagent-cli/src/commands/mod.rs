@@ -22,6 +22,7 @@ mod session;
 pub(crate) mod start;
 mod stats;
 mod status;
+mod sync;
 mod ticker;
 mod todo;
 mod vendors;
@@ -58,6 +59,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sessions,
             all,
         } => stats::run(&app, anonymous, (!all).then_some(sessions)),
+        Command::Sync {
+            remote,
+            dry_run,
+            redact,
+        } => sync::run(&app, remote, dry_run, redact),
         Command::Status(a) => status::run(&app, a),
         Command::Doctor(a) => doctor::run(&app, a),
         Command::Ticker(a) => ticker::run(&app, a),

@@ -62,6 +62,21 @@ pub fn run(app: &App, cmd: TodoCmd) -> anyhow::Result<ExitCode> {
                 )
             });
         }
+        TodoCmd::Edit {
+            id,
+            title,
+            acceptance,
+        } => {
+            let t = todo::edit(&mut hub, &id, title.as_deref(), acceptance.as_deref())?;
+            out::emit(app.json(), &t, || {
+                format!(
+                    "{} {} {}\n",
+                    out::green("Changed"),
+                    out::bold(&t.id),
+                    t.title
+                )
+            });
+        }
         TodoCmd::Reopen { id } => {
             let t = todo::reopen(&mut hub, &id)?;
             out::emit(app.json(), &t, || {
