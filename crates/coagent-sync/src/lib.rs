@@ -70,6 +70,25 @@ pub fn worktree(hub: &Hub) -> PathBuf {
     hub.dir.join("cache").join("sync")
 }
 
+/// One sync at a time per hub (`cache/sync.lock`, released when the process ends, also by
+/// a kill).
+fn lock(hub: &Hub) -> Result<std::fs::File> {
+    let path = hub.dir.join("cache").join("sync.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    f.try_lock().map_err(|_| {
+        Error::invalid(
+            "another `coagent sync` of this hub is running",
+            Some("wait for it to end, then sync again if needed".to_string()),
+        )
+    })?;
+    Ok(f)
+}
+
 /// The remote's URL: `named` (a remote of the project's repository, or a URL or path),
 /// else the one used last, else the project's `origin`.
 fn remote_url(hub: &Hub, named: Option<&str>) -> Result<String> {
@@ -108,6 +127,10 @@ fn ensure_worktree(hub: &Hub, url: &str) -> Result<Git> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         git.run(&["init", "-q"])?;
+    }
+    // Every time: a sync killed right after `git init` left HEAD on git's default branch.
+    let head = git.output(&["symbolic-ref", "HEAD"])?;
+    if head.stdout.trim() != format!("refs/heads/{BRANCH}") {
         git.run(&["symbolic-ref", "HEAD", &format!("refs/heads/{BRANCH}")])?;
     }
     let current = git.output(&["remote", "get-url", "origin"])?;
@@ -271,7 +294,10 @@ pub fn sync(hub: &mut Hub, opts: &Options) -> Result<Report> {
         report.exported = export::export(hub, &worktree(hub), &plan, opts.redact, false)?;
         return Ok(report);
     }
+    let _alone = lock(hub)?;
     let git = ensure_worktree(hub, &url)?;
+    // Held alone: a git lock left in the worktree is a killed sync's.
+    let _ = std::fs::remove_file(git.dir.join(".git").join("index.lock"));
     hub.store.tx(|tx| {
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

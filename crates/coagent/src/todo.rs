@@ -177,10 +177,10 @@ fn query(hub: &Hub, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Todo>> {
 pub fn list(hub: &Hub, all: bool) -> Result<Vec<Todo>> {
     let sql = if all {
         format!(
-            "SELECT {COLS} FROM todos ORDER BY status = 'done', CASE WHEN status = 'done' THEN -done_at ELSE rank END, created_at"
+            "SELECT {COLS} FROM todos ORDER BY status = 'done', CASE WHEN status = 'done' THEN -done_at ELSE rank END, created_at, id"
         )
     } else {
-        format!("SELECT {COLS} FROM todos WHERE status = 'open' ORDER BY rank, created_at")
+        format!("SELECT {COLS} FROM todos WHERE status = 'open' ORDER BY rank, created_at, id")
     };
     query(hub, &sql, [])
 }
@@ -215,7 +215,7 @@ pub fn listed(hub: &Hub, f: &Filter) -> Result<(Vec<Todo>, bool)> {
         let open = query(
             hub,
             &format!(
-                "SELECT {COLS} FROM todos WHERE status = 'open' AND created_at >= ?1 ORDER BY rank, created_at"
+                "SELECT {COLS} FROM todos WHERE status = 'open' AND created_at >= ?1 ORDER BY rank, created_at, id"
             ),
             params![since],
         )?;

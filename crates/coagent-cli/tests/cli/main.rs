@@ -16,6 +16,7 @@ mod rough_edges;
 mod scale;
 mod start;
 mod surface;
+mod sync;
 mod todo;
 mod watch;
 mod wayback;
