@@ -147,124 +147,106 @@ impl Findings {
     }
 }
 
-/// Passes `text` through the guard: clean, masked (with `redact`), or noted as refused.
-fn screen(
-    guard: &Guard,
-    text: &str,
-    redact: bool,
-    what: &str,
-    found: &mut Findings,
-) -> Option<String> {
-    let hits = guard.scan(text.as_bytes());
-    if hits.is_empty() {
-        return None;
-    }
-    if redact {
-        return Some(guard.redact(text).0);
-    }
-    found.add(what, &hits);
-    None
-}
-
-/// The exported copy of a hub file (an artifact, a transcript): its bytes after the guard,
-/// stored once as `blobs/<sha256>`; the blob's name, or `None` when the file is gone.
-fn blob(
-    hub: &Hub,
-    guard: &Guard,
-    worktree: &Path,
-    rel: &str,
-    under: &str,
+/// One export's context: the hub, its guard, the worktree, and what was found.
+struct Exporter<'a> {
+    hub: &'a Hub,
+    guard: &'a Guard,
+    worktree: &'a Path,
     redact: bool,
     write: bool,
-    found: &mut Findings,
-) -> Result<Option<String>> {
-    let Some(p) = inside(rel, under) else {
-        return Ok(None);
-    };
-    let Ok(bytes) = std::fs::read(hub.dir.join(p)) else {
-        return Ok(None);
-    };
-    let hits = guard.scan(&bytes);
-    let bytes = if hits.is_empty() {
-        bytes
-    } else {
-        match (redact, String::from_utf8(bytes)) {
-            (true, Ok(text)) => guard.redact(&text).0.into_bytes(),
-            (true, Err(_)) => {
-                found.add(&format!("{rel} (binary: cannot be masked)"), &hits);
-                return Ok(None);
-            }
-            (false, _) => {
-                found.add(rel, &hits);
-                return Ok(None);
-            }
-        }
-    };
-    let sha = fsx::sha256_hex(&bytes);
-    let at = worktree.join("blobs").join(&sha);
-    if write && !at.exists() {
-        fsx::write_derived(&at, &bytes)?;
-    }
-    Ok(Some(sha))
+    found: Findings,
 }
 
-/// Screens one record's text values, and for an artifact or a transcript stores its bytes.
-#[allow(clippy::too_many_arguments)]
-fn prepare(
-    hub: &Hub,
-    guard: &Guard,
-    worktree: &Path,
-    k: &RecordKind,
-    file: &str,
-    mut rec: Record,
-    redact: bool,
-    write: bool,
-    found: &mut Findings,
-) -> Result<Record> {
-    let key: Vec<String> = k
-        .key
-        .iter()
-        .map(|c| rec.get(*c).map(|v| v.to_string()).unwrap_or_default())
-        .collect();
-    for (name, v) in rec.iter_mut() {
-        if let Some(text) = v.as_str()
-            && let Some(masked) = screen(
-                guard,
-                text,
-                redact,
-                &format!("{file} {} {name}", key.join(" ")),
-                found,
-            )
-        {
-            *v = masked.into();
+impl Exporter<'_> {
+    /// Passes `text` through the guard: `None` when it goes out as it is, the masked text
+    /// with `redact`; a finding is noted for the report otherwise.
+    fn screen(&mut self, text: &str, what: &str) -> Option<String> {
+        let hits = self.guard.scan(text.as_bytes());
+        if hits.is_empty() {
+            return None;
         }
+        if self.redact {
+            return Some(self.guard.redact(text).0);
+        }
+        self.found.add(what, &hits);
+        None
     }
-    let path = rec.get("path").and_then(|v| v.as_str()).map(str::to_string);
-    match (k.name, path) {
-        ("artifacts", Some(p)) if rec.get("stored").and_then(|v| v.as_i64()) == Some(1) => {
-            let b = blob(hub, guard, worktree, &p, "artifacts", redact, write, found)?;
-            rec.insert("blob".to_string(), b.into());
+
+    /// The exported copy of a hub file (an artifact, a transcript): its bytes after the
+    /// guard, stored once as `blobs/<sha256>`; the blob's name, or `None` when the file is
+    /// gone or refused.
+    fn blob(&mut self, rel: &str, under: &str) -> Result<Option<String>> {
+        let Some(p) = inside(rel, under) else {
+            return Ok(None);
+        };
+        let Ok(bytes) = std::fs::read(self.hub.dir.join(p)) else {
+            return Ok(None);
+        };
+        let hits = self.guard.scan(&bytes);
+        let bytes = if hits.is_empty() {
+            bytes
+        } else {
+            match (self.redact, String::from_utf8(bytes)) {
+                (true, Ok(text)) => self.guard.redact(&text).0.into_bytes(),
+                (true, Err(_)) => {
+                    self.found
+                        .add(&format!("{rel} (binary: cannot be masked)"), &hits);
+                    return Ok(None);
+                }
+                (false, _) => {
+                    self.found.add(rel, &hits);
+                    return Ok(None);
+                }
+            }
+        };
+        let sha = fsx::sha256_hex(&bytes);
+        let at = self.worktree.join("blobs").join(&sha);
+        if self.write && !at.exists() {
+            fsx::write_derived(&at, &bytes)?;
         }
-        ("files", Some(p)) => {
-            let b = blob(
-                hub,
-                guard,
-                worktree,
-                &p,
-                "transcripts",
-                redact,
-                write,
-                found,
-            )?;
-            rec.insert("sha256".to_string(), b.into());
-        }
-        _ => {}
+        Ok(Some(sha))
     }
-    Ok(rec)
+
+    /// Screens one record's text values, and for an artifact or a transcript stores its
+    /// bytes.
+    /// `clean`: the guard already found nothing in any of the record's month.
+    fn prepare(
+        &mut self,
+        k: &RecordKind,
+        file: &str,
+        mut rec: Record,
+        clean: bool,
+    ) -> Result<Record> {
+        let key: Vec<String> = k
+            .key
+            .iter()
+            .map(|c| rec.get(*c).map(|v| v.to_string()).unwrap_or_default())
+            .collect();
+        for (name, v) in rec.iter_mut().filter(|_| !clean) {
+            if let Some(text) = v.as_str()
+                && let Some(masked) = self.screen(text, &format!("{file} {} {name}", key.join(" ")))
+            {
+                *v = masked.into();
+            }
+        }
+        let path = rec.get("path").and_then(|v| v.as_str()).map(str::to_string);
+        match (k.name, path) {
+            ("artifacts", Some(p)) if rec.get("stored").and_then(|v| v.as_i64()) == Some(1) => {
+                let b = self.blob(&p, "artifacts")?;
+                rec.insert("blob".to_string(), b.into());
+            }
+            ("files", Some(p)) => {
+                let b = self.blob(&p, "transcripts")?;
+                rec.insert("sha256".to_string(), b.into());
+            }
+            _ => {}
+        }
+        Ok(rec)
+    }
 }
 
 /// Writes (or with `write` false, only works out) the files of `plan`; returns those whose
-/// content changed. Refuses, writing nothing more, when the guard found anything and
+/// content changed. Refuses, writing no record file, when the guard found anything and
 /// `redact` is off.
 pub fn export(
     hub: &Hub,
@@ -275,8 +257,14 @@ pub fn export(
 ) -> Result<Vec<Written>> {
     let guard = hub.guard()?;
     let node = coagent::hlc::node(hub.store.conn())?;
-    let mut found = Findings::default();
-    let mut out = Vec::new();
+    let mut x = Exporter {
+        hub,
+        guard: &guard,
+        worktree,
+        redact,
+        write,
+        found: Findings::default(),
+    };
     let mut pending: Vec<(PathBuf, Option<Vec<u8>>, Written)> = Vec::new();
     let seen: BTreeSet<&(String, String)> = plan.iter().collect();
     for (kind, month) in seen {
@@ -284,19 +272,33 @@ pub fn export(
             continue;
         };
         let rel = format!("records/{kind}/{month}.jsonl");
-        let mut text = String::new();
-        let mut n = 0;
+        let mut recs = Vec::new();
         records::rows(hub.store.conn(), k, month, &node, |rec| {
-            let rec = prepare(
-                hub, &guard, worktree, k, &rel, rec, redact, write, &mut found,
-            )?;
+            recs.push(rec);
+            Ok(())
+        })?;
+        // One scan of the month's text values, blank lines between them; only a month with
+        // a finding is screened value by value (which says where, and masks exactly).
+        let mut joined = String::new();
+        for v in recs
+            .iter()
+            .flat_map(|r| r.values())
+            .filter_map(|v| v.as_str())
+        {
+            joined.push_str(v);
+            joined.push_str("\n\n");
+        }
+        let clean = guard.scan(joined.as_bytes()).is_empty();
+        drop(joined);
+        let n = recs.len();
+        let mut text = String::new();
+        for rec in recs {
+            let rec = x.prepare(k, &rel, rec, clean)?;
             text.push_str(
                 &serde_json::to_string(&rec).map_err(|e| Error::Internal(e.to_string()))?,
             );
             text.push('\n');
-            n += 1;
-            Ok(())
-        })?;
+        }
         let at = worktree.join(&rel);
         let before = std::fs::read(&at).ok();
         let after = (n > 0).then(|| text.into_bytes());
@@ -311,12 +313,13 @@ pub fn export(
             ));
         }
     }
-    if found.count > 0 {
+    if x.found.count > 0 {
         return Err(Error::GuardRefused {
-            count: found.count,
-            report: found.lines.join("\n"),
+            count: x.found.count,
+            report: x.found.lines.join("\n"),
         });
     }
+    let mut out = Vec::new();
     for (at, bytes, w) in pending {
         if write {
             match bytes {
