@@ -188,6 +188,16 @@ fn two_machines_work_offline_then_agree_and_a_second_sync_changes_nothing() {
     };
     assert_eq!(state(&vb, &a_do), "acked", "A's ACK reached B");
     assert_eq!(state(&va, &b_do), "succeeded", "B's run reached A");
+    // A's payloads stay A's to paste (temps/ never syncs): B's outbox lists only its own.
+    let listed = b.json(&["outbox", "--all"])["payloads"].clone();
+    assert!(!listed.as_array().unwrap().is_empty());
+    for p in listed.as_array().unwrap() {
+        let path = p["paths"][0].as_str().unwrap();
+        assert!(
+            b.hub().join(path).exists(),
+            "B lists {path}, which it does not hold"
+        );
+    }
     // B has A's artifact: its bytes came by their hash.
     b.ok(&["artifact", "show", &a_log, "--content"])
         .stdout_has("alpha one");
