@@ -87,6 +87,20 @@ fn wanted(hub: &Hub, kind: &str, rec: &Record) -> Option<(std::path::PathBuf, St
     (!abs.exists()).then(|| (abs, blob.to_string()))
 }
 
+/// Whether a record that names a hub file names one inside its folder: one that does not
+/// (`artifacts/../../x`) is left out whole, so no command ever reads or writes there.
+fn contained(kind: &str, rec: &Record) -> bool {
+    let under = match kind {
+        "artifacts" => "artifacts",
+        "files" => "transcripts",
+        _ => return true,
+    };
+    rec.get("path")
+        .and_then(|p| p.as_str())
+        .and_then(|p| inside(p, under))
+        .is_some()
+}
+
 /// Imports every record of `remote` changed since the last import.
 pub fn import(hub: &mut Hub, git: &Git, remote: &str) -> Result<Counts> {
     let base = hub.store.meta_get(SYNC_IMPORTED)?;
@@ -125,7 +139,7 @@ pub fn import(hub: &mut Hub, git: &Git, remote: &str) -> Result<Counts> {
                 continue;
             };
             let c = counts.entry(kind.clone()).or_default();
-            for rec in recs {
+            for rec in recs.iter().filter(|r| contained(kind, r)) {
                 match records::import(tx, k, rec, &node)? {
                     Imported::New => c.0 += 1,
                     Imported::Changed => c.1 += 1,

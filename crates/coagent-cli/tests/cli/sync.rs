@@ -415,3 +415,94 @@ fn a_sync_killed_midway_leaves_both_hubs_usable_and_a_later_sync_completes() {
     );
     assert_eq!(sync(&a, &remote)["commit"], serde_json::Value::Null);
 }
+
+/// Commits `files` onto the remote's branch from a clone of its own, as a hostile or
+/// broken hub would.
+fn push_files(remote: &Remote, files: &[(&str, &str)]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().join("w");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "coagent/sync",
+            remote.arg(),
+            w.to_str().unwrap(),
+        ],
+    );
+    for (path, text) in files {
+        let p = w.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    git(&w, &["add", "-A"]);
+    git(
+        &w,
+        &[
+            "-c",
+            "user.name=X",
+            "-c",
+            "user.email=x@example.invalid",
+            "commit",
+            "-q",
+            "-m",
+            "x",
+        ],
+    );
+    git(&w, &["push", "-q", "origin", "coagent/sync"]);
+}
+
+#[test]
+fn a_damaged_or_hostile_branch_is_refused_or_contained_and_loses_nothing() {
+    let remote = Remote::new();
+    let a = machine("7");
+    a.ok(&["todo", "add", "Parser tests"]);
+    sync(&a, &remote);
+    let b = machine("8");
+    b.ok(&["todo", "add", "Mine"]);
+
+    push_files(
+        &remote,
+        &[(
+            "records/todos/2026-11.jsonl",
+            "{\"id\": \"T-X\", \"title\": \n",
+        )],
+    );
+    b.fails(&["sync", "--remote", remote.arg()], 1)
+        .stderr_has("records/todos/2026-11.jsonl is damaged (line 1")
+        .stderr_has("nothing was imported");
+    let todos = b.json(&["todo", "list"]);
+    assert_eq!(titles(&todos), ["Mine"], "nothing half-imported");
+
+    // A record naming a file outside the hub gets no file: the path is refused.
+    let outside = b.root.parent().unwrap().join("escaped.txt");
+    let blob = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let artifact = format!(
+        "{{\"blob\":\"{blob}\",\"bytes\":0,\"created_at\":1795510800000,\"do_id\":\"DO-X\",\"id\":\"A-X\",\"kind\":\"file\",\"path\":\"artifacts/../../../escaped.txt\",\"run_id\":\"R-X\",\"sha256\":\"{blob}\",\"source\":\"\",\"stored\":1}}\n"
+    );
+    push_files(
+        &remote,
+        &[
+            ("records/todos/2026-11.jsonl", ""),
+            ("records/artifacts/2026-11.jsonl", &artifact),
+            (&format!("blobs/{blob}"), ""),
+        ],
+    );
+    b.ok(&["sync", "--remote", remote.arg()]);
+    assert!(!outside.exists(), "a record wrote outside the hub");
+    assert!(!b.root.join("escaped.txt").exists());
+    b.fails(&["artifact", "show", "A-X"], 1)
+        .stderr_has("no artifact");
+    b.ok(&["todo", "list"]).stdout_has("Mine");
+}
+
+fn titles(v: &serde_json::Value) -> Vec<String> {
+    v["todos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_string())
+        .collect()
+}
