@@ -42,6 +42,8 @@ pub enum Source {
     Uid,
     /// The sha256 of the reply it came with (the store's `reply` row number is local).
     Reply,
+    /// The node of the hub that made the record (`node`, or this hub's when unset).
+    Node,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +146,11 @@ pub const KINDS: &[RecordKind] = &[
             ruled("last_activity_at", Rule::Max),
             col("breach_at"),
             col("breach_signal"),
+            Col {
+                name: "node",
+                source: Source::Node,
+                rule: Rule::Min,
+            },
         ],
         only: None,
         whole: None,
@@ -405,6 +412,7 @@ fn expr(c: &Col) -> String {
         Source::Column => format!("t.{}", c.name),
         Source::Uid => "COALESCE(t.uid, ?1 || '-' || t.id)".to_string(),
         Source::Reply => "(SELECT r.sha256 FROM replies r WHERE r.id = t.reply)".to_string(),
+        Source::Node => "COALESCE(t.node, ?1)".to_string(),
     }
 }
 
@@ -647,6 +655,7 @@ fn stored(tx: &Transaction<'_>, c: &Col, rec: &Record) -> Result<(&'static str, 
     Ok(match c.source {
         Source::Column => (c.name, v),
         Source::Uid => ("uid", v),
+        Source::Node => ("node", v),
         Source::Reply => {
             let session = rec.get("session").map(to_sql).unwrap_or(Value::Null);
             let id: Option<i64> = match v {

@@ -42,6 +42,10 @@ pub struct Session {
     pub last_activity_at: Option<i64>,
     pub breach_at: Option<i64>,
     pub breach_signal: Option<String>,
+    /// Opened on another machine (it came by `coagent sync`): that machine's chat, which
+    /// this hub's monitor leaves alone and commands take only when named.
+    #[serde(skip)]
+    pub elsewhere: bool,
 }
 
 impl Session {
@@ -51,6 +55,10 @@ impl Session {
 }
 
 const COLS: &str = "id, vendor, goal, state, capsule_version, capsule_sha256, echo, created_at, live_at, closed_at, from_wrap, prev_session, last_activity_at, breach_at, breach_signal";
+
+/// Read after [`COLS`]: whether the session was opened on another machine.
+const ELSEWHERE: &str =
+    "(node IS NOT NULL AND node IS NOT (SELECT value FROM meta WHERE key = 'node'))";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -69,13 +77,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
         last_activity_at: r.get(12)?,
         breach_at: r.get(13)?,
         breach_signal: r.get(14)?,
+        elsewhere: r.get(15)?,
     })
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Session> {
     let id = store::resolve_id(hub.store.conn(), "sessions", Kind::Session, typed)?;
     Ok(hub.store.conn().query_row(
-        &format!("SELECT {COLS} FROM sessions WHERE id = ?1"),
+        &format!("SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE id = ?1"),
         [id],
         row,
     )?)
@@ -84,7 +93,7 @@ pub fn get(hub: &Hub, typed: &str) -> Result<Session> {
 /// Open sessions (booting or live), newest first.
 pub fn open(hub: &Hub) -> Result<Vec<Session>> {
     let mut stmt = hub.store.conn().prepare_cached(&format!(
-        "SELECT {COLS} FROM sessions WHERE state IN ('live', 'booting') ORDER BY created_at DESC, rowid DESC"
+        "SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE state IN ('live', 'booting') ORDER BY created_at DESC, rowid DESC"
     ))?;
     Ok(stmt
         .query_map([], row)?
@@ -95,7 +104,7 @@ pub fn open(hub: &Hub) -> Result<Vec<Session>> {
 pub fn recent(hub: &Hub, limit: usize) -> Result<Vec<Session>> {
     let mut out = open(hub)?;
     let mut stmt = hub.store.conn().prepare_cached(&format!(
-        "SELECT {COLS} FROM sessions INDEXED BY sessions_by_created
+        "SELECT {COLS}, {ELSEWHERE} FROM sessions INDEXED BY sessions_by_created
          WHERE state NOT IN ('live', 'booting') ORDER BY created_at DESC LIMIT ?1"
     ))?;
     out.extend(
@@ -112,18 +121,21 @@ pub fn count(hub: &Hub) -> Result<i64> {
         .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
 }
 
-/// The session a command acts on: the one named, else the single open one, else the newest
-/// open one.
+/// The session a command acts on: the one named, else the newest open one of this machine
+/// (one opened on another machine, which came by `coagent sync`, only when named).
 pub fn resolve(hub: &Hub, typed: Option<&str>) -> Result<Session> {
     if let Some(t) = typed {
         return get(hub, t);
     }
-    open(hub)?.into_iter().next().ok_or_else(|| {
-        Error::invalid(
-            "no open session",
-            Some("start one with `coagent start --vendor claude --goal \"…\"`".to_string()),
-        )
-    })
+    open(hub)?
+        .into_iter()
+        .find(|s| !s.elsewhere)
+        .ok_or_else(|| {
+            Error::invalid(
+                "no open session",
+                Some("start one with `coagent start --vendor claude --goal \"…\"`".to_string()),
+            )
+        })
 }
 
 pub fn latest(hub: &Hub) -> Result<Option<Session>> {
@@ -131,7 +143,7 @@ pub fn latest(hub: &Hub) -> Result<Option<Session>> {
         .store
         .conn()
         .query_row(
-            &format!("SELECT {COLS} FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1"),
+            &format!("SELECT {COLS}, {ELSEWHERE} FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1"),
             [],
             row,
         )
@@ -249,9 +261,9 @@ pub fn list(hub: &Hub, f: &Filter, mut each: impl FnMut(Listed) -> Result<()>) -
         ));
     }
     let base = if f.open {
-        format!("SELECT {COLS} FROM sessions WHERE state IN ('booting', 'live')")
+        format!("SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE state IN ('booting', 'live')")
     } else {
-        format!("SELECT {COLS} FROM sessions")
+        format!("SELECT {COLS}, {ELSEWHERE} FROM sessions")
     };
     let (sql, params) = store::filtered(
         &base,
@@ -290,7 +302,7 @@ pub fn from_wrap(hub: &Hub, wrap_id: &str) -> Result<Vec<Session>> {
         .store
         .conn()
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM sessions WHERE from_wrap = ?1 ORDER BY created_at, rowid"
+            "SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE from_wrap = ?1 ORDER BY created_at, rowid"
         ))?
         .query_map([wrap_id], row)?
         .collect::<rusqlite::Result<_>>()?)

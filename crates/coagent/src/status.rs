@@ -99,7 +99,11 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
         let facts = bloat::facts(hub, &s, &v)?;
         let a: Assessment = bloat::assess(&facts, &cfg.bloat, now);
         let mut s = s;
-        if a.level == Level::Fail && s.breach_at.is_none() && bloat::record_breach(hub, &s.id, &a)?
+        // Another machine's chat is that machine's monitor's to judge.
+        if a.level == Level::Fail
+            && !s.elsewhere
+            && s.breach_at.is_none()
+            && bloat::record_breach(hub, &s.id, &a)?
         {
             s.breach_at = Some(now);
             s.breach_signal = a.breached().first().map(|x| x.name.to_string());

@@ -291,6 +291,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_by_started ON runs (started_at);
     CREATE INDEX todos_by_created ON todos (created_at);
     ALTER TABLE todos ADD COLUMN hlc TEXT;
+    -- The node of the hub that opened a session that came by sync (NULL: this hub).
+    ALTER TABLE sessions ADD COLUMN node TEXT;
     CREATE TABLE files (
         path TEXT PRIMARY KEY,              -- relative to the hub: transcripts/<session>/<name>
         session TEXT,

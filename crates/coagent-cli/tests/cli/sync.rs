@@ -506,3 +506,66 @@ fn titles(v: &serde_json::Value) -> Vec<String> {
         .map(|t| t["title"].as_str().unwrap().to_string())
         .collect()
 }
+
+#[test]
+fn another_machines_live_session_is_shown_but_never_judged_or_picked_here() {
+    let remote = Remote::new();
+    let mut a = machine("7");
+    let mut b = machine("8");
+    let sb = b.json(&["start", "--vendor", "claude", "--goal", "mine"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.now = "2026-11-24T09:30:00Z".to_string();
+    let sa = a.json(&["start", "--vendor", "chatgpt", "--goal", "theirs"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ingest(&a, "Policy v1.0 loaded.\n");
+    sync(&a, &remote);
+    sync(&b, &remote);
+    b.now = "2026-11-24T09:31:00Z".to_string();
+    // B's reply goes into B's own chat, not into A's newer one.
+    assert_eq!(ingest(&b, "Policy v1.0 loaded.\n")["session"], sb.as_str());
+    // Hours later on B, A's chat looks stale here; only A's monitor judges it.
+    b.now = "2026-11-24T15:00:00Z".to_string();
+    let st = b.json(&["status"]);
+    assert!(
+        st["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == sa.as_str())
+    );
+    let breach = |env: &Env, id: &str| {
+        env.json(&["session", "list", "--all"])["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["breach_at"]
+            .clone()
+    };
+    assert_ne!(
+        breach(&b, &sb),
+        serde_json::Value::Null,
+        "B judges its own chat"
+    );
+    assert_eq!(
+        breach(&b, &sa),
+        serde_json::Value::Null,
+        "and leaves A's alone"
+    );
+    b.ok(&["watch", "--once"]);
+    sync(&b, &remote);
+    sync(&a, &remote);
+    let theirs = a.json(&["session", "list", "--all"])["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sa.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(theirs["state"], "live", "B's watch did not wrap A's chat");
+    assert_eq!(theirs["breach_at"], serde_json::Value::Null);
+}
