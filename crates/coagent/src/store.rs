@@ -565,8 +565,9 @@ pub fn filtered(
 ) -> (String, Vec<rusqlite::types::Value>) {
     let mut sql = select.to_string();
     let mut params = Vec::new();
-    // A select with conditions of its own (a partial index's) gets the filters after them.
-    let mut joined = select.contains(" WHERE ");
+    // A select with conditions of its own (a partial index's) gets the filters after them;
+    // a sub-query's WHERE, in parentheses, is not the select's.
+    let mut joined = top_level_where(select);
     for (cond, value) in conds {
         if let Some(v) = value {
             sql.push_str(if joined { " AND " } else { " WHERE " });
@@ -578,6 +579,20 @@ pub fn filtered(
     sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
     params.push(rusqlite::types::Value::Integer(window.sql_limit()));
     (sql, params)
+}
+
+fn top_level_where(sql: &str) -> bool {
+    let mut depth = 0i32;
+    let b = sql.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            _ if depth == 0 && sql[i..].starts_with(" WHERE ") => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// A text filter's SQL value.
@@ -761,6 +776,25 @@ mod tests {
             )
             .expect("first");
         assert_eq!(first, Some(200), "kept by the trigger as runs end");
+    }
+
+    #[test]
+    fn filters_follow_the_select_s_own_conditions_not_a_sub_query_s() {
+        let w = Window::newest(5);
+        let (sql, _) = filtered(
+            "SELECT (SELECT x FROM m WHERE k = 1) FROM t",
+            &[("a = ?", text(Some("v")))],
+            "a",
+            w,
+        );
+        assert!(sql.contains("FROM t WHERE a = ?"), "{sql}");
+        let (sql, _) = filtered(
+            "SELECT x FROM t WHERE b = 1",
+            &[("a = ?", text(Some("v")))],
+            "a",
+            w,
+        );
+        assert!(sql.contains("WHERE b = 1 AND a = ?"), "{sql}");
     }
 
     #[test]
