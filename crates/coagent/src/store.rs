@@ -291,8 +291,6 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_by_started ON runs (started_at);
     CREATE INDEX todos_by_created ON todos (created_at);
     ALTER TABLE todos ADD COLUMN hlc TEXT;
-    -- The node of the hub that opened a session that came by sync (NULL: this hub).
-    ALTER TABLE sessions ADD COLUMN node TEXT;
     CREATE TABLE files (
         path TEXT PRIMARY KEY,              -- relative to the hub: transcripts/<session>/<name>
         session TEXT,
@@ -305,6 +303,11 @@ const MIGRATIONS: &[&str] = &[
         month TEXT NOT NULL,                -- YYYY-MM (UTC)
         PRIMARY KEY (kind, month)
     ) WITHOUT ROWID;
+    "#,
+    // 9: the node of the hub that opened a session that came by sync (NULL: this hub), so
+    // that only its own hub's monitor judges and wraps it.
+    r#"
+    ALTER TABLE sessions ADD COLUMN node TEXT;
     "#,
 ];
 
