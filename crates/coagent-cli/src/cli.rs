@@ -129,7 +129,14 @@ pub enum Command {
         redact: bool,
     },
     /// The hub's wraps, newest first.
-    Wraps,
+    #[command(after_help = "Examples:\n  coagent wraps\n  coagent wraps --since 7d --json")]
+    Wraps {
+        /// Only this session's.
+        #[arg(long)]
+        session: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
+    },
     /// Remove consumed wraps older than N days (unconsumed ones are never removed).
     #[command(after_help = "Example:\n  coagent sweep --days 30 --yes")]
     Sweep {
@@ -143,6 +150,30 @@ pub enum Command {
         after_help = "Examples:\n  coagent watch                 # until Ctrl-C\n  coagent watch --once          # one pass over the inbox and the monitor\n  coagent --json watch          # one JSON document per event (JSON Lines)"
     )]
     Watch(WatchArgs),
+    /// Share the hub's records with other machines through git: fetch, import what others
+    /// added, export what changed here, commit and push (branch coagent/sync).
+    ///
+    /// Records go out as JSON Lines (one file per kind and month) and artifacts and
+    /// transcripts by content hash, into .coagent/cache/sync, a git repository whose remote
+    /// is yours: your git runs it, with your credentials, SSH keys and hooks. Never synced:
+    /// the profile, guard.toml, config.toml, the clipboard, temps/. Every exported byte
+    /// passes the secret guard.
+    #[command(
+        after_help = "Examples:\n  git init --bare ~/coagent-sync.git && coagent sync --remote ~/coagent-sync.git\n  coagent sync                       # the remote used last (default: the project's origin)\n  coagent sync --remote origin       # a remote of the project's repository\n  coagent sync --dry-run             # what would be exported\n  coagent sync --redact              # mask what the secret guard finds in the exported copy"
+    )]
+    Sync {
+        /// A remote of the project's repository (origin), or a URL or path of a repository
+        /// (default: the one used last, else origin).
+        #[arg(long, value_name = "NAME|URL")]
+        remote: Option<String>,
+        /// Only print what would be exported; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Mask secret-guard findings as [REDACTED:<rule>] in the exported copy instead of
+        /// refusing the sync (the hub's own records stay as they are).
+        #[arg(long)]
+        redact: bool,
+    },
     /// Local metrics, including the seed's acceptance figures. Nothing is ever sent anywhere.
     #[command(
         after_help = "Examples:\n  coagent stats\n  coagent stats --anonymous --json   # counters only: no ids, paths or text"
@@ -151,9 +182,12 @@ pub enum Command {
         /// Counters only: no ids, paths or text.
         #[arg(long)]
         anonymous: bool,
-        /// How many sessions to list.
-        #[arg(long, default_value_t = 10)]
+        /// How many sessions to list, the newest.
+        #[arg(long, default_value_t = 10, value_name = "N")]
         sessions: usize,
+        /// List every session (streamed).
+        #[arg(long)]
+        all: bool,
     },
     /// Where things stand: the hub, the capsule, the sessions and every bloat signal.
     #[command(after_help = "Examples:\n  coagent status\n  coagent status --json | jq .level")]
@@ -207,6 +241,34 @@ pub enum Command {
         #[arg(long, value_name = "DIR", conflicts_with = "command")]
         out: Option<PathBuf>,
     },
+}
+
+/// Which records a list shows: the newest 50 by default.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// How many to show, the newest.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+    /// Every one (streamed: memory stays flat however many there are).
+    #[arg(long)]
+    pub all: bool,
+    /// Only those made since an age (30m, 12h, 7d, 2w), a day (2026-11-01, UTC) or a time
+    /// (RFC 3339).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+}
+
+impl ListArgs {
+    /// The window of records these options name, `now` being the hub's clock.
+    pub fn window(&self, now: coagent::clock::Millis) -> coagent::Result<coagent::store::Window> {
+        Ok(coagent::store::Window {
+            limit: (!self.all).then_some(self.limit),
+            since: match &self.since {
+                Some(s) => Some(coagent::clock::parse_since(s, now)?),
+                None => None,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,15 +331,39 @@ pub enum TodoCmd {
         after_help = "A TODO is open, in progress (a DO naming it with `# TODO: T-…` was approved or ran)\nor done (by `todo done`, or by a chat's accepted `DONE T-… <ref>…` line).\n\nExamples:\n  coagent todo list\n  coagent todo list --all --json"
     )]
     List {
-        /// Done TODOs too.
+        /// Every TODO, done ones too (done ones newest first, after the open ones).
         #[arg(long)]
         all: bool,
+        /// Only TODOs in this state: open, in_progress or done.
+        #[arg(long)]
+        state: Option<String>,
+        /// How many to show without --all (open ones in handoff order, then the newest done
+        /// ones).
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+        /// Only TODOs added (done ones: closed) since an age (7d, 12h), a day or a time.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
     },
     /// Mark a TODO done (any unique prefix of its id); it is closed by `human`.
     #[command(after_help = "Examples:\n  coagent todo done T-05D7\n  coagent todo list --all")]
     Done {
         /// The TODO (an id or a unique prefix, with or without `T-`).
         id: String,
+    },
+    /// Change a TODO's title or acceptance (any unique prefix of its id).
+    #[command(
+        after_help = "Examples:\n  coagent todo edit T-05D7 --title \"Write the CSV parser tests\"\n  coagent todo edit T-05D7 --acceptance \"cargo test passes\""
+    )]
+    Edit {
+        /// The TODO (an id or a unique prefix, with or without `T-`).
+        id: String,
+        /// The new title.
+        #[arg(long)]
+        title: Option<String>,
+        /// The new acceptance: what "done" means, for the chat.
+        #[arg(long)]
+        acceptance: Option<String>,
     },
     /// Open a done TODO again (any unique prefix of its id).
     #[command(after_help = "Examples:\n  coagent todo reopen T-05D7\n  coagent todo list")]
@@ -314,9 +400,11 @@ pub enum SessionCmd {
         /// Only the open ones (booting or live).
         #[arg(long)]
         open: bool,
-        /// How many to list.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// Only sessions in this state: booting, live, wrapped, closed or abandoned.
+        #[arg(long, conflicts_with = "open")]
+        state: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// End an open session you are done with: it takes no more replies and the monitor
     /// stops watching it (its records stay). `coagent wrap` ends one with a handoff instead.
@@ -375,10 +463,18 @@ pub enum BackchatCmd {
         redact: bool,
     },
     /// Messages sent and received, newest first.
+    #[command(
+        after_help = "Examples:\n  coagent backchat list\n  coagent backchat list --kind result --since 1d"
+    )]
     List {
-        /// How many to list.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// Only this session's.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only this kind: handoff, todo, request, result, ack, note or wrap.
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// One message, whole.
     Show {
@@ -401,19 +497,33 @@ pub enum AckCmd {
         /// What is still awaited instead: results and messages with no ACK yet.
         #[arg(long)]
         pending: bool,
-        /// How many to list.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// Only this session's.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only ACKs judged so: accepted or rejected.
+        #[arg(long, conflicts_with = "pending")]
+        state: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DoCmd {
-    /// DOs and their states.
+    /// DOs and their states: the newest 50, in the order they were proposed.
+    #[command(
+        after_help = "Examples:\n  coagent do list\n  coagent do list --state proposed\n  coagent do list --session S-7K3M --all\n  coagent do list --since 7d --json"
+    )]
     List {
         /// Only this session's.
         #[arg(long)]
         session: Option<String>,
+        /// Only DOs in this state: proposed, approved, running, succeeded, failed,
+        /// timed_out, killed, interrupted or acked.
+        #[arg(long)]
+        state: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// The script, its hash, the guard's findings and risk hints, its runs and artifacts.
     #[command(after_help = "Example:\n  coagent do show DO-7K3M")]
@@ -478,13 +588,21 @@ pub enum DoCmd {
 #[derive(Debug, Subcommand)]
 pub enum ArtifactCmd {
     /// Artifacts, newest first.
+    #[command(
+        after_help = "Examples:\n  coagent artifact list\n  coagent artifact list --kind diff --since 1d"
+    )]
     List {
         /// Only this DO's.
         #[arg(long = "do")]
         do_id: Option<String>,
-        /// How many to list.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// Only the artifacts of this session's DOs.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only this kind: log, diff or file.
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// One artifact's record, and its content with --content.
     Show {

@@ -129,3 +129,73 @@ pub fn user(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
         hint: hint.map(str::to_string),
     })
 }
+
+/// A list printed as it is read, so that `--all` over a hundred thousand records keeps
+/// memory flat: text lines, or with `--json` the one document
+/// `{"<key>": [item, …], "more": bool, …}` written item by item.
+pub struct ListPrinter {
+    json: bool,
+    shown: usize,
+}
+
+impl ListPrinter {
+    pub fn start(json: bool, key: &'static str) -> ListPrinter {
+        ListPrinter::start_with(json, key, serde_json::json!({}))
+    }
+
+    /// A list after other fields: `{<head's fields>, "<key>": [item, …], …}`.
+    pub fn start_with(json: bool, key: &'static str, head: serde_json::Value) -> ListPrinter {
+        if json {
+            let mut s = String::from("{");
+            if let serde_json::Value::Object(m) = head {
+                for (k, v) in m {
+                    s.push_str(&format!("{}: {v}, ", serde_json::Value::String(k)));
+                }
+            }
+            s.push_str(&format!("\"{key}\": ["));
+            print(&s);
+        }
+        ListPrinter { json, shown: 0 }
+    }
+
+    pub fn item<T: Serialize>(&mut self, value: &T, text: impl FnOnce(&T) -> String) {
+        if self.json {
+            let item =
+                serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+            let sep = if self.shown == 0 { "\n  " } else { ",\n  " };
+            print(&format!("{sep}{item}"));
+        } else {
+            print(&text(value));
+        }
+        self.shown += 1;
+    }
+
+    pub fn shown(&self) -> usize {
+        self.shown
+    }
+
+    /// Ends the list: with `--json` closes the document (with `extra`'s fields); as text
+    /// says `empty` when nothing was shown, and when `more` were left how to see them.
+    pub fn finish(self, more: bool, empty: &str, extra: serde_json::Value) {
+        if self.json {
+            let mut tail = format!("\n], \"more\": {more}");
+            if let serde_json::Value::Object(m) = extra {
+                for (k, v) in m {
+                    tail.push_str(&format!(", {}: {v}", serde_json::Value::String(k)));
+                }
+            }
+            tail.push_str("}\n");
+            print(&tail);
+            return;
+        }
+        if self.shown == 0 {
+            print(empty);
+        }
+        if more {
+            print(&dim(&format!(
+                "… the newest {} shown: --limit N shows more, --all every one, --since narrows.\n",
+                self.shown
+            )));
+        }
+    }
+}

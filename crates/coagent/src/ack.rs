@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::hub::Hub;
-use crate::{Result, clock::Millis};
+use crate::{Result, clock::Millis, store};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AckResult {
@@ -284,47 +284,106 @@ pub struct AckEntry {
     pub waiting_ms: Option<Millis>,
 }
 
-/// ACKs received (newest first), or with `pending` the results and messages still awaiting one.
-pub fn list(hub: &Hub, pending: bool, limit: usize) -> Result<Vec<AckEntry>> {
+/// Which ACKs `ack list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// What is still awaited instead of what was received.
+    pub pending: bool,
+    pub session: Option<String>,
+    /// `accepted` or `rejected`.
+    pub state: Option<String>,
+    pub window: store::Window,
+}
+
+/// ACKs received (newest first), or with `pending` the results and messages still awaiting
+/// one (oldest first), handed to `each` one at a time; says whether more matched than the
+/// window shows.
+pub fn list(hub: &Hub, f: &Filter, each: impl FnMut(AckEntry) -> Result<()>) -> Result<bool> {
+    if f.pending {
+        return pending(hub, f, each);
+    }
+    if let Some(s) = f.state.as_deref()
+        && !matches!(s, "accepted" | "rejected")
+    {
+        return Err(crate::Error::invalid(
+            format!("`{s}` is not an ACK state"),
+            Some("accepted or rejected; `ack list --pending` lists those awaited".to_string()),
+        ));
+    }
+    let (sql, params) = store::filtered(
+        "SELECT target, session, status, refs, reason, created_at FROM acks",
+        &[
+            ("session = ?", store::text(f.session.as_deref())),
+            ("status = ?", store::text(f.state.as_deref())),
+            ("created_at >= ?", store::since(f.window)),
+        ],
+        "created_at DESC, id DESC",
+        f.window,
+    );
+    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
+    store::stream(
+        &mut stmt,
+        rusqlite::params_from_iter(params),
+        f.window,
+        |r| {
+            let refs: String = r.get(3)?;
+            Ok(AckEntry {
+                id: r.get(0)?,
+                session: r.get(1)?,
+                status: r.get(2)?,
+                refs: serde_json::from_str(&refs).unwrap_or_default(),
+                reason: r.get(4)?,
+                at: r.get(5)?,
+                waiting_ms: None,
+            })
+        },
+        each,
+    )
+}
+
+/// The results and messages still awaiting an ACK, oldest first: a result awaits one ACK
+/// per DO it carries that is not acknowledged yet.
+fn pending(hub: &Hub, f: &Filter, mut each: impl FnMut(AckEntry) -> Result<()>) -> Result<bool> {
     let c = hub.store.conn();
     let now = hub.now_ms();
-    if pending {
-        let mut s = c.prepare(
-            "SELECT kind, id, subject, session, created_at
-             FROM messages WHERE direction = 'out' AND requires_ack = 1 AND acked_at IS NULL
-             ORDER BY created_at LIMIT ?1",
-        )?;
-        let rows = s.query_map([limit as i64], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Millis>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (kind, id, subject, session, at) = row?;
-            // A result awaits one ACK per DO it carries that is not acknowledged yet.
-            let awaited: Vec<String> = if kind == "result" {
-                let mut ids = Vec::new();
-                for d in subject
-                    .split_whitespace()
-                    .take_while(|w| w.starts_with("DO-"))
-                {
-                    let state: Option<String> = c
-                        .query_row("SELECT state FROM dos WHERE id = ?1", [d], |r| r.get(0))
-                        .optional()?;
-                    if state.as_deref() != Some("acked") {
-                        ids.push(d.to_string());
-                    }
+    let (sql, params) = store::filtered(
+        "SELECT kind, id, subject, session, created_at FROM messages
+         WHERE direction = 'out' AND requires_ack = 1 AND acked_at IS NULL",
+        &[
+            ("session = ?", store::text(f.session.as_deref())),
+            ("created_at >= ?", store::since(f.window)),
+        ],
+        "created_at",
+        store::Window::all(),
+    );
+    let mut stmt = c.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut shown = 0usize;
+    while let Some(r) = rows.next()? {
+        let (kind, id, subject, session, at): (String, String, String, Option<String>, Millis) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        let awaited: Vec<String> = if kind == "result" {
+            let mut ids = Vec::new();
+            for d in subject
+                .split_whitespace()
+                .take_while(|w| w.starts_with("DO-"))
+            {
+                let state: Option<String> = c
+                    .query_row("SELECT state FROM dos WHERE id = ?1", [d], |r| r.get(0))
+                    .optional()?;
+                if state.as_deref() != Some("acked") {
+                    ids.push(d.to_string());
                 }
-                ids
-            } else {
-                vec![id]
-            };
-            out.extend(awaited.into_iter().map(|id| AckEntry {
+            }
+            ids
+        } else {
+            vec![id]
+        };
+        for id in awaited {
+            if f.window.limit.is_some_and(|l| shown >= l) {
+                return Ok(true);
+            }
+            each(AckEntry {
                 id,
                 session: session.clone(),
                 status: "pending".into(),
@@ -332,23 +391,9 @@ pub fn list(hub: &Hub, pending: bool, limit: usize) -> Result<Vec<AckEntry>> {
                 reason: String::new(),
                 at,
                 waiting_ms: Some(now - at),
-            }));
+            })?;
+            shown += 1;
         }
-        out.truncate(limit);
-        return Ok(out);
     }
-    let mut s = c.prepare("SELECT target, session, status, refs, reason, created_at FROM acks ORDER BY created_at DESC, id DESC LIMIT ?1")?;
-    let rows = s.query_map([limit as i64], |r| {
-        let refs: String = r.get(3)?;
-        Ok(AckEntry {
-            id: r.get(0)?,
-            session: r.get(1)?,
-            status: r.get(2)?,
-            refs: serde_json::from_str(&refs).unwrap_or_default(),
-            reason: r.get(4)?,
-            at: r.get(5)?,
-            waiting_ms: None,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(false)
 }

@@ -223,24 +223,51 @@ pub fn exists(hub: &Hub, id: &str) -> Result<bool> {
         > 0)
 }
 
-/// Newest first; for one DO when given.
-pub fn list(hub: &Hub, do_id: Option<&str>, limit: usize) -> Result<Vec<Artifact>> {
-    let c = hub.store.conn();
-    let out = match do_id {
-        Some(d) => {
-            let mut s = c.prepare_cached(&format!("SELECT {COLS} FROM artifacts WHERE do_id = ?1 ORDER BY created_at DESC, id LIMIT ?2"))?;
-            s.query_map(params![d, limit as i64], row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        }
-        None => {
-            let mut s = c.prepare_cached(&format!(
-                "SELECT {COLS} FROM artifacts ORDER BY created_at DESC, id LIMIT ?1"
-            ))?;
-            s.query_map([limit as i64], row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        }
-    };
-    Ok(out)
+/// Which artifacts `artifact list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub do_id: Option<String>,
+    /// Only the artifacts of this session's DOs.
+    pub session: Option<String>,
+    /// `log`, `diff` or `file`.
+    pub kind: Option<String>,
+    pub window: store::Window,
+}
+
+/// Artifacts, newest first, handed to `each` one at a time; says whether more matched
+/// than the window shows.
+pub fn list(hub: &Hub, f: &Filter, each: impl FnMut(Artifact) -> Result<()>) -> Result<bool> {
+    let (sql, params) = store::filtered(
+        &format!("SELECT {COLS} FROM artifacts"),
+        &[
+            ("do_id = ?", store::text(f.do_id.as_deref())),
+            (
+                "do_id IN (SELECT id FROM dos WHERE session = ?)",
+                store::text(f.session.as_deref()),
+            ),
+            ("kind = ?", store::text(f.kind.as_deref())),
+            ("created_at >= ?", store::since(f.window)),
+        ],
+        "created_at DESC, id",
+        f.window,
+    );
+    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
+    store::stream(
+        &mut stmt,
+        rusqlite::params_from_iter(params),
+        f.window,
+        row,
+        each,
+    )
+}
+
+/// One DO's artifacts, newest first (at most `limit`).
+pub fn of_do(hub: &Hub, do_id: &str, limit: usize) -> Result<Vec<Artifact>> {
+    let mut s = hub.store.conn().prepare_cached(&format!(
+        "SELECT {COLS} FROM artifacts WHERE do_id = ?1 ORDER BY created_at DESC, id LIMIT ?2"
+    ))?;
+    Ok(s.query_map(params![do_id, limit as i64], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 pub fn for_run(hub: &Hub, run_id: &str) -> Result<Vec<Artifact>> {

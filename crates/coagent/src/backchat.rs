@@ -259,13 +259,40 @@ fn recorded_row(r: &rusqlite::Row<'_>, with_json: bool) -> rusqlite::Result<Reco
 
 const RECORDED_COLS: &str = "id, session, direction, kind, to_target, subject, valid, errors, requires_ack, acked_at, created_at, json";
 
-/// Messages, newest first.
-pub fn list(hub: &crate::hub::Hub, limit: usize) -> Result<Vec<Recorded>> {
-    let mut s = hub.store.conn().prepare(&format!(
-        "SELECT {RECORDED_COLS} FROM messages ORDER BY created_at DESC, id DESC LIMIT ?1"
-    ))?;
-    Ok(s.query_map([limit as i64], |r| recorded_row(r, false))?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+/// Which messages `backchat list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub session: Option<String>,
+    pub kind: Option<String>,
+    pub window: crate::store::Window,
+}
+
+/// Messages, newest first, handed to `each` one at a time; says whether more matched than
+/// the window shows.
+pub fn list(
+    hub: &crate::hub::Hub,
+    f: &Filter,
+    each: impl FnMut(Recorded) -> Result<()>,
+) -> Result<bool> {
+    use crate::store;
+    let (sql, params) = store::filtered(
+        &format!("SELECT {RECORDED_COLS} FROM messages"),
+        &[
+            ("session = ?", store::text(f.session.as_deref())),
+            ("kind = ?", store::text(f.kind.as_deref())),
+            ("created_at >= ?", store::since(f.window)),
+        ],
+        "created_at DESC, id DESC",
+        f.window,
+    );
+    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
+    store::stream(
+        &mut stmt,
+        rusqlite::params_from_iter(params),
+        f.window,
+        |r| recorded_row(r, false),
+        each,
+    )
 }
 
 pub fn get(hub: &crate::hub::Hub, typed: &str) -> Result<Recorded> {

@@ -49,6 +49,42 @@ fn parse_instant(s: &str) -> Option<Timestamp> {
         .and_then(|secs| Timestamp::from_second(secs).ok())
 }
 
+/// The start of a `--since` window: an age (`30m`, `12h`, `7d`, `2w` before `now`), a day
+/// (`2026-11-01`, midnight UTC) or an instant (RFC 3339).
+pub fn parse_since(text: &str, now: Millis) -> crate::Result<Millis> {
+    let t = text.trim();
+    let bad = || {
+        crate::Error::invalid(
+            format!("--since `{text}` is not an age, a day or a time"),
+            Some(
+                "e.g. --since 7d, --since 12h, --since 2026-11-01, --since 2026-11-01T09:00:00Z"
+                    .to_string(),
+            ),
+        )
+    };
+    let per = match t.chars().last() {
+        Some('s') => Some(1_000),
+        Some('m') => Some(60_000),
+        Some('h') => Some(3_600_000),
+        Some('d') => Some(86_400_000),
+        Some('w') => Some(7 * 86_400_000),
+        _ => None,
+    };
+    if let Some(per) = per {
+        let n: i64 = t[..t.len() - 1].trim().parse().map_err(|_| bad())?;
+        return Ok(now.saturating_sub(n.saturating_mul(per)));
+    }
+    if let Ok(d) = t.parse::<jiff::civil::Date>() {
+        return jiff::tz::TimeZone::UTC
+            .to_timestamp(d.at(0, 0, 0, 0))
+            .map(|ts| ts.as_millisecond())
+            .map_err(|_| bad());
+    }
+    t.parse::<Timestamp>()
+        .map(|ts| ts.as_millisecond())
+        .map_err(|_| bad())
+}
+
 /// RFC 3339 UTC with second precision, e.g. `2026-11-24T06:11:52Z`.
 pub fn rfc3339(ms: Millis) -> String {
     match Timestamp::from_millisecond(ms) {
@@ -79,6 +115,21 @@ pub fn human_duration(ms: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_reads_ages_days_and_instants() {
+        let now = 10 * 86_400_000;
+        assert_eq!(parse_since("7d", now).expect("age"), 3 * 86_400_000);
+        assert_eq!(parse_since("90m", now).expect("age"), now - 90 * 60_000);
+        assert_eq!(parse_since("1970-01-02", now).expect("day"), 86_400_000);
+        assert_eq!(
+            parse_since("1970-01-01T00:00:01Z", now).expect("instant"),
+            1000
+        );
+        for bad in ["", "yesterday", "7y", "d", "2026-13-01"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn formats_are_stable() {

@@ -347,6 +347,7 @@ mod tests {
             last_activity_at: None,
             breach_at: None,
             breach_signal: None,
+            elsewhere: false,
         }
     }
 

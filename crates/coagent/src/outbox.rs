@@ -65,6 +65,11 @@ pub fn list(hub: &Hub, all: bool, limit: usize) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for e in rows {
         let e = e?;
+        // Another machine's payload (its record came by `coagent sync`; its file stays
+        // there: `temps/` never syncs) is not this machine's to paste.
+        if !e.paths.first().is_some_and(|p| hub.dir.join(p).exists()) {
+            continue;
+        }
         if all || !e.pasted {
             out.push(e);
             if out.len() >= limit {

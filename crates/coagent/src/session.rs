@@ -44,6 +44,10 @@ pub struct Session {
     pub last_activity_at: Option<i64>,
     pub breach_at: Option<i64>,
     pub breach_signal: Option<String>,
+    /// Opened on another machine (it came by `coagent sync`): that machine's chat, which
+    /// this hub's monitor leaves alone and commands take only when named.
+    #[serde(skip)]
+    pub elsewhere: bool,
 }
 
 impl Session {
@@ -53,6 +57,10 @@ impl Session {
 }
 
 const COLS: &str = "id, vendor, goal, state, capsule_version, capsule_sha256, echo, created_at, live_at, closed_at, from_wrap, prev_session, last_activity_at, breach_at, breach_signal";
+
+/// Read after [`COLS`]: whether the session was opened on another machine.
+const ELSEWHERE: &str =
+    "(node IS NOT NULL AND node IS NOT (SELECT value FROM meta WHERE key = 'node'))";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -71,13 +79,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
         last_activity_at: r.get(12)?,
         breach_at: r.get(13)?,
         breach_signal: r.get(14)?,
+        elsewhere: r.get(15)?,
     })
 }
 
 pub fn get(hub: &Hub, typed: &str) -> Result<Session> {
     let id = store::resolve_id(hub.store.conn(), "sessions", Kind::Session, typed)?;
     Ok(hub.store.conn().query_row(
-        &format!("SELECT {COLS} FROM sessions WHERE id = ?1"),
+        &format!("SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE id = ?1"),
         [id],
         row,
     )?)
@@ -86,7 +95,7 @@ pub fn get(hub: &Hub, typed: &str) -> Result<Session> {
 /// Open sessions (booting or live), newest first.
 pub fn open(hub: &Hub) -> Result<Vec<Session>> {
     let mut stmt = hub.store.conn().prepare_cached(&format!(
-        "SELECT {COLS} FROM sessions WHERE state IN ('live', 'booting') ORDER BY created_at DESC, rowid DESC"
+        "SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE state IN ('live', 'booting') ORDER BY created_at DESC, rowid DESC"
     ))?;
     Ok(stmt
         .query_map([], row)?
@@ -97,7 +106,7 @@ pub fn open(hub: &Hub) -> Result<Vec<Session>> {
 pub fn recent(hub: &Hub, limit: usize) -> Result<Vec<Session>> {
     let mut out = open(hub)?;
     let mut stmt = hub.store.conn().prepare_cached(&format!(
-        "SELECT {COLS} FROM sessions INDEXED BY sessions_by_created
+        "SELECT {COLS}, {ELSEWHERE} FROM sessions INDEXED BY sessions_by_created
          WHERE state NOT IN ('live', 'booting') ORDER BY created_at DESC LIMIT ?1"
     ))?;
     out.extend(
@@ -114,18 +123,21 @@ pub fn count(hub: &Hub) -> Result<i64> {
         .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
 }
 
-/// The session a command acts on: the one named, else the single open one, else the newest
-/// open one.
+/// The session a command acts on: the one named, else the newest open one of this machine
+/// (one opened on another machine, which came by `coagent sync`, only when named).
 pub fn resolve(hub: &Hub, typed: Option<&str>) -> Result<Session> {
     if let Some(t) = typed {
         return get(hub, t);
     }
-    open(hub)?.into_iter().next().ok_or_else(|| {
-        Error::invalid(
-            "no open session",
-            Some("start one with `coagent start --vendor claude --goal \"…\"`".to_string()),
-        )
-    })
+    open(hub)?
+        .into_iter()
+        .find(|s| !s.elsewhere)
+        .ok_or_else(|| {
+            Error::invalid(
+                "no open session",
+                Some("start one with `coagent start --vendor claude --goal \"…\"`".to_string()),
+            )
+        })
 }
 
 /// Sessions whose id starts with `prefix` (a reply tag's short id), open ones first, then
@@ -139,7 +151,7 @@ pub fn by_prefix(hub: &Hub, prefix: &str) -> Result<Vec<Session>> {
         return Ok(Vec::new());
     }
     let mut stmt = hub.store.conn().prepare_cached(&format!(
-        "SELECT {COLS} FROM sessions WHERE id LIKE ?1 || '%'
+        "SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE id LIKE ?1 || '%'
          ORDER BY state IN ('live', 'booting') DESC, created_at DESC, rowid DESC LIMIT 8"
     ))?;
     Ok(stmt
@@ -165,7 +177,7 @@ pub fn latest(hub: &Hub) -> Result<Option<Session>> {
         .store
         .conn()
         .query_row(
-            &format!("SELECT {COLS} FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1"),
+            &format!("SELECT {COLS}, {ELSEWHERE} FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1"),
             [],
             row,
         )
@@ -259,35 +271,63 @@ pub struct Listed {
     pub successors: Vec<String>,
 }
 
-/// Sessions, newest first (at most `limit`); open ones only with `open_only`.
-pub fn list(hub: &Hub, open_only: bool, limit: usize) -> Result<Vec<Listed>> {
-    let filter = if open_only {
-        "WHERE state IN ('booting', 'live')"
+/// Which sessions `session list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only the open ones (booting or live).
+    pub open: bool,
+    /// One state: booting, live, wrapped, closed or abandoned.
+    pub state: Option<String>,
+    pub window: store::Window,
+}
+
+pub const STATES: &[&str] = &["booting", "live", "wrapped", "closed", "abandoned"];
+
+/// Sessions, newest first, each with its successors, handed to `each` one at a time; says
+/// whether more matched than the window shows.
+pub fn list(hub: &Hub, f: &Filter, mut each: impl FnMut(Listed) -> Result<()>) -> Result<bool> {
+    if let Some(s) = f.state.as_deref()
+        && !STATES.contains(&s)
+    {
+        return Err(Error::invalid(
+            format!("`{s}` is not a session state"),
+            Some(format!("one of: {}", STATES.join(", "))),
+        ));
+    }
+    let base = if f.open {
+        format!("SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE state IN ('booting', 'live')")
     } else {
-        ""
+        format!("SELECT {COLS}, {ELSEWHERE} FROM sessions")
     };
+    let (sql, params) = store::filtered(
+        &base,
+        &[
+            ("state = ?", store::text(f.state.as_deref())),
+            ("created_at >= ?", store::since(f.window)),
+        ],
+        "created_at DESC, rowid DESC",
+        f.window,
+    );
     let c = hub.store.conn();
-    let sessions: Vec<Session> = c
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM sessions {filter} ORDER BY created_at DESC, rowid DESC LIMIT ?1"
-        ))?
-        .query_map([limit as i64], row)?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = c.prepare_cached(&sql)?;
     let mut next = c.prepare_cached(
         "SELECT id FROM sessions WHERE prev_session = ?1 ORDER BY created_at, rowid",
     )?;
-    sessions
-        .into_iter()
-        .map(|s| {
+    store::stream(
+        &mut stmt,
+        rusqlite::params_from_iter(params),
+        f.window,
+        row,
+        |s| {
             let successors = next
                 .query_map([&s.id], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(Listed {
+            each(Listed {
                 session: s,
                 successors,
             })
-        })
-        .collect()
+        },
+    )
 }
 
 /// The sessions already booted from wrap `wrap_id`, oldest first.
@@ -296,7 +336,7 @@ pub fn from_wrap(hub: &Hub, wrap_id: &str) -> Result<Vec<Session>> {
         .store
         .conn()
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM sessions WHERE from_wrap = ?1 ORDER BY created_at, rowid"
+            "SELECT {COLS}, {ELSEWHERE} FROM sessions WHERE from_wrap = ?1 ORDER BY created_at, rowid"
         ))?
         .query_map([wrap_id], row)?
         .collect::<rusqlite::Result<_>>()?)

@@ -89,7 +89,6 @@ pub struct Acceptance {
 pub struct Stats {
     pub overall: Overall,
     pub acceptance: Acceptance,
-    pub sessions: Vec<SessionStats>,
 }
 
 fn rate(a: i64, b: i64) -> Option<f64> {
@@ -104,28 +103,127 @@ fn median(mut v: Vec<Millis>) -> Option<Millis> {
     Some(v[v.len() / 2])
 }
 
-pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
+/// The first wrap of session `s.id` that answered a breach (a manual `coagent wrap` is not
+/// one), as a correlated sub-query on the session row aliased `s`.
+const MONITOR_WRAP: &str =
+    "(SELECT MIN(w.created_at) FROM wraps w WHERE w.session = s.id AND NOT EXISTS (
+    SELECT 1 FROM events e WHERE e.session = s.id AND e.kind = 'session.wrapped'
+      AND json_extract(e.data, '$.wrap') = w.id AND json_extract(e.data, '$.reason') = 'manual'))";
+
+/// The overall figures and the seed's acceptance, each an aggregate over an index: the
+/// cost does not grow with the sessions one by one (100,000 sessions and a million events
+/// take tens of milliseconds; see bench/scale.py).
+pub fn compute(hub: &Hub) -> Result<Stats> {
     let c = hub.store.conn();
-    let mut stmt = c.prepare(
+    let count = |sql: &str| -> Result<i64> { Ok(c.query_row(sql, [], |r| r.get(0))?) };
+    let firsts: Vec<Millis> = c
+        .prepare_cached(
+            "SELECT first_done_at - created_at FROM sessions INDEXED BY sessions_first_done
+             WHERE first_done_at IS NOT NULL",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let breaches: Vec<Millis> = c
+        .prepare_cached(&format!(
+            "SELECT w - b FROM (SELECT s.breach_at AS b, {MONITOR_WRAP} AS w
+             FROM sessions s WHERE s.breach_at IS NOT NULL) WHERE w >= b"
+        ))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let results: (i64, i64) = c.query_row(
+        "SELECT COUNT(*), COUNT(acked_at) FROM messages INDEXED BY messages_results
+         WHERE direction = 'out' AND kind = 'result'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mut o = Overall {
+        sessions: count("SELECT COUNT(*) FROM sessions")?,
+        sessions_verified: count("SELECT COUNT(*) FROM sessions WHERE echo = 'verified'")?,
+        dos_proposed: count("SELECT COUNT(*) FROM dos")?,
+        dos_completed: count(
+            "SELECT COUNT(DISTINCT do_id) FROM runs INDEXED BY runs_succeeded WHERE status = 'succeeded'",
+        )?,
+        results_sent: results.0,
+        results_acked: results.1,
+        tokens: count(
+            "SELECT (SELECT COALESCE(SUM(tokens), 0) FROM payloads INDEXED BY payloads_tokens)
+                  + (SELECT COALESCE(SUM(tokens), 0) FROM replies INDEXED BY replies_tokens)",
+        )?,
+        acks_rejected: count("SELECT COUNT(*) FROM acks WHERE status = 'rejected'")?,
+        messages_in: count("SELECT COUNT(*) FROM messages WHERE direction = 'in'")?,
+        messages_in_valid: count(
+            "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND valid = 1",
+        )?,
+        messages: count("SELECT COUNT(*) FROM messages")?,
+        messages_valid: count(
+            "SELECT COUNT(*) FROM messages WHERE direction IN ('in', 'out') AND valid = 1",
+        )?,
+        payloads_sent: count("SELECT COUNT(*) FROM payloads WHERE part = 1")?,
+        payloads_refused: count("SELECT COUNT(*) FROM events WHERE kind = 'guard.refused'")?,
+        payloads_redacted: count("SELECT COUNT(*) FROM events WHERE kind = 'guard.redacted'")?,
+        wraps: count("SELECT COUNT(*) FROM wraps")?,
+        wraps_manual: count(
+            "SELECT COUNT(*) FROM events WHERE kind = 'session.wrapped' AND json_extract(data, '$.reason') = 'manual'",
+        )?,
+        ..Overall::default()
+    };
+    o.tokens_pasted_out =
+        count("SELECT COALESCE(SUM(tokens), 0) FROM payloads INDEXED BY payloads_tokens")?;
+    o.tokens_ingested =
+        count("SELECT COALESCE(SUM(tokens), 0) FROM replies INDEXED BY replies_tokens")?;
+    o.tokens_out_parts = out_parts(hub)?;
+    o.echo_verification_rate = rate(o.sessions_verified, o.sessions);
+    o.dos_per_session = rate(o.dos_proposed, o.sessions);
+    o.ack_rate = rate(o.results_acked, o.results_sent);
+    let within = |v: &[Millis], bound: Millis| v.iter().filter(|&&m| m <= bound).count() as i64;
+    let acceptance = Acceptance {
+        first_do_within_15min: (within(&firsts, FIRST_DO_TARGET_MS), firsts.len() as i64),
+        wrap_within_5min_of_breach: (
+            within(&breaches, BREACH_TO_WRAP_TARGET_MS),
+            breaches.len() as i64,
+        ),
+        messages_schema_valid: (o.messages_valid, o.messages),
+        results_acked: (o.results_acked, o.results_sent),
+        secrets_pasted_out: 0,
+    };
+    o.median_first_completed_do_ms = median(firsts);
+    o.median_breach_to_wrap_ms = median(breaches);
+    Ok(Stats {
+        overall: o,
+        acceptance,
+    })
+}
+
+/// Per-session figures, newest session first (the newest `limit`, or every one), handed
+/// to `each` one at a time: each row is a handful of indexed look-ups.
+pub fn sessions(
+    hub: &Hub,
+    limit: Option<usize>,
+    mut each: impl FnMut(SessionStats) -> Result<()>,
+) -> Result<()> {
+    let c = hub.store.conn();
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT s.id, s.vendor, s.state, s.echo, s.created_at, s.breach_at,
            (SELECT COUNT(*) FROM dos d WHERE d.session = s.id),
            (SELECT COUNT(DISTINCT d.id) FROM dos d JOIN runs r ON r.do_id = d.id WHERE d.session = s.id AND r.status = 'succeeded'),
-           (SELECT MIN(r.ended_at) FROM dos d JOIN runs r ON r.do_id = d.id WHERE d.session = s.id AND r.status = 'succeeded'),
-           (SELECT MIN(w.created_at) FROM wraps w WHERE w.session = s.id AND NOT EXISTS (
-               SELECT 1 FROM events e WHERE e.kind = 'session.wrapped' AND e.session = s.id
-                 AND json_extract(e.data, '$.wrap') = w.id AND json_extract(e.data, '$.reason') = 'manual')),
+           s.first_done_at,
+           {MONITOR_WRAP},
            (SELECT COUNT(*) FROM messages m WHERE m.session = s.id AND m.direction = 'out' AND m.kind = 'result'),
-           (SELECT COUNT(*) FROM messages m WHERE m.session = s.id AND m.direction = 'out' AND m.kind = 'result' AND m.acked_at IS NOT NULL),
+           (SELECT COUNT(acked_at) FROM messages m WHERE m.session = s.id AND m.direction = 'out' AND m.kind = 'result'),
            (SELECT COALESCE(SUM(tokens), 0) FROM payloads p WHERE p.session = s.id) + (SELECT COALESCE(SUM(tokens), 0) FROM replies r WHERE r.session = s.id)
-         FROM sessions s ORDER BY s.created_at DESC",
-    )?;
-    let rows = stmt.query_map([], |r| {
+         FROM sessions s INDEXED BY sessions_by_created ORDER BY s.created_at DESC LIMIT ?1"
+    ))?;
+    let limit = limit.map_or(-1, |n| n as i64);
+    let mut rows = stmt.query([limit])?;
+    while let Some(r) = rows.next()? {
         let created: Millis = r.get(4)?;
         let breach: Option<Millis> = r.get(5)?;
         let first: Option<Millis> = r.get(8)?;
         let wrapped: Option<Millis> = r.get(9)?;
-        Ok(SessionStats {
-            session: r.get(0)?,
+        let session: String = r.get(0)?;
+        each(SessionStats {
+            token_turns: turns::book(hub, &session)?,
+            session,
             vendor: r.get(1)?,
             state: r.get(2)?,
             echo: r.get(3)?,
@@ -139,93 +237,9 @@ pub fn compute(hub: &Hub, limit: usize) -> Result<Stats> {
             results_sent: r.get(10)?,
             results_acked: r.get(11)?,
             tokens: r.get(12)?,
-            token_turns: Book::default(),
-        })
-    })?;
-    let sessions: Vec<SessionStats> = rows.collect::<rusqlite::Result<_>>()?;
-    let count = |sql: &str| -> Result<i64> { Ok(c.query_row(sql, [], |r| r.get(0))?) };
-    let mut o = Overall {
-        sessions: sessions.len() as i64,
-        sessions_verified: sessions.iter().filter(|s| s.echo == "verified").count() as i64,
-        dos_proposed: sessions.iter().map(|s| s.dos_proposed).sum(),
-        dos_completed: sessions.iter().map(|s| s.dos_completed).sum(),
-        results_sent: sessions.iter().map(|s| s.results_sent).sum(),
-        results_acked: sessions.iter().map(|s| s.results_acked).sum(),
-        tokens: sessions.iter().map(|s| s.tokens).sum(),
-        acks_rejected: count("SELECT COUNT(*) FROM acks WHERE status = 'rejected'")?,
-        messages_in: count("SELECT COUNT(*) FROM messages WHERE direction = 'in'")?,
-        messages_in_valid: count(
-            "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND valid = 1",
-        )?,
-        messages: count("SELECT COUNT(*) FROM messages")?,
-        messages_valid: count("SELECT COUNT(*) FROM messages WHERE valid = 1")?,
-        payloads_sent: count("SELECT COUNT(DISTINCT id) FROM payloads")?,
-        payloads_refused: count("SELECT COUNT(*) FROM events WHERE kind = 'guard.refused'")?,
-        payloads_redacted: count("SELECT COUNT(*) FROM events WHERE kind = 'guard.redacted'")?,
-        wraps: count("SELECT COUNT(*) FROM wraps")?,
-        wraps_manual: count(
-            "SELECT COUNT(*) FROM events WHERE kind = 'session.wrapped' AND json_extract(data, '$.reason') = 'manual'",
-        )?,
-        median_first_completed_do_ms: median(
-            sessions
-                .iter()
-                .filter_map(|s| s.first_completed_do_ms)
-                .collect(),
-        ),
-        median_breach_to_wrap_ms: median(
-            sessions
-                .iter()
-                .filter_map(|s| s.breach_to_wrap_ms)
-                .collect(),
-        ),
-        ..Overall::default()
-    };
-    o.tokens_pasted_out = count("SELECT COALESCE(SUM(tokens), 0) FROM payloads")?;
-    o.tokens_ingested = count("SELECT COALESCE(SUM(tokens), 0) FROM replies")?;
-    o.tokens_out_parts = out_parts(hub)?;
-    o.echo_verification_rate = rate(o.sessions_verified, o.sessions);
-    o.dos_per_session = rate(o.dos_proposed, o.sessions);
-    o.ack_rate = rate(o.results_acked, o.results_sent);
-    let with_first: Vec<Millis> = sessions
-        .iter()
-        .filter_map(|s| s.first_completed_do_ms)
-        .collect();
-    let with_breach: Vec<Millis> = sessions
-        .iter()
-        .filter_map(|s| s.breach_to_wrap_ms)
-        .collect();
-    let acceptance = Acceptance {
-        first_do_within_15min: (
-            with_first
-                .iter()
-                .filter(|&&m| m <= FIRST_DO_TARGET_MS)
-                .count() as i64,
-            with_first.len() as i64,
-        ),
-        wrap_within_5min_of_breach: (
-            with_breach
-                .iter()
-                .filter(|&&m| m <= BREACH_TO_WRAP_TARGET_MS)
-                .count() as i64,
-            with_breach.len() as i64,
-        ),
-        messages_schema_valid: (o.messages_valid, o.messages),
-        results_acked: (o.results_acked, o.results_sent),
-        secrets_pasted_out: 0,
-    };
-    let sessions = sessions
-        .into_iter()
-        .take(limit)
-        .map(|mut x| {
-            x.token_turns = turns::book(hub, &x.session)?;
-            Ok(x)
-        })
-        .collect::<Result<_>>()?;
-    Ok(Stats {
-        overall: o,
-        acceptance,
-        sessions,
-    })
+        })?;
+    }
+    Ok(())
 }
 
 /// Every payload's parts, summed.

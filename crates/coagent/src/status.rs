@@ -115,7 +115,9 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
         let facts = bloat::facts(hub, &s, &v)?;
         let a: Assessment = bloat::assess(&facts, &cfg.bloat, now);
         let mut s = s;
+        // Another machine's chat is that machine's monitor's to judge.
         if a.level == Level::Fail
+            && !s.elsewhere
             && s.breach_at.is_none()
             && !bloat::held(hub, &s.id, &a.signals)?
             && bloat::record_breach(hub, &s.id, &a)?

@@ -243,6 +243,93 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX drift_by_session ON drift (session, turn);
     "#,
+    // 9: years of records (100,000 sessions, 1,000,000 events). Every list reads the newest
+    // rows of an index and stops; `stats` adds up narrow indexes instead of visiting every
+    // session. A session keeps the end of its first succeeded run (`first_done_at`, kept by
+    // the triggers below whoever writes the run: `do run`, `doctor`, `sync`), so the median
+    // time to a first DO is one index scan rather than a join of runs and DOs.
+    r#"
+    ALTER TABLE sessions ADD COLUMN first_done_at INTEGER;
+    UPDATE sessions SET first_done_at = (
+        SELECT MIN(r.ended_at) FROM dos d JOIN runs r ON r.do_id = d.id
+        WHERE d.session = sessions.id AND r.status = 'succeeded');
+    CREATE TRIGGER runs_first_done_insert AFTER INSERT ON runs
+    WHEN NEW.status = 'succeeded' AND NEW.ended_at IS NOT NULL BEGIN
+        UPDATE sessions SET first_done_at = MIN(COALESCE(first_done_at, NEW.ended_at), NEW.ended_at)
+        WHERE id = (SELECT session FROM dos WHERE id = NEW.do_id);
+    END;
+    CREATE TRIGGER runs_first_done_update AFTER UPDATE OF status, ended_at ON runs
+    WHEN NEW.status = 'succeeded' AND NEW.ended_at IS NOT NULL BEGIN
+        UPDATE sessions SET first_done_at = MIN(COALESCE(first_done_at, NEW.ended_at), NEW.ended_at)
+        WHERE id = (SELECT session FROM dos WHERE id = NEW.do_id);
+    END;
+    CREATE INDEX sessions_first_done ON sessions (first_done_at, created_at)
+        WHERE first_done_at IS NOT NULL;
+    CREATE INDEX sessions_by_echo ON sessions (echo);
+    CREATE INDEX sessions_breached ON sessions (breach_at) WHERE breach_at IS NOT NULL;
+    CREATE INDEX sessions_by_prev ON sessions (prev_session) WHERE prev_session IS NOT NULL;
+    CREATE INDEX sessions_by_wrap ON sessions (from_wrap) WHERE from_wrap IS NOT NULL;
+    CREATE INDEX dos_by_proposed ON dos (proposed_at);
+    CREATE INDEX dos_by_state ON dos (state, proposed_at);
+    CREATE INDEX runs_succeeded ON runs (do_id) WHERE status = 'succeeded';
+    CREATE INDEX artifacts_by_created ON artifacts (created_at);
+    CREATE INDEX artifacts_by_kind ON artifacts (kind, created_at);
+    CREATE INDEX messages_by_created ON messages (created_at);
+    CREATE INDEX messages_by_kind ON messages (kind, created_at);
+    CREATE INDEX messages_by_direction ON messages (direction, valid);
+    CREATE INDEX messages_results ON messages (session, acked_at)
+        WHERE direction = 'out' AND kind = 'result';
+    CREATE INDEX messages_awaiting ON messages (created_at)
+        WHERE direction = 'out' AND requires_ack = 1 AND acked_at IS NULL;
+    CREATE INDEX acks_by_created ON acks (created_at);
+    CREATE INDEX acks_by_status ON acks (status, created_at);
+    CREATE INDEX wraps_by_session ON wraps (session, created_at);
+    CREATE INDEX wraps_by_created ON wraps (created_at);
+    CREATE INDEX payloads_tokens ON payloads (session, tokens);
+    CREATE INDEX payloads_first ON payloads (id) WHERE part = 1;
+    CREATE INDEX replies_tokens ON replies (session, tokens);
+    CREATE INDEX events_wrap_reason ON events (json_extract(data, '$.reason'))
+        WHERE kind = 'session.wrapped';
+    CREATE INDEX todos_by_done ON todos (status, done_at);
+    "#,
+    // 10: sharing a hub through git (`coagent sync`). ACKs, DONEs and events are numbered
+    // by each hub on its own, so a record from another hub keeps that hub's id for it
+    // (`uid`; a record of this hub is `<node>-<id>`, never stored). A TODO's latest change
+    // carries a hybrid logical clock stamp (`hlc`), which decides a TODO changed on two
+    // hubs. `files` lists the transcripts exported; `sync_dirty` the (kind, month) files
+    // whose records changed since the last export, kept by triggers `coagent sync` adds.
+    r#"
+    ALTER TABLE acks ADD COLUMN uid TEXT;
+    CREATE UNIQUE INDEX acks_by_uid ON acks (uid) WHERE uid IS NOT NULL;
+    ALTER TABLE dones ADD COLUMN uid TEXT;
+    CREATE UNIQUE INDEX dones_by_uid ON dones (uid) WHERE uid IS NOT NULL;
+    ALTER TABLE events ADD COLUMN uid TEXT;
+    CREATE UNIQUE INDEX events_by_uid ON events (uid) WHERE uid IS NOT NULL;
+    CREATE INDEX events_by_at ON events (at);
+    CREATE INDEX replies_by_created ON replies (created_at);
+    CREATE INDEX payloads_by_created ON payloads (created_at);
+    CREATE INDEX dones_by_created ON dones (created_at);
+    CREATE INDEX runs_by_started ON runs (started_at);
+    CREATE INDEX todos_by_created ON todos (created_at);
+    ALTER TABLE todos ADD COLUMN hlc TEXT;
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,              -- relative to the hub: transcripts/<session>/<name>
+        session TEXT,
+        sha256 TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX files_by_at ON files (at);
+    CREATE TABLE sync_dirty (
+        kind TEXT NOT NULL,
+        month TEXT NOT NULL,                -- YYYY-MM (UTC)
+        PRIMARY KEY (kind, month)
+    ) WITHOUT ROWID;
+    "#,
+    // 11: the node of the hub that opened a session that came by sync (NULL: this hub), so
+    // that only its own hub's monitor judges and wraps it.
+    r#"
+    ALTER TABLE sessions ADD COLUMN node TEXT;
+    "#,
 ];
 
 pub struct Store {
@@ -435,6 +522,113 @@ impl Store {
     }
 }
 
+/// Which records a list shows: the newest `limit` (every one when `None`), made at or after
+/// `since`. Lists read the newest rows of an index and stop, so a list costs the same in a
+/// hub of ten sessions and one of a hundred thousand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub limit: Option<usize>,
+    pub since: Option<crate::clock::Millis>,
+}
+
+impl Window {
+    /// The newest `n`.
+    pub fn newest(n: usize) -> Window {
+        Window {
+            limit: Some(n),
+            since: None,
+        }
+    }
+
+    /// Every record.
+    pub fn all() -> Window {
+        Window::default()
+    }
+
+    /// The SQL `LIMIT`: one row more than shown, to tell whether more exist (-1: no limit).
+    pub fn sql_limit(&self) -> i64 {
+        self.limit.map_or(-1, |n| n as i64 + 1)
+    }
+
+    /// The SQL lower bound of the creation time.
+    pub fn sql_since(&self) -> i64 {
+        self.since.unwrap_or(i64::MIN)
+    }
+}
+
+/// Hands each row of `stmt` (queried with a `LIMIT` of [`Window::sql_limit`]) to `each`, one
+/// at a time, and says whether rows were left beyond the window. Memory stays flat however
+/// many rows there are.
+pub fn stream<T>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    window: Window,
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<bool> {
+    let mut rows = stmt.query(params)?;
+    let mut n = 0usize;
+    while let Some(r) = rows.next()? {
+        if window.limit.is_some_and(|l| n >= l) {
+            return Ok(true);
+        }
+        each(map(r)?)?;
+        n += 1;
+    }
+    Ok(false)
+}
+
+/// `<select> WHERE <the conditions given a value> ORDER BY <order> LIMIT ?`, with its
+/// parameters. Only the filters a user gave reach SQL, so the planner picks the index that
+/// serves them (a `?1 IS NULL OR …` condition would hide every index from it).
+pub fn filtered(
+    select: &str,
+    conds: &[(&str, Option<rusqlite::types::Value>)],
+    order: &str,
+    window: Window,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = select.to_string();
+    let mut params = Vec::new();
+    // A select with conditions of its own (a partial index's) gets the filters after them;
+    // a sub-query's WHERE, in parentheses, is not the select's.
+    let mut joined = top_level_where(select);
+    for (cond, value) in conds {
+        if let Some(v) = value {
+            sql.push_str(if joined { " AND " } else { " WHERE " });
+            joined = true;
+            sql.push_str(cond);
+            params.push(v.clone());
+        }
+    }
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
+    params.push(rusqlite::types::Value::Integer(window.sql_limit()));
+    (sql, params)
+}
+
+fn top_level_where(sql: &str) -> bool {
+    let mut depth = 0i32;
+    let b = sql.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            _ if depth == 0 && sql[i..].starts_with(" WHERE ") => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A text filter's SQL value.
+pub fn text(v: Option<&str>) -> Option<rusqlite::types::Value> {
+    v.map(|s| rusqlite::types::Value::Text(s.to_string()))
+}
+
+/// A time filter's SQL value (the window's `since`).
+pub fn since(window: Window) -> Option<rusqlite::types::Value> {
+    window.since.map(rusqlite::types::Value::Integer)
+}
+
 /// SQLite's word that the file is not a database, or a damaged one, as a user error that
 /// names `coagent doctor`.
 fn damaged(path: &Path, e: Error) -> Error {
@@ -536,6 +730,95 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .expect("mode");
         assert_eq!(mode, "wal");
+    }
+
+    /// Issue 15: `stats` took 625 s on a hub of 100,000 sessions (a correlated sub-query
+    /// per session, no index on the `session` columns). A hub made before the fix gains the
+    /// indexes when it is opened, and each session's first succeeded run is filled in.
+    #[test]
+    fn an_existing_hub_gains_the_scale_indexes_and_its_first_done_times() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("store.db");
+        {
+            let c = Connection::open(&p).expect("open");
+            for (i, sql) in MIGRATIONS.iter().take(6).enumerate() {
+                c.execute_batch(sql).expect("old migration");
+                c.pragma_update(None, "user_version", (i + 1) as i64)
+                    .expect("version");
+            }
+            c.execute_batch(
+                "INSERT INTO sessions (id, vendor, state, capsule_version, capsule_sha256, created_at)
+                   VALUES ('S-1', 'claude', 'live', '1.0', 'x', 1000);
+                 INSERT INTO dos (id, session, title, lang, script, sha256, state, proposed_at)
+                   VALUES ('DO-1', 'S-1', 't', 'bash', 'true', 'h', 'succeeded', 2000);
+                 INSERT INTO runs (id, do_id, status, started_at, ended_at)
+                   VALUES ('R-1', 'DO-1', 'failed', 2000, 3000), ('R-2', 'DO-1', 'succeeded', 4000, 5000);",
+            )
+            .expect("old records");
+        }
+        let mut s = Store::open(&p, false).expect("migrate");
+        let first: Option<i64> = s
+            .conn()
+            .query_row(
+                "SELECT first_done_at FROM sessions WHERE id = 'S-1'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("first");
+        assert_eq!(first, Some(5000), "the end of the first succeeded run");
+        for index in [
+            "dos_by_proposed",
+            "wraps_by_session",
+            "messages_results",
+            "runs_succeeded",
+        ] {
+            let n: i64 = s
+                .conn()
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [index],
+                    |r| r.get(0),
+                )
+                .expect("index");
+            assert_eq!(n, 1, "{index}");
+        }
+        s.tx(|tx| {
+            tx.execute(
+                "INSERT INTO runs (id, do_id, status, started_at) VALUES ('R-0', 'DO-1', 'running', 100)",
+                [],
+            )?;
+            tx.execute("UPDATE runs SET status = 'succeeded', ended_at = 200 WHERE id = 'R-0'", [])?;
+            Ok(())
+        })
+        .expect("a run ends");
+        let first: Option<i64> = s
+            .conn()
+            .query_row(
+                "SELECT first_done_at FROM sessions WHERE id = 'S-1'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("first");
+        assert_eq!(first, Some(200), "kept by the trigger as runs end");
+    }
+
+    #[test]
+    fn filters_follow_the_select_s_own_conditions_not_a_sub_query_s() {
+        let w = Window::newest(5);
+        let (sql, _) = filtered(
+            "SELECT (SELECT x FROM m WHERE k = 1) FROM t",
+            &[("a = ?", text(Some("v")))],
+            "a",
+            w,
+        );
+        assert!(sql.contains("FROM t WHERE a = ?"), "{sql}");
+        let (sql, _) = filtered(
+            "SELECT x FROM t WHERE b = 1",
+            &[("a = ?", text(Some("v")))],
+            "a",
+            w,
+        );
+        assert!(sql.contains("WHERE b = 1 AND a = ?"), "{sql}");
     }
 
     #[test]

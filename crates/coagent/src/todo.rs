@@ -8,8 +8,6 @@
 //! of the TODO's own DOs, commits in the project's git, or paths inside the project. A
 //! closed TODO keeps who closed it and with which refs; `todo reopen` opens it again.
 
-use std::collections::HashMap;
-
 use coagent_ingest::{AckRef, DoneLine};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -18,7 +16,7 @@ use crate::backchat::{TodoItem, TodoStatus};
 use crate::clock::Millis;
 use crate::hub::Hub;
 use crate::id::{self, Kind};
-use crate::{Error, Result, ack, store};
+use crate::{Error, Result, ack, hlc, store};
 
 /// Who closed a TODO by hand.
 pub const HUMAN: &str = "human";
@@ -116,8 +114,8 @@ pub fn add(hub: &mut Hub, title: &str, acceptance: &str, top: bool) -> Result<To
             tx.query_row("SELECT COALESCE(MAX(rank), 0) + 1 FROM todos", [], |r| r.get(0))?
         };
         tx.execute(
-            "INSERT INTO todos (id, title, acceptance, status, rank, created_at) VALUES (?1, ?2, ?3, 'open', ?4, ?5)",
-            params![id, title, acceptance.trim(), rank, now],
+            "INSERT INTO todos (id, title, acceptance, status, rank, created_at, hlc) VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6)",
+            params![id, title, acceptance.trim(), rank, now, hlc::tick(tx, now)?],
         )?;
         store::event(tx, now, None, "todo.added", &serde_json::json!({"id": id}))?;
         Ok(())
@@ -147,29 +145,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Todo> {
     })
 }
 
-/// Fills in each TODO's DOs and derived state.
+/// Fills in each TODO's DOs and derived state (one indexed look-up per TODO).
 fn with_dos(hub: &Hub, mut todos: Vec<Todo>) -> Result<Vec<Todo>> {
-    if todos.is_empty() {
-        return Ok(todos);
-    }
-    let mut stmt = hub.store.conn().prepare_cached(
-        "SELECT todo_id, id, state FROM dos WHERE todo_id IS NOT NULL ORDER BY proposed_at, id",
-    )?;
-    let mut by_todo: HashMap<String, Vec<TodoDo>> = HashMap::new();
-    for r in stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            TodoDo {
-                id: r.get(1)?,
-                state: r.get(2)?,
-            },
-        ))
-    })? {
-        let (t, d) = r?;
-        by_todo.entry(t).or_default().push(d);
-    }
+    let mut stmt = hub
+        .store
+        .conn()
+        .prepare_cached("SELECT id, state FROM dos WHERE todo_id = ?1 ORDER BY proposed_at, id")?;
     for t in &mut todos {
-        t.dos = by_todo.remove(&t.id).unwrap_or_default();
+        t.dos = stmt
+            .query_map([&t.id], |r| {
+                Ok(TodoDo {
+                    id: r.get(0)?,
+                    state: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         t.derive_state();
     }
     Ok(todos)
@@ -187,12 +177,71 @@ fn query(hub: &Hub, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Todo>> {
 pub fn list(hub: &Hub, all: bool) -> Result<Vec<Todo>> {
     let sql = if all {
         format!(
-            "SELECT {COLS} FROM todos ORDER BY status = 'done', CASE WHEN status = 'done' THEN -done_at ELSE rank END, created_at"
+            "SELECT {COLS} FROM todos ORDER BY status = 'done', CASE WHEN status = 'done' THEN -done_at ELSE rank END, created_at, id"
         )
     } else {
-        format!("SELECT {COLS} FROM todos WHERE status = 'open' ORDER BY rank, created_at")
+        format!("SELECT {COLS} FROM todos WHERE status = 'open' ORDER BY rank, created_at, id")
     };
     query(hub, &sql, [])
+}
+
+/// Which TODOs `todo list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Done ones too.
+    pub all: bool,
+    /// `open`, `in_progress` or `done`.
+    pub state: Option<String>,
+    /// At most `limit` in all; open ones added, done ones closed, at or after `since`.
+    pub window: store::Window,
+}
+
+/// What `todo list` shows: open TODOs in handoff order, then (with `all` or the `done`
+/// state) the newest done ones, at most the window's limit in all; and whether more matched.
+pub fn listed(hub: &Hub, f: &Filter) -> Result<(Vec<Todo>, bool)> {
+    let state = f.state.as_deref();
+    if let Some(s) = state
+        && !matches!(s, "open" | "in_progress" | "done")
+    {
+        return Err(Error::invalid(
+            format!("`{s}` is not a TODO state"),
+            Some("open, in_progress or done".to_string()),
+        ));
+    }
+    let limit = f.window.sql_limit();
+    let since = f.window.sql_since();
+    let mut out = Vec::new();
+    if state != Some("done") {
+        let open = query(
+            hub,
+            &format!(
+                "SELECT {COLS} FROM todos WHERE status = 'open' AND created_at >= ?1 ORDER BY rank, created_at, id"
+            ),
+            params![since],
+        )?;
+        out.extend(open.into_iter().filter(|t| match state {
+            Some("open") => t.state == TodoState::Open,
+            Some("in_progress") => t.state == TodoState::InProgress,
+            _ => true,
+        }));
+    }
+    if f.all || state == Some("done") {
+        let room = if limit < 0 {
+            -1
+        } else {
+            (limit - out.len() as i64).max(0)
+        };
+        out.extend(query(
+            hub,
+            &format!("SELECT {COLS} FROM todos WHERE status = 'done' AND done_at >= ?1 ORDER BY done_at DESC, id LIMIT ?2"),
+            params![since, room],
+        )?);
+    }
+    let more = f.window.limit.is_some_and(|l| out.len() > l);
+    if let Some(l) = f.window.limit {
+        out.truncate(l);
+    }
+    Ok((out, more))
 }
 
 /// Done TODOs closed at or after `since`, newest first, at most `limit`.
@@ -243,6 +292,38 @@ pub fn done(hub: &mut Hub, typed: &str) -> Result<Todo> {
     get(hub, &id)
 }
 
+/// Changes a TODO's title or what "done" means for it.
+pub fn edit(
+    hub: &mut Hub,
+    typed: &str,
+    title: Option<&str>,
+    acceptance: Option<&str>,
+) -> Result<Todo> {
+    let id = store::resolve_id(hub.store.conn(), "todos", Kind::Todo, typed)?;
+    let title = title.map(str::trim);
+    if title.is_some_and(|t| t.is_empty() || t.chars().count() > 500) {
+        return Err(Error::invalid(
+            "a TODO title is 1 to 500 characters",
+            Some("put the details in --acceptance".to_string()),
+        ));
+    }
+    if title.is_none() && acceptance.is_none() {
+        return Err(Error::invalid(
+            "nothing to change",
+            Some("coagent todo edit T-… --title \"…\" and/or --acceptance \"…\"".to_string()),
+        ));
+    }
+    let now = hub.now_ms();
+    hub.store.tx(|tx| {
+        tx.execute(
+            "UPDATE todos SET title = COALESCE(?2, title), acceptance = COALESCE(?3, acceptance), hlc = ?4 WHERE id = ?1",
+            params![&id, title, acceptance.map(str::trim), hlc::tick(tx, now)?],
+        )?;
+        store::event(tx, now, None, "todo.edited", &serde_json::json!({"id": id}))
+    })?;
+    get(hub, &id)
+}
+
 /// Opens a done TODO again: it forgets who closed it and with which refs (the DONE lines
 /// and events keep the history).
 pub fn reopen(hub: &mut Hub, typed: &str) -> Result<Todo> {
@@ -250,8 +331,8 @@ pub fn reopen(hub: &mut Hub, typed: &str) -> Result<Todo> {
     let now = hub.now_ms();
     hub.store.tx(|tx| {
         let n = tx.execute(
-            "UPDATE todos SET status = 'open', done_at = NULL, closed_by = NULL, closed_refs = NULL WHERE id = ?1 AND status = 'done'",
-            [&id],
+            "UPDATE todos SET status = 'open', done_at = NULL, closed_by = NULL, closed_refs = NULL, hlc = ?2 WHERE id = ?1 AND status = 'done'",
+            params![&id, hlc::tick(tx, now)?],
         )?;
         if n > 0 {
             store::event(tx, now, None, "todo.reopened", &serde_json::json!({"id": id}))?;
@@ -270,8 +351,8 @@ pub fn close(
     now: Millis,
 ) -> Result<bool> {
     let n = tx.execute(
-        "UPDATE todos SET status = 'done', done_at = ?2, closed_by = ?3, closed_refs = ?4 WHERE id = ?1 AND status != 'done'",
-        params![id, now, by, serde_json::to_string(refs).unwrap_or_default()],
+        "UPDATE todos SET status = 'done', done_at = ?2, closed_by = ?3, closed_refs = ?4, hlc = ?5 WHERE id = ?1 AND status != 'done'",
+        params![id, now, by, serde_json::to_string(refs).unwrap_or_default(), hlc::tick(tx, now)?],
     )?;
     if n > 0 {
         store::event(

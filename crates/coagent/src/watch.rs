@@ -326,7 +326,7 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
         // Only live chats: a boot payload nobody pasted yet is not a degrading chat.
         for s in open
             .iter()
-            .filter(|s| s.level == Level::Fail && s.session.state == "live")
+            .filter(|s| s.level == Level::Fail && s.session.state == "live" && !s.session.elsewhere)
         {
             let failing: Vec<&str> = s
                 .signals

@@ -666,7 +666,34 @@ fn wrap_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WrapRow> {
 const WRAP_COLS: &str =
     "id, session, to_target, archive, sha256, created_at, consumed_at, consumed_by";
 
-/// Wraps, newest first.
+/// Wraps, newest first (of one session when given), handed to `each` one at a time; says
+/// whether more matched than the window shows.
+pub fn listed(
+    hub: &Hub,
+    session: Option<&str>,
+    window: store::Window,
+    each: impl FnMut(WrapRow) -> Result<()>,
+) -> Result<bool> {
+    let (sql, params) = store::filtered(
+        &format!("SELECT {WRAP_COLS} FROM wraps"),
+        &[
+            ("session = ?", store::text(session)),
+            ("created_at >= ?", store::since(window)),
+        ],
+        "created_at DESC, id DESC",
+        window,
+    );
+    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
+    store::stream(
+        &mut stmt,
+        rusqlite::params_from_iter(params),
+        window,
+        wrap_row,
+        each,
+    )
+}
+
+/// Every wrap, newest first.
 pub fn list(hub: &Hub) -> Result<Vec<WrapRow>> {
     let mut s = hub.store.conn().prepare(&format!(
         "SELECT {WRAP_COLS} FROM wraps ORDER BY created_at DESC, id DESC"

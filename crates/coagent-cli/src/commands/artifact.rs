@@ -22,29 +22,43 @@ pub fn run(app: &App, cmd: ArtifactCmd) -> anyhow::Result<ExitCode> {
                 )
             });
         }
-        ArtifactCmd::List { do_id, limit } => {
-            let do_id = match do_id {
-                Some(d) => Some(coagent::dos::get(&hub, &d)?.id),
-                None => None,
+        ArtifactCmd::List {
+            do_id,
+            session,
+            kind,
+            list,
+        } => {
+            let filter = artifact::Filter {
+                do_id: match do_id {
+                    Some(d) => Some(coagent::dos::get(&hub, &d)?.id),
+                    None => None,
+                },
+                session: match session {
+                    Some(s) => Some(coagent::session::get(&hub, &s)?.id),
+                    None => None,
+                },
+                kind,
+                window: list.window(hub.now_ms())?,
             };
-            let list = artifact::list(&hub, do_id.as_deref(), limit)?;
-            out::emit(app.json(), &serde_json::json!({"artifacts": list}), || {
-                if list.is_empty() {
-                    return "No artifacts yet: they come from `coagent do run`.\n".to_string();
-                }
-                list.iter()
-                    .map(|a| {
-                        format!(
-                            "{}  {:<4} {:>10} B  {}  {}\n",
-                            out::bold(&a.id),
-                            a.kind,
-                            a.bytes,
-                            a.do_id.as_deref().unwrap_or("-"),
-                            a.path
-                        )
-                    })
-                    .collect()
-            });
+            let mut p = out::ListPrinter::start(app.json(), "artifacts");
+            let more = artifact::list(&hub, &filter, |a| {
+                p.item(&a, |a| {
+                    format!(
+                        "{}  {:<4} {:>10} B  {}  {}\n",
+                        out::bold(&a.id),
+                        a.kind,
+                        a.bytes,
+                        a.do_id.as_deref().unwrap_or("-"),
+                        a.path
+                    )
+                });
+                Ok(())
+            })?;
+            p.finish(
+                more,
+                "No artifacts yet: they come from `coagent do run`.\n",
+                serde_json::json!({}),
+            );
         }
         ArtifactCmd::Show { id, content } => {
             let a = artifact::get(&hub, &id)?;

@@ -40,36 +40,45 @@ pub fn run(app: &App, cmd: BackchatCmd) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             });
         }
-        BackchatCmd::List { limit } => {
+        BackchatCmd::List {
+            session,
+            kind,
+            list,
+        } => {
             let hub = app.hub()?;
-            let list = backchat::list(&hub, limit)?;
-            out::emit(app.json(), &serde_json::json!({"messages": list}), || {
-                if list.is_empty() {
-                    return "No messages yet.\n".to_string();
-                }
-                list.iter()
-                    .map(|m| {
-                        format!(
-                            "{}  {:<3} {:<8} to {:<14} {}{}{}\n",
-                            out::bold(&m.id),
-                            m.direction,
-                            m.kind,
-                            m.to,
-                            m.subject,
-                            if m.valid {
-                                String::new()
-                            } else {
-                                out::red("  (invalid)")
-                            },
-                            if m.requires_ack && m.acked_at.is_none() {
-                                out::yellow("  (awaiting ACK)")
-                            } else {
-                                String::new()
-                            }
-                        )
-                    })
-                    .collect()
-            });
+            let filter = backchat::Filter {
+                session: match session {
+                    Some(s) => Some(coagent::session::get(&hub, &s)?.id),
+                    None => None,
+                },
+                kind,
+                window: list.window(hub.now_ms())?,
+            };
+            let mut p = out::ListPrinter::start(app.json(), "messages");
+            let more = backchat::list(&hub, &filter, |m| {
+                p.item(&m, |m| {
+                    format!(
+                        "{}  {:<3} {:<8} to {:<14} {}{}{}\n",
+                        out::bold(&m.id),
+                        m.direction,
+                        m.kind,
+                        m.to,
+                        m.subject,
+                        if m.valid {
+                            String::new()
+                        } else {
+                            out::red("  (invalid)")
+                        },
+                        if m.requires_ack && m.acked_at.is_none() {
+                            out::yellow("  (awaiting ACK)")
+                        } else {
+                            String::new()
+                        }
+                    )
+                });
+                Ok(())
+            })?;
+            p.finish(more, "No messages yet.\n", serde_json::json!({}));
         }
         BackchatCmd::Show { id } => {
             let hub = app.hub()?;

@@ -296,7 +296,7 @@ pub fn run(app: &App, keep: bool) -> anyhow::Result<ExitCode> {
         "stats: the seed's acceptance figures",
         "Measured locally from the hub's records; nothing is sent anywhere.",
     );
-    let st = coagent::stats::compute(&hub, 5)?;
+    let st = coagent::stats::compute(&hub)?;
     let a = &st.acceptance;
     g.show(&format!(
         "  sessions {} · DOs completed {} · first DO ≤ 15 min {}/{} · results ACKed {}/{} · secrets pasted out {}",

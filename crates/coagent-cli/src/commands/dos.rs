@@ -16,34 +16,42 @@ use crate::progress::Terminal;
 pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
     let mut hub = app.hub()?;
     match cmd {
-        DoCmd::List { session } => {
-            let session = match session {
-                Some(s) => Some(coagent::session::get(&hub, &s)?.id),
-                None => None,
+        DoCmd::List {
+            session,
+            state,
+            list,
+        } => {
+            let filter = dos::Filter {
+                session: match session {
+                    Some(s) => Some(coagent::session::get(&hub, &s)?.id),
+                    None => None,
+                },
+                state,
+                window: list.window(hub.now_ms())?,
             };
-            let list = dos::list(&hub, session.as_deref())?;
-            out::emit(app.json(), &serde_json::json!({"dos": list}), || {
-                if list.is_empty() {
-                    return "No DOs yet: they come from the chat's replies (`coagent ingest`).\n"
-                        .to_string();
-                }
-                list.iter()
-                    .map(|d| {
-                        format!(
-                            "{}  {:<9} {:<7} {}  {}{}\n",
-                            out::bold(&d.id),
-                            d.state,
-                            d.lang,
-                            d.title,
-                            out::dim(&d.session),
-                            d.todo
-                                .as_ref()
-                                .map(|t| format!("  {}", out::dim(&format!("for {t}"))))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect()
-            });
+            let mut p = out::ListPrinter::start(app.json(), "dos");
+            let more = dos::list(&hub, &filter, |d| {
+                p.item(&d, |d| {
+                    format!(
+                        "{}  {:<9} {:<7} {}  {}{}\n",
+                        out::bold(&d.id),
+                        d.state,
+                        d.lang,
+                        d.title,
+                        out::dim(&d.session),
+                        d.todo
+                            .as_ref()
+                            .map(|t| format!("  {}", out::dim(&format!("for {t}"))))
+                            .unwrap_or_default()
+                    )
+                });
+                Ok(())
+            })?;
+            p.finish(
+                more,
+                "No DOs yet: they come from the chat's replies (`coagent ingest`).\n",
+                serde_json::json!({}),
+            );
         }
         DoCmd::Show { id } => {
             let s = dos::show(&hub, &id)?;

@@ -22,6 +22,7 @@ mod session;
 pub(crate) mod start;
 mod stats;
 mod status;
+mod sync;
 mod ticker;
 mod todo;
 mod vendors;
@@ -50,13 +51,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             vendor,
             redact,
         } => wrap::unwrap(&app, wrap, latest, vendor, redact),
-        Command::Wraps => wrap::list(&app),
+        Command::Wraps { session, list } => wrap::list(&app, session, list),
         Command::Sweep { days } => wrap::sweep(&app, days),
         Command::Watch(a) => watch::run(&app, a),
         Command::Stats {
             anonymous,
             sessions,
-        } => stats::run(&app, anonymous, sessions),
+            all,
+        } => stats::run(&app, anonymous, (!all).then_some(sessions)),
+        Command::Sync {
+            remote,
+            dry_run,
+            redact,
+        } => sync::run(&app, remote, dry_run, redact),
         Command::Status(a) => status::run(&app, a),
         Command::Doctor(a) => doctor::run(&app, a),
         Command::Ticker(a) => ticker::run(&app, a),

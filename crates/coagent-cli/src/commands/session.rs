@@ -12,12 +12,31 @@ use crate::out;
 pub fn run(app: &App, cmd: SessionCmd) -> anyhow::Result<ExitCode> {
     let mut hub = app.hub()?;
     let (typed, how) = match cmd {
-        SessionCmd::List { open, limit } => {
-            let list = session::list(&hub, open, limit)?;
+        SessionCmd::List { open, state, list } => {
+            let filter = session::Filter {
+                open,
+                state,
+                window: list.window(hub.now_ms())?,
+            };
             let now = hub.now_ms();
-            out::emit(app.json(), &serde_json::json!({"sessions": list}), || {
-                render_list(&list, now)
-            });
+            let mut p = out::ListPrinter::start(app.json(), "sessions");
+            let mut open_seen = 0usize;
+            let more = session::list(&hub, &filter, |l| {
+                open_seen += usize::from(l.session.is_open());
+                p.item(&l, |l| render_one(l, now));
+                Ok(())
+            })?;
+            let json = app.json();
+            p.finish(
+                more,
+                "No sessions yet: `coagent start --vendor claude --goal \"…\"` opens one.\n",
+                serde_json::json!({}),
+            );
+            if !json && open_seen > 1 {
+                out::print(&format!(
+                    "\n{open_seen} sessions are open: `coagent session close ID` ends one you no longer use.\n"
+                ));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         SessionCmd::Close { id } => (id, Ending::Closed),
@@ -38,43 +57,30 @@ pub fn run(app: &App, cmd: SessionCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render_list(list: &[session::Listed], now: i64) -> String {
-    if list.is_empty() {
-        return "No sessions yet: `coagent start --vendor claude --goal \"…\"` opens one.\n"
-            .to_string();
+fn render_one(l: &session::Listed, now: i64) -> String {
+    let x = &l.session;
+    let state = if x.is_open() {
+        out::green(&x.state)
+    } else {
+        out::dim(&x.state)
+    };
+    let mut s = format!(
+        "{}  {:<9} {:<8} echo {:<8} {} ago",
+        out::bold(&x.id),
+        state,
+        x.vendor,
+        x.echo,
+        human_duration(now - x.created_at)
+    );
+    if let Some(w) = &x.from_wrap {
+        s.push_str(&format!("  from {w}"));
     }
-    let mut s = String::new();
-    for l in list {
-        let x = &l.session;
-        let state = if x.is_open() {
-            out::green(&x.state)
-        } else {
-            out::dim(&x.state)
-        };
-        s.push_str(&format!(
-            "{}  {:<9} {:<8} echo {:<8} {} ago",
-            out::bold(&x.id),
-            state,
-            x.vendor,
-            x.echo,
-            human_duration(now - x.created_at)
-        ));
-        if let Some(w) = &x.from_wrap {
-            s.push_str(&format!("  from {w}"));
-        }
-        if !l.successors.is_empty() {
-            s.push_str(&format!("  → {}", l.successors.join(", ")));
-        }
-        if !x.goal.is_empty() {
-            s.push_str(&format!("  {}", out::dim(&x.goal)));
-        }
-        s.push('\n');
+    if !l.successors.is_empty() {
+        s.push_str(&format!("  → {}", l.successors.join(", ")));
     }
-    let open = list.iter().filter(|l| l.session.is_open()).count();
-    if open > 1 {
-        s.push_str(&format!(
-            "\n{open} sessions are open: `coagent session close ID` ends one you no longer use.\n"
-        ));
+    if !x.goal.is_empty() {
+        s.push_str(&format!("  {}", out::dim(&x.goal)));
     }
+    s.push('\n');
     s
 }

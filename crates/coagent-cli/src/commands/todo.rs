@@ -21,11 +21,34 @@ pub fn run(app: &App, cmd: TodoCmd) -> anyhow::Result<ExitCode> {
                 format!("{} {} {}\n", out::green("Added"), out::bold(&t.id), t.title)
             });
         }
-        TodoCmd::List { all } => {
-            let list = todo::list(&hub, all)?;
-            out::emit(app.json(), &serde_json::json!({"todos": list}), || {
-                render_list(&list)
-            });
+        TodoCmd::List {
+            all,
+            state,
+            limit,
+            since,
+        } => {
+            let window = coagent::store::Window {
+                limit: (!all).then_some(limit),
+                since: match since {
+                    Some(s) => Some(coagent::clock::parse_since(&s, hub.now_ms())?),
+                    None => None,
+                },
+            };
+            let (list, more) = todo::listed(&hub, &todo::Filter { all, state, window })?;
+            out::emit(
+                app.json(),
+                &serde_json::json!({"todos": list, "more": more}),
+                || {
+                    let mut s = render_list(&list);
+                    if more {
+                        s.push_str(&out::dim(&format!(
+                            "… {} shown: --limit N shows more, --all every one.\n",
+                            list.len()
+                        )));
+                    }
+                    s
+                },
+            );
         }
         TodoCmd::Done { id } => {
             let t = todo::done(&mut hub, &id)?;
@@ -36,6 +59,21 @@ pub fn run(app: &App, cmd: TodoCmd) -> anyhow::Result<ExitCode> {
                     out::bold(&t.id),
                     t.title,
                     closed_by(&t)
+                )
+            });
+        }
+        TodoCmd::Edit {
+            id,
+            title,
+            acceptance,
+        } => {
+            let t = todo::edit(&mut hub, &id, title.as_deref(), acceptance.as_deref())?;
+            out::emit(app.json(), &t, || {
+                format!(
+                    "{} {} {}\n",
+                    out::green("Changed"),
+                    out::bold(&t.id),
+                    t.title
                 )
             });
         }

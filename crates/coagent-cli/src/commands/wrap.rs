@@ -6,7 +6,7 @@ use coagent::clock::{human_duration, rfc3339};
 use coagent::wrap::{self, WrapOptions};
 
 use crate::app::App;
-use crate::cli::{WrapArgs, WrapSub};
+use crate::cli::{ListArgs, WrapArgs, WrapSub};
 use crate::commands::start::paste_instructions;
 use crate::out;
 
@@ -139,31 +139,32 @@ pub fn unwrap(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn list(app: &App) -> anyhow::Result<ExitCode> {
+pub fn list(app: &App, session: Option<String>, list: ListArgs) -> anyhow::Result<ExitCode> {
     let hub = app.hub()?;
-    let rows = wrap::list(&hub)?;
     let now = hub.now_ms();
-    out::emit(app.json(), &serde_json::json!({"wraps": rows}), || {
-        if rows.is_empty() {
-            return "No wraps yet.\n".to_string();
-        }
-        rows.iter()
-            .map(|w| {
-                format!(
-                    "{}  {} → {:<8} {} ago  {}  {}\n",
-                    out::bold(&w.id),
-                    w.session,
-                    w.to,
-                    human_duration(now - w.created_at),
-                    match &w.consumed_by {
-                        Some(by) => format!("unwrapped by {by}"),
-                        None => out::yellow("waiting"),
-                    },
-                    out::dim(&w.archive)
-                )
-            })
-            .collect()
-    });
+    let session = match session {
+        Some(s) => Some(coagent::session::get(&hub, &s)?.id),
+        None => None,
+    };
+    let mut p = out::ListPrinter::start(app.json(), "wraps");
+    let more = wrap::listed(&hub, session.as_deref(), list.window(now)?, |w| {
+        p.item(&w, |w| {
+            format!(
+                "{}  {} → {:<8} {} ago  {}  {}\n",
+                out::bold(&w.id),
+                w.session,
+                w.to,
+                human_duration(now - w.created_at),
+                match &w.consumed_by {
+                    Some(by) => format!("unwrapped by {by}"),
+                    None => out::yellow("waiting"),
+                },
+                out::dim(&w.archive)
+            )
+        });
+        Ok(())
+    })?;
+    p.finish(more, "No wraps yet.\n", serde_json::json!({}));
     Ok(ExitCode::SUCCESS)
 }
 

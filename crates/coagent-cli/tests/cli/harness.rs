@@ -19,6 +19,8 @@ pub struct Env {
     pub home: PathBuf,
     pub clip: PathBuf,
     pub now: String,
+    /// `COAGENT_SEED`: two hubs that stand for two machines need two seeds.
+    pub seed: String,
     hubs: std::cell::RefCell<Vec<PathBuf>>,
 }
 
@@ -37,6 +39,7 @@ impl Env {
             clip,
             _tmp: tmp,
             now: NOW.to_string(),
+            seed: "7".to_string(),
 
             hubs: Default::default(),
         }
@@ -118,7 +121,7 @@ impl Env {
             .env("NO_COLOR", "1")
             .env("COLUMNS", "100")
             .env("COAGENT_NOW", &self.now)
-            .env("COAGENT_SEED", "7")
+            .env("COAGENT_SEED", &self.seed)
             .env("COAGENT_CLIPBOARD", format!("file:{}", self.clip.display()))
             .env("GIT_CONFIG_NOSYSTEM", "1");
         Cmd {

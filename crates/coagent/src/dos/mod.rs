@@ -110,21 +110,84 @@ pub fn get(hub: &Hub, typed: &str) -> Result<Do> {
         .query_row(&format!("SELECT {COLS} FROM dos WHERE id = ?1"), [id], row)?)
 }
 
-/// DOs, oldest first; of one session when given.
-pub fn list(hub: &Hub, session: Option<&str>) -> Result<Vec<Do>> {
-    let c = hub.store.conn();
-    Ok(match session {
-        Some(s) => c
-            .prepare_cached(&format!(
-                "SELECT {COLS} FROM dos WHERE session = ?1 ORDER BY proposed_at, id"
-            ))?
-            .query_map([s], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        None => c
-            .prepare_cached(&format!("SELECT {COLS} FROM dos ORDER BY proposed_at, id"))?
-            .query_map([], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    })
+/// Which DOs `do list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub session: Option<String>,
+    /// One lifecycle state (`proposed`, `succeeded`, `acked`…).
+    pub state: Option<String>,
+    /// The newest `limit` DOs proposed at or after `since`.
+    pub window: store::Window,
+}
+
+/// The lifecycle states, in order (a DO's state only moves forward along it, but for a
+/// rerun).
+pub const STATES: &[&str] = &[
+    "proposed",
+    "approved",
+    "running",
+    "interrupted",
+    "killed",
+    "timed_out",
+    "failed",
+    "succeeded",
+    "acked",
+];
+
+/// DOs in the order they were proposed (a reply's DOs in its order), handed to `each` one at a time: the newest
+/// `filter.window.limit` of them (buffered, at most that many), or every one streamed.
+/// Says whether more matched than were shown.
+pub fn list(hub: &Hub, filter: &Filter, mut each: impl FnMut(Do) -> Result<()>) -> Result<bool> {
+    if let Some(s) = &filter.state
+        && !STATES.contains(&s.as_str())
+    {
+        return Err(Error::invalid(
+            format!("`{s}` is not a DO state"),
+            Some(format!("one of: {}", STATES.join(", "))),
+        ));
+    }
+    let w = filter.window;
+    let order = if w.limit.is_some() {
+        "proposed_at DESC, rowid DESC"
+    } else {
+        "proposed_at, rowid"
+    };
+    let (sql, params) = store::filtered(
+        &format!("SELECT {COLS} FROM dos"),
+        &[
+            ("session = ?", store::text(filter.session.as_deref())),
+            ("state = ?", store::text(filter.state.as_deref())),
+            ("proposed_at >= ?", store::since(w)),
+        ],
+        order,
+        w,
+    );
+    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
+    let params = rusqlite::params_from_iter(params);
+    if w.limit.is_none() {
+        return store::stream(&mut stmt, params, w, row, each);
+    }
+    let mut newest = Vec::new();
+    let more = store::stream(&mut stmt, params, w, row, |d| {
+        newest.push(d);
+        Ok(())
+    })?;
+    for d in newest.into_iter().rev() {
+        each(d)?;
+    }
+    Ok(more)
+}
+
+/// Every DO of one session, oldest first (a session holds a handful).
+pub fn of_session(hub: &Hub, session: &str) -> Result<Vec<Do>> {
+    Ok(hub
+        .store
+        .conn()
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM dos WHERE session = ?1 ORDER BY proposed_at, id"
+        ))?
+        .query_map([session], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// The quarantined script as it is now, and its sha256.
@@ -309,7 +372,7 @@ pub fn show(hub: &Hub, typed: &str) -> Result<Shown> {
             .unwrap_or_default(),
         artifact_lines: coagent_runner::artifact_lines(&script),
         runs: runs(hub, &d.id)?,
-        artifacts: artifact::list(hub, Some(&d.id), 100)?,
+        artifacts: artifact::of_do(hub, &d.id, 100)?,
         revises: revision(hub, &d, &script)?,
         script,
         r#do: d,
