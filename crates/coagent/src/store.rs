@@ -291,6 +291,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_wrap_reason ON events (json_extract(data, '$.reason'))
         WHERE kind = 'session.wrapped';
     CREATE INDEX todos_by_done ON todos (status, done_at);
+    -- The monitor's "latest event of a kind" in a session, and the payloads whose parts
+    -- `stats` adds up.
+    CREATE INDEX events_by_session_kind ON events (session, kind);
+    CREATE INDEX payloads_with_parts ON payloads (id) WHERE part = 1 AND part_tokens IS NOT NULL;
     "#,
     // 10: sharing a hub through git (`coagent sync`). ACKs, DONEs and events are numbered
     // by each hub on its own, so a record from another hub keeps that hub's id for it
