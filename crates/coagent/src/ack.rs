@@ -310,7 +310,8 @@ pub fn list(hub: &Hub, f: &Filter, each: impl FnMut(AckEntry) -> Result<()>) -> 
             Some("accepted or rejected; `ack list --pending` lists those awaited".to_string()),
         ));
     }
-    let (sql, params) = store::filtered(
+    store::list(
+        hub.store.conn(),
         "SELECT target, session, status, refs, reason, created_at FROM acks",
         &[
             ("session = ?", store::text(f.session.as_deref())),
@@ -318,12 +319,6 @@ pub fn list(hub: &Hub, f: &Filter, each: impl FnMut(AckEntry) -> Result<()>) -> 
             ("created_at >= ?", store::since(f.window)),
         ],
         "created_at DESC, id DESC",
-        f.window,
-    );
-    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
-    store::stream(
-        &mut stmt,
-        rusqlite::params_from_iter(params),
         f.window,
         |r| {
             let refs: String = r.get(3)?;

@@ -237,7 +237,8 @@ pub struct Filter {
 /// Artifacts, newest first, handed to `each` one at a time; says whether more matched
 /// than the window shows.
 pub fn list(hub: &Hub, f: &Filter, each: impl FnMut(Artifact) -> Result<()>) -> Result<bool> {
-    let (sql, params) = store::filtered(
+    store::list(
+        hub.store.conn(),
         &format!("SELECT {COLS} FROM artifacts"),
         &[
             ("do_id = ?", store::text(f.do_id.as_deref())),
@@ -249,12 +250,6 @@ pub fn list(hub: &Hub, f: &Filter, each: impl FnMut(Artifact) -> Result<()>) -> 
             ("created_at >= ?", store::since(f.window)),
         ],
         "created_at DESC, id",
-        f.window,
-    );
-    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
-    store::stream(
-        &mut stmt,
-        rusqlite::params_from_iter(params),
         f.window,
         row,
         each,

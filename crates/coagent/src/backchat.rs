@@ -275,7 +275,8 @@ pub fn list(
     each: impl FnMut(Recorded) -> Result<()>,
 ) -> Result<bool> {
     use crate::store;
-    let (sql, params) = store::filtered(
+    store::list(
+        hub.store.conn(),
         &format!("SELECT {RECORDED_COLS} FROM messages"),
         &[
             ("session = ?", store::text(f.session.as_deref())),
@@ -283,12 +284,6 @@ pub fn list(
             ("created_at >= ?", store::since(f.window)),
         ],
         "created_at DESC, id DESC",
-        f.window,
-    );
-    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
-    store::stream(
-        &mut stmt,
-        rusqlite::params_from_iter(params),
         f.window,
         |r| recorded_row(r, false),
         each,

@@ -582,6 +582,28 @@ pub fn stream<T>(
     Ok(false)
 }
 
+/// A list command's query: [`filtered`] `select`, prepared on `conn` and [`stream`]ed
+/// through `map` to `each`. True when rows were left beyond the window.
+pub fn list<T>(
+    conn: &Connection,
+    select: &str,
+    conds: &[(&str, Option<rusqlite::types::Value>)],
+    order: &str,
+    window: Window,
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    each: impl FnMut(T) -> Result<()>,
+) -> Result<bool> {
+    let (sql, params) = filtered(select, conds, order, window);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    stream(
+        &mut stmt,
+        rusqlite::params_from_iter(params),
+        window,
+        map,
+        each,
+    )
+}
+
 /// `<select> WHERE <the conditions given a value> ORDER BY <order> LIMIT ?`, with its
 /// parameters. Only the filters a user gave reach SQL, so the planner picks the index that
 /// serves them (a `?1 IS NULL OR …` condition would hide every index from it).

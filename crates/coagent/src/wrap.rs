@@ -674,19 +674,14 @@ pub fn listed(
     window: store::Window,
     each: impl FnMut(WrapRow) -> Result<()>,
 ) -> Result<bool> {
-    let (sql, params) = store::filtered(
+    store::list(
+        hub.store.conn(),
         &format!("SELECT {WRAP_COLS} FROM wraps"),
         &[
             ("session = ?", store::text(session)),
             ("created_at >= ?", store::since(window)),
         ],
         "created_at DESC, id DESC",
-        window,
-    );
-    let mut stmt = hub.store.conn().prepare_cached(&sql)?;
-    store::stream(
-        &mut stmt,
-        rusqlite::params_from_iter(params),
         window,
         wrap_row,
         each,

@@ -388,6 +388,16 @@ fn run_all_stops_at_the_first_failure_unless_keep_going() {
         .stderr_has("no DO waiting");
 }
 
+/// One field of each DO an ingest found, in order.
+fn dos_field<'a>(r: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    r["dos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d[field].as_str().unwrap())
+        .collect()
+}
+
 /// Ingests turn `n`'s reply of the real-chat fixture set `set` (`fixtures/<set>/`).
 fn replay(env: &Env, set: &str, n: u32) -> serde_json::Value {
     let reply = std::fs::read(format!(
@@ -417,12 +427,7 @@ fn a_real_chat_s_three_turns_are_read_as_it_meant_them() {
     assert_eq!(r["echo"]["status"], "verified");
     // Turn 2: four DOs, one per step, in order; one installs a project-local venv.
     let r = turn(2);
-    let titles: Vec<&str> = r["dos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["title"].as_str().unwrap())
-        .collect();
+    let titles = dos_field(&r, "title");
     assert_eq!(titles.len(), 4, "{r}");
     assert!(titles[0].contains(".venv"), "{titles:?}");
     // Turn 3: no DOs; three DONE lines and a question for the human.
@@ -537,20 +542,10 @@ fn a_real_chat_on_python_slugify_is_read_as_it_meant_it() {
     let turn = |n: u32| replay(&env, "real-chat-slugify", n);
     let r = turn(1);
     assert_eq!(r["echo"]["status"], "verified", "{r}");
-    let langs: Vec<&str> = r["dos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["lang"].as_str().unwrap())
-        .collect();
+    let langs = dos_field(&r, "lang");
     assert_eq!(langs, ["bash", "python"], "{r}");
     let r = turn(2);
-    let titles: Vec<&str> = r["dos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["title"].as_str().unwrap())
-        .collect();
+    let titles = dos_field(&r, "title");
     assert_eq!(titles.len(), 3, "{r}");
     assert!(titles[0].contains(".venv"), "{titles:?}");
     assert_eq!(r["acks"].as_array().unwrap().len(), 2, "{r}");
@@ -617,12 +612,7 @@ fn a_real_chat_given_the_shorter_contract_still_echoes_proposes_and_acknowledges
     };
     let r = turn(1);
     assert_eq!(r["echo"]["status"], "verified", "{r}");
-    let langs: Vec<&str> = r["dos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["lang"].as_str().unwrap())
-        .collect();
+    let langs = dos_field(&r, "lang");
     assert_eq!(langs, ["bash", "python", "bash"], "{r}");
     // The tag was read: it names the real hub's session, not a missing tag.
     assert_eq!(kinds(&r), ["tag_wrong"], "{r}");

@@ -254,7 +254,8 @@ fn show_again_what_the_cut_diff_hides(items: &mut [Item], shares: &[usize]) -> b
 fn printed_in(text: &str, log: &[u8]) -> bool {
     const SHORTEST: usize = 120;
     let text = text.trim_end_matches('\n');
-    text.len() >= SHORTEST && log.windows(text.len()).any(|w| w == text.as_bytes())
+    // A log and a file can be megabytes each: one linear search, not a window per byte.
+    text.len() >= SHORTEST && memchr::memmem::find(log, text.as_bytes()).is_some()
 }
 
 /// Bytes of a file artifact read for a payload: far more than any paste limit.
