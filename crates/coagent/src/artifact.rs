@@ -380,7 +380,7 @@ pub fn send(
         session: Some(s.id.clone()),
         kind: "artifact".into(),
         stem: format!("{}-artifact-{}", s.id, a.id),
-        parts: crate::turns::Parts::results(&body, [text].into_iter(), ""),
+        parts: crate::turns::Parts::results(&body, [text].into_iter()),
         id,
         text: body,
     };

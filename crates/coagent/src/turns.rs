@@ -49,19 +49,14 @@ impl Parts {
         }
     }
 
-    /// A payload of results: the contents shown (logs, diffs, files), the machine block,
-    /// and the frame around them (headings, outcomes, notes, the ACK lines to answer).
-    pub fn results<'a>(
-        text: &str,
-        contents: impl Iterator<Item = &'a str>,
-        machine: &str,
-    ) -> Parts {
+    /// A payload of results: the contents shown (logs, diffs, files) and the frame around
+    /// them (headings, outcomes, notes, the ACK lines to answer). It has no machine block:
+    /// the chat answers with the ACK lines, and the message is in the store.
+    pub fn results<'a>(text: &str, contents: impl Iterator<Item = &'a str>) -> Parts {
         let r: u64 = contents.map(vendor::estimate).sum();
-        let m = vendor::estimate(machine);
         Parts {
             results: r,
-            machine: m,
-            frame: vendor::estimate(text).saturating_sub(r + m),
+            frame: vendor::estimate(text).saturating_sub(r),
             ..Parts::default()
         }
     }
@@ -182,8 +177,8 @@ mod tests {
     #[test]
     fn results_split_contents_from_frame() {
         let log = "line\n".repeat(100);
-        let text = format!("## DO-1 · t · succeeded\n```\n{log}```\n{{}}\nACK DO-1\n");
-        let p = Parts::results(&text, [log.as_str()].into_iter(), "{}");
+        let text = format!("## DO-1 · t · succeeded\n```\n{log}```\nACK DO-1\n");
+        let p = Parts::results(&text, [log.as_str()].into_iter());
         assert_eq!(p.results, vendor::estimate(&log));
         assert!(p.frame > 0 && p.frame < p.results, "{p:?}");
     }

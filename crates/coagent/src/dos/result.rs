@@ -164,8 +164,9 @@ pub fn payload(
         },
         // The ids first: `ack` finds the DOs a result message covers by them.
         subject: ids.join(" "),
-        // The outcomes and the artifact refs are in the markdown above the block (the
-        // headings and the ACK lines): the block does not paste them twice.
+        // The message is recorded, not pasted: the chat reads the markdown (outcomes,
+        // contents, the ACK lines to answer), and a block would only repeat its ids at
+        // ~120 tokens a payload. The outcomes and refs are in the runs and artifacts.
         body: String::new(),
         todos: Vec::new(),
         artifacts: Vec::new(),
@@ -182,8 +183,6 @@ pub fn payload(
                 "dos": views,
                 // The chat proposed these too: it must know they did not run, and why.
                 "not_run": not_run,
-                // Compact: the chat needs the ids and refs, not the indentation.
-                "message_json": message.to_line(),
                 "ack_lines": views.iter().map(|d| d.ack_line.clone()).collect::<Vec<_>>(),
             }),
         )
@@ -206,7 +205,6 @@ pub fn payload(
         views
             .iter()
             .flat_map(|v| v.sections.iter().map(|s| s.body.as_str())),
-        &message.to_line(),
     );
     let stem = match ids.as_slice() {
         [one] => format!("{}-result-{one}", s.id),
