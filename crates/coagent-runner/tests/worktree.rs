@@ -696,6 +696,43 @@ fn git_missing_is_a_typed_error() {
     );
 }
 
+/// Snapshots write their tree in the background as soon as they are taken; one dropped
+/// at once (a run refused, a DO that could not start) still removes its private index,
+/// and one whose tree is asked at once gets it. Run in a temporary folder of its own, so
+/// the snapshots' folders can be counted.
+#[test]
+fn snapshots_dropped_while_their_tree_is_written_leave_no_index_behind() {
+    let scratch = std::env::temp_dir().join(format!("coagent-tree-drop-{}", std::process::id()));
+    let scratch_text = scratch.display().to_string();
+    std::fs::create_dir_all(&scratch).unwrap();
+    sealed_with(
+        "snapshots_dropped_while_their_tree_is_written_leave_no_index_behind",
+        &[("TMPDIR", scratch_text.as_str())],
+        |_| {
+            let dir = repo();
+            let root = dir.path();
+            let t = tracker(root);
+            for _ in 0..20 {
+                drop(t.snapshot().unwrap());
+            }
+            let before = t.snapshot().unwrap();
+            t.prepare(&before).unwrap();
+            act(root);
+            let (change, text) = capture(&t, &before);
+            assert_act_diff(&text);
+            drop((before, change));
+            let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(worktree::SNAPSHOT_PREFIX))
+                .collect();
+            assert!(left.is_empty(), "left behind: {left:?}");
+        },
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
 #[test]
 fn diff_stat_reads_a_realistic_diff() {
     let diff = concat!(

@@ -595,17 +595,12 @@ fn run_one(
             if let Some(w) = step.watch.as_deref_mut() {
                 w.reset();
             }
-            std::thread::scope(|sc| {
-                // The "before" tree is written while the script runs, not after it.
-                if let (Some(t), Some(b)) = (step.tracker, step.before.as_ref()) {
-                    sc.spawn(move || t.prepare(b));
-                }
-                progress.starting(k, n, &d);
-                let outcome =
-                    coagent_runner::run(&spec, progress.live(), cancel).map_err(run_error);
-                progress.ended(&d);
-                outcome
-            })
+            // The "before" tree is being written already (`Tracker::prepare_soon`),
+            // while the script runs, not after it.
+            progress.starting(k, n, &d);
+            let outcome = coagent_runner::run(&spec, progress.live(), cancel).map_err(run_error);
+            progress.ended(&d);
+            outcome
         });
     let outcome = match outcome {
         Ok(o) => o,
