@@ -623,3 +623,41 @@ fn a_real_chat_given_the_shorter_contract_still_echoes_proposes_and_acknowledges
     assert!(r["unreadable_acks"].as_array().unwrap().is_empty(), "{r}");
     assert!(kinds(&r).contains(&"tag_wrong".to_string()), "{r}");
 }
+
+/// A real chat model's loop once result payloads carry no machine block
+/// (`fixtures/real-chat-noblock/`: the boot payload, its reply, the block-less result of
+/// its three DOs, and the reply a fresh chat wrote given the transcript and that result):
+/// the chat still answers with every ACK line, closes two TODOs with DONE lines, proposes
+/// the next DOs each naming its TODO, and asks its question plainly.
+#[test]
+fn a_real_chat_answers_a_result_without_a_machine_block_with_its_ack_lines() {
+    let dir = format!(
+        "{}/tests/cli/fixtures/real-chat-noblock",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let result = std::fs::read_to_string(format!("{dir}/turn1-result.md")).unwrap();
+    assert!(!result.contains("```coagent"), "{result}");
+    let env = Env::with_git();
+    booted(&env);
+    let r = replay(&env, "real-chat-noblock", 1);
+    assert_eq!(r["echo"]["status"], "verified", "{r}");
+    assert_eq!(dos_field(&r, "lang"), ["bash", "python", "bash"], "{r}");
+    let r = replay(&env, "real-chat-noblock", 2);
+    // Every ACK line the result asked for came back, word for word.
+    let asked: Vec<&str> = result
+        .lines()
+        .filter(|l| l.starts_with("ACK DO-"))
+        .collect();
+    let reply = std::fs::read_to_string(format!("{dir}/turn2-reply.md")).unwrap();
+    for line in &asked {
+        assert!(
+            reply.lines().any(|l| l == *line),
+            "{line} missing:\n{reply}"
+        );
+    }
+    assert_eq!(r["acks"].as_array().unwrap().len(), asked.len(), "{r}");
+    assert_eq!(r["dones"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(dos_field(&r, "lang"), ["bash", "bash"], "{r}");
+    assert_eq!(r["questions"].as_array().unwrap().len(), 1, "{r}");
+    assert!(r["unreadable_acks"].as_array().unwrap().is_empty(), "{r}");
+}
