@@ -28,7 +28,7 @@ pub mod run;
 pub mod tracking;
 
 pub use run::{
-    ArtifactOut, BatchReport, NotRun, Planned, Progress, RunOptions, RunReport, Selection, plan,
+    ArtifactOut, BatchReport, NotRun, Planned, needing_consent, Progress, RunOptions, RunReport, Selection, plan,
     run, send_result,
 };
 pub use tracking::Early;
