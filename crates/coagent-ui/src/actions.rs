@@ -62,7 +62,10 @@ fn done<T: serde::Serialize>(
 
 /// A command line a user can paste into a shell: the argument quoted when it needs it.
 fn arg(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -76,7 +79,11 @@ pub struct StartForm {
 }
 
 pub async fn start(State(st): State<Arc<St>>, Form(f): Form<StartForm>) -> Response {
-    let cli = format!("coagent start --vendor {} --goal {}", arg(&f.vendor), arg(&f.goal));
+    let cli = format!(
+        "coagent start --vendor {} --goal {}",
+        arg(&f.vendor),
+        arg(&f.goal)
+    );
     let r = with_hub(&st, move |hub| {
         coagent::session::start(
             hub,
@@ -90,7 +97,13 @@ pub async fn start(State(st): State<Arc<St>>, Form(f): Form<StartForm>) -> Respo
         )
     })
     .await;
-    done(&st, r, "start", "Session started: paste its boot payload into a new chat", cli)
+    done(
+        &st,
+        r,
+        "start",
+        "Session started: paste its boot payload into a new chat",
+        cli,
+    )
 }
 
 #[derive(Deserialize)]
@@ -109,7 +122,12 @@ pub async fn ingest(State(st): State<Arc<St>>, Form(f): Form<IngestForm>) -> Res
     // A browser sends a text box's line ends as CRLF whatever was pasted into it.
     let reply = f.reply.replace("\r\n", "\n");
     let r = with_hub(&st, move |hub| {
-        coagent::ingest::ingest(hub, reply.as_bytes(), session.as_deref(), &mut page_clipboard())
+        coagent::ingest::ingest(
+            hub,
+            reply.as_bytes(),
+            session.as_deref(),
+            &mut page_clipboard(),
+        )
     })
     .await;
     done(&st, r, "ingest", "Reply ingested", cli)
@@ -117,12 +135,19 @@ pub async fn ingest(State(st): State<Arc<St>>, Form(f): Form<IngestForm>) -> Res
 
 /// Checks that what would run is exactly what the page showed: the same DOs in the same
 /// order, each with the sha256 shown, and the explicit yes when any has risk hints.
-fn consented(planned: &[dos::Planned], ids: &[String], shas: &[String], yes: bool) -> Result<(), Failure> {
+fn consented(
+    planned: &[dos::Planned],
+    ids: &[String],
+    shas: &[String],
+    yes: bool,
+) -> Result<(), Failure> {
     let same = planned.len() == ids.len()
         && planned
             .iter()
             .zip(ids.iter().zip(shas))
-            .all(|(p, (id, sha))| &p.r#do.id == id && crate::security::same(&p.current_sha256, sha));
+            .all(|(p, (id, sha))| {
+                &p.r#do.id == id && crate::security::same(&p.current_sha256, sha)
+            });
     if !same || shas.len() != ids.len() {
         return Err(Failure {
             message: "nothing was run: a script changed since the page showed it".into(),
@@ -142,24 +167,42 @@ fn consented(planned: &[dos::Planned], ids: &[String], shas: &[String], yes: boo
 /// the page follows the run at `/job/…`.
 pub async fn run(State(st): State<Arc<St>>, Form(fields): Form<Vec<(String, String)>>) -> Response {
     let pick = |name: &str| -> Vec<String> {
-        fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+        fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     };
     let (ids, shas) = (pick("id"), pick("sha256"));
     let yes = pick("confirm").iter().any(|v| v == "yes");
     let cli = format!("coagent do run {}", ids.join(" "));
     if ids.is_empty() {
-        return done(&st, Err::<(), _>(Failure { message: "name at least one DO".into(), hint: None }), "run", "", cli);
+        return done(
+            &st,
+            Err::<(), _>(Failure {
+                message: "name at least one DO".into(),
+                hint: None,
+            }),
+            "run",
+            "",
+            cli,
+        );
     }
     let job = st.jobs.create(ids.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), Failure>>();
     let dir = st.hub.clone();
     let j = Arc::clone(&job);
     tokio::task::spawn_blocking(move || run_blocking(&dir, &j, &ids, &shas, yes, tx));
-    match rx.await {
-        Ok(Ok(())) => back(&format!("/job/{}", job.id)),
-        Ok(Err(f)) => done(&st, Err::<(), _>(f), "run", "", cli),
-        Err(_) => done(&st, Err::<(), _>(Failure { message: "the run could not start".into(), hint: None }), "run", "", cli),
-    }
+    let refused = match rx.await {
+        Ok(Ok(())) => return back(&format!("/job/{}", job.id)),
+        Ok(Err(f)) => f,
+        Err(_) => Failure {
+            message: "the run could not start".into(),
+            hint: None,
+        },
+    };
+    st.jobs.remove(&job.id);
+    done(&st, Err::<(), _>(refused), "run", "", cli)
 }
 
 fn run_blocking(
@@ -214,7 +257,9 @@ pub async fn events(State(st): State<Arc<St>>, Path(id): Path<String>) -> Respon
     let Some(job) = st.jobs.get(&id) else {
         return (StatusCode::NOT_FOUND, "no such run\n").into_response();
     };
-    Sse::new(stream(job)).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(stream(job))
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 fn stream(job: Arc<Job>) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -233,11 +278,19 @@ fn stream(job: Arc<Job>) -> impl Stream<Item = Result<Event, Infallible>> {
                 Err(_) => bytes.len(),
             };
             if take > 0 {
-                let text = String::from_utf8_lossy(&bytes[..take]).replace("\r\n", "\n").replace('\r', "\n");
-                return Some((Ok(Event::default().event("out").data(text)), (job, from + take, false)));
+                let text = String::from_utf8_lossy(&bytes[..take])
+                    .replace("\r\n", "\n")
+                    .replace('\r', "\n");
+                return Some((
+                    Ok(Event::default().event("out").data(text)),
+                    (job, from + take, false),
+                ));
             }
             if ended {
-                return Some((Ok(Event::default().event("done").data("done")), (job, from, true)));
+                return Some((
+                    Ok(Event::default().event("done").data("done")),
+                    (job, from, true),
+                ));
             }
             let _ = tokio::time::timeout(Duration::from_millis(500), waiting).await;
         }
@@ -257,10 +310,17 @@ pub struct Confirm {
     confirm: String,
 }
 
-pub async fn undo(State(st): State<Arc<St>>, Path(id): Path<String>, Form(f): Form<Confirm>) -> Response {
+pub async fn undo(
+    State(st): State<Arc<St>>,
+    Path(id): Path<String>,
+    Form(f): Form<Confirm>,
+) -> Response {
     let cli = format!("coagent do undo {}", arg(&id));
     if f.confirm != "yes" {
-        let r = Err::<(), _>(Failure { message: "left as it is: undo needs your explicit yes".into(), hint: Some("tick the box, then Undo".into()) });
+        let r = Err::<(), _>(Failure {
+            message: "left as it is: undo needs your explicit yes".into(),
+            hint: Some("tick the box, then Undo".into()),
+        });
         return done(&st, r, "undo", "", cli);
     }
     let r = with_hub(&st, move |hub| {
@@ -290,7 +350,10 @@ pub async fn todo_add(State(st): State<Arc<St>>, Form(f): Form<TodoForm>) -> Res
     if top {
         cli.push_str(" --top");
     }
-    let r = with_hub(&st, move |hub| coagent::todo::add(hub, &f.title, &f.acceptance, top)).await;
+    let r = with_hub(&st, move |hub| {
+        coagent::todo::add(hub, &f.title, &f.acceptance, top)
+    })
+    .await;
     done(&st, r, "todo", "TODO added", cli)
 }
 
@@ -332,7 +395,13 @@ pub async fn wrap(State(st): State<Arc<St>>, Form(f): Form<WrapForm>) -> Respons
         )
     })
     .await;
-    done(&st, r, "wrap", "Wrapped: paste the respawn payload into a new chat", cli)
+    done(
+        &st,
+        r,
+        "wrap",
+        "Wrapped: paste the respawn payload into a new chat",
+        cli,
+    )
 }
 
 pub async fn wrap_verify(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
@@ -354,11 +423,18 @@ pub async fn wrap_verify(State(st): State<Arc<St>>, Path(id): Path<String>) -> R
     let r = match found {
         Ok(path) => tokio::task::spawn_blocking(move || {
             coagent::wrap::verify(&path)
-                .map(|v| json!({"ok": v.ok, "said": coagent::wrap::describe(&v), "verification": v}))
+                .map(
+                    |v| json!({"ok": v.ok, "said": coagent::wrap::describe(&v), "verification": v}),
+                )
                 .map_err(Failure::from)
         })
         .await
-        .unwrap_or_else(|e| Err(Failure { message: e.to_string(), hint: None })),
+        .unwrap_or_else(|e| {
+            Err(Failure {
+                message: e.to_string(),
+                hint: None,
+            })
+        }),
         Err(f) => Err(f),
     };
     done(&st, r, "verify", "Wrap verified", cli)

@@ -31,10 +31,7 @@ pub fn parse(text: &str) -> Vec<File> {
     let mut files: Vec<File> = Vec::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("diff --git ") {
-            let path = rest
-                .rsplit_once(" b/")
-                .map_or(rest, |(_, b)| b)
-                .to_string();
+            let path = rest.rsplit_once(" b/").map_or(rest, |(_, b)| b).to_string();
             files.push(File {
                 path,
                 ..File::default()
@@ -88,9 +85,15 @@ mod tests {
         let d = "2 files changed\n\ndiff --git a/src/a.rs b/src/a.rs\nindex 1..2 100644\n--- a/src/a.rs\n+++ b/src/a.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-old\n+new\n+more\ndiff --git a/notes.md b/notes.md\nnew file mode 100644\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1 @@\n+hello\n";
         let f = parse(d);
         assert_eq!(f.len(), 2);
-        assert_eq!((f[0].path.as_str(), f[0].added, f[0].removed), ("src/a.rs", 2, 1));
+        assert_eq!(
+            (f[0].path.as_str(), f[0].added, f[0].removed),
+            ("src/a.rs", 2, 1)
+        );
         assert_eq!(f[0].hunks[0].lines.len(), 4);
         assert_eq!(f[0].hunks[0].lines[1].kind, "del");
-        assert_eq!((f[1].path.as_str(), f[1].note.as_str(), f[1].added), ("notes.md", "new", 1));
+        assert_eq!(
+            (f[1].path.as_str(), f[1].note.as_str(), f[1].added),
+            ("notes.md", "new", 1)
+        );
     }
 }

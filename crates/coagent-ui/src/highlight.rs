@@ -15,8 +15,23 @@ const PY: &[&str] = &[
     "False", "print", "lambda", "yield",
 ];
 const PS: &[&str] = &[
-    "function", "param", "if", "else", "elseif", "foreach", "for", "while", "return", "try",
-    "catch", "finally", "throw", "Write-Output", "Write-Host", "Set-Content", "Get-Content",
+    "function",
+    "param",
+    "if",
+    "else",
+    "elseif",
+    "foreach",
+    "for",
+    "while",
+    "return",
+    "try",
+    "catch",
+    "finally",
+    "throw",
+    "Write-Output",
+    "Write-Host",
+    "Set-Content",
+    "Get-Content",
 ];
 
 fn escape(s: &str, out: &mut String) {

@@ -17,8 +17,13 @@ const LIVE_CAP: usize = 2 << 20;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
-    Ended { report: BatchReport },
-    Failed { message: String, hint: Option<String> },
+    Ended {
+        report: BatchReport,
+    },
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 pub struct Job {
@@ -86,6 +91,13 @@ impl Jobs {
             m.insert(id, Arc::clone(&job));
         }
         job
+    }
+
+    /// Forgets a run that was refused before it started.
+    pub fn remove(&self, id: &str) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(id);
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Job>> {

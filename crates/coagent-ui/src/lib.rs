@@ -171,7 +171,11 @@ fn bind(opts: &Options) -> Result<Vec<std::net::TcpListener>, Error> {
     Ok(all)
 }
 
-async fn serve(listeners: Vec<std::net::TcpListener>, state: Arc<state::State>, stop: Arc<AtomicBool>) {
+async fn serve(
+    listeners: Vec<std::net::TcpListener>,
+    state: Arc<state::State>,
+    stop: Arc<AtomicBool>,
+) {
     let app = pages::router(Arc::clone(&state));
     let mut tasks = Vec::new();
     for l in listeners {

@@ -95,7 +95,12 @@ pub async fn with_hub<T: Send + 'static>(
         f(&mut hub)
     })
     .await
-    .unwrap_or_else(|e| Err(coagent::Error::invalid(format!("the request failed: {e}"), None)))
+    .unwrap_or_else(|e| {
+        Err(coagent::Error::invalid(
+            format!("the request failed: {e}"),
+            None,
+        ))
+    })
     .map_err(Failure::from)
 }
 
@@ -164,7 +169,11 @@ fn index_data(hub: &mut Hub) -> coagent::Result<Value> {
     let charts: Vec<Value> = status
         .sessions
         .iter()
-        .filter_map(|s| s.tokens.as_ref().map(|b| json!({"session": s.session.id, "svg": chart(b)})))
+        .filter_map(|s| {
+            s.tokens
+                .as_ref()
+                .map(|b| json!({"session": s.session.id, "svg": chart(b)}))
+        })
         .collect();
     let mut wraps = coagent::wrap::list(hub)?;
     wraps.reverse();
@@ -288,12 +297,17 @@ async fn job_page(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response
     };
     let outcome = job.outcome();
     let data = match outcome.clone() {
-        Some(jobs::Outcome::Ended { report }) => with_hub(&st, move |hub| job_data(hub, &report)).await,
+        Some(jobs::Outcome::Ended { report }) => {
+            with_hub(&st, move |hub| job_data(hub, &report)).await
+        }
         _ => Ok(json!({})),
     };
     let ctx = data.map(|mut d| {
         if let Some(o) = d.as_object_mut() {
-            o.insert("job".into(), json!({"id": job.id, "dos": job.dos, "output": job.output(), "outcome": outcome}));
+            o.insert(
+                "job".into(),
+                json!({"id": job.id, "dos": job.dos, "output": job.output(), "outcome": outcome}),
+            );
         }
         d
     });
@@ -316,11 +330,17 @@ fn job_data(hub: &mut Hub, r: &coagent::dos::BatchReport) -> coagent::Result<Val
     let mut parts = Vec::new();
     if let Some(sent) = &r.sent {
         for (k, p) in sent.paths.iter().enumerate() {
-            let path = if p.is_absolute() { p.clone() } else { hub.dir.join(p) };
+            let path = if p.is_absolute() {
+                p.clone()
+            } else {
+                hub.dir.join(p)
+            };
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             parts.push(json!({"k": k + 1, "text": text, "chars": text.chars().count()}));
         }
     }
     let ids: Vec<&str> = r.runs.iter().map(|x| x.id.as_str()).collect();
-    Ok(json!({"report": r, "runs": runs, "parts": parts, "result_cli": format!("coagent do result {}", ids.join(" "))}))
+    Ok(
+        json!({"report": r, "runs": runs, "parts": parts, "result_cli": format!("coagent do result {}", ids.join(" "))}),
+    )
 }

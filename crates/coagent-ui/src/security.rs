@@ -75,7 +75,10 @@ pub async fn guard(State(st): State<Arc<state::State>>, req: Request, next: Next
         let navigates = text(h, "sec-fetch-mode") == Some("navigate")
             && text(h, "sec-fetch-dest") == Some("document");
         if changes || !navigates {
-            return refuse(StatusCode::FORBIDDEN, "refused: a request from another site");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "refused: a request from another site",
+            );
         }
     }
     if changes && text(h, "origin") != Some(origin.as_str()) {
@@ -142,18 +145,28 @@ async fn auth(st: &state::State, req: Request) -> Response {
 /// The CSRF token, from the `x-csrf-token` header (the page's scripts) or the form's
 /// `csrf` field; the body is read (bounded) and handed on as it was.
 async fn with_csrf(st: &state::State, req: Request) -> Result<Request, Response> {
-    let bad = || refuse(StatusCode::FORBIDDEN, "refused: the form's CSRF token is missing or wrong (reload the page)");
+    let bad = || {
+        refuse(
+            StatusCode::FORBIDDEN,
+            "refused: the form's CSRF token is missing or wrong (reload the page)",
+        )
+    };
     if let Some(t) = text(req.headers(), "x-csrf-token") {
-        return if same(t, &st.csrf) { Ok(req) } else { Err(bad()) };
+        return if same(t, &st.csrf) {
+            Ok(req)
+        } else {
+            Err(bad())
+        };
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "refused: the request is too large"))?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "refused: the request is too large",
+        )
+    })?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-    let ok = fields
-        .iter()
-        .any(|(k, v)| k == "csrf" && same(v, &st.csrf));
+    let ok = fields.iter().any(|(k, v)| k == "csrf" && same(v, &st.csrf));
     if !ok {
         return Err(bad());
     }

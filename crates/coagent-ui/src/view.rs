@@ -37,14 +37,15 @@ impl View {
 
     pub fn render(&self, name: &str, ctx: &serde_json::Value) -> Result<String, String> {
         let t = self.env.get_template(name).map_err(|e| e.to_string())?;
-        t.render(Value::from(minijinja::value::Serde(ctx))).map_err(|e| {
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(c) = src {
-                s.push_str(&format!(": {c}"));
-                src = c.source();
-            }
-            s
-        })
+        t.render(Value::from(minijinja::value::Serde(ctx)))
+            .map_err(|e| {
+                let mut s = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(c) = src {
+                    s.push_str(&format!(": {c}"));
+                    src = c.source();
+                }
+                s
+            })
     }
 }

@@ -59,7 +59,10 @@ pub fn run(app: &App, a: UiArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             // Another `coagent watch` keeps the inbox and the monitor: the page alone here.
-            eprintln!("{} {e}; the page runs without its own watcher", out::yellow("note:"));
+            eprintln!(
+                "{} {e}; the page runs without its own watcher",
+                out::yellow("note:")
+            );
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(200));
             }
