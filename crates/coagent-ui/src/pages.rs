@@ -22,6 +22,7 @@ pub fn router(st: Arc<St>) -> Router {
         .route("/", get(index))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/favicon.ico", get(icon))
         .route("/do/{id}", get(do_page))
         .route("/plan", get(plan_page))
         .route("/job/{id}", get(job_page))
@@ -57,6 +58,14 @@ async fn js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("../assets/app.js"),
+    )
+        .into_response()
+}
+
+async fn icon() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        include_str!("../assets/icon.svg"),
     )
         .into_response()
 }

@@ -173,14 +173,17 @@ async fn with_csrf(st: &state::State, req: Request) -> Result<Request, Response>
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
-/// The headers every response carries.
+/// The headers every response carries. The referrer policy is `same-origin`, not
+/// `no-referrer`: under `no-referrer` Chromium sends `Origin: null` with the page's own
+/// form posts, which the Origin check would refuse; `same-origin` still tells other sites
+/// nothing.
 pub async fn harden(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
     for (k, v) in [
         ("content-security-policy", CSP),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),
         ("cross-origin-resource-policy", "same-origin"),
         ("cross-origin-opener-policy", "same-origin"),

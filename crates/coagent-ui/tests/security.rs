@@ -327,7 +327,7 @@ fn no_cors_and_a_strict_policy_on_every_response() {
             r.head
         );
         assert!(r.head.contains("x-content-type-options: nosniff"));
-        assert!(r.head.contains("referrer-policy: no-referrer"));
+        assert!(r.head.contains("referrer-policy: same-origin"));
         assert!(r.head.contains("cross-origin-resource-policy: same-origin"));
     }
     // A `<script src>` or `<img>` from another site gets nothing.
