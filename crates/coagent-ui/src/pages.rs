@@ -331,8 +331,8 @@ fn job_data(hub: &mut Hub, r: &coagent::dos::BatchReport) -> coagent::Result<Val
         let mut diffs = Vec::new();
         for a in run.artifacts.iter().filter(|a| a.kind == "diff") {
             let art = coagent::artifact::get(hub, &a.id)?;
-            let (bytes, cut) = coagent::artifact::read_head(hub, &art, 1 << 20)?;
-            diffs.push(json!({"artifact": a.id, "cut": cut, "files": diff::parse(&String::from_utf8_lossy(&bytes))}));
+            let (bytes, whole) = coagent::artifact::read_head(hub, &art, 1 << 20)?;
+            diffs.push(json!({"artifact": a.id, "cut": !whole, "files": diff::parse(&String::from_utf8_lossy(&bytes))}));
         }
         runs.push(json!({"run": run, "diffs": diffs}));
     }
