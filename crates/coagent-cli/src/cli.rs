@@ -150,10 +150,11 @@ pub enum Command {
         after_help = "Examples:\n  coagent watch                 # until Ctrl-C\n  coagent watch --once          # one pass over the inbox and the monitor\n  coagent --json watch          # one JSON document per event (JSON Lines)"
     )]
     Watch(WatchArgs),
-    /// The paste gate as a local page beside the chat tab: sessions and their bloat gauges,
-    /// the outbox with Copy buttons, a box for the chat's reply, the DOs with their consent
-    /// and live output, TODOs, wraps and stats. Runs in the foreground and does what
-    /// `coagent watch` does while it runs.
+    /// The paste gate as a local page beside the chat tab (loopback only, a secret per run).
+    ///
+    /// Sessions and their bloat gauges, the outbox with Copy buttons, a box for the chat's
+    /// reply, the DOs with their consent and live output, TODOs, wraps and stats. Runs in
+    /// the foreground and does what `coagent watch` does while it runs.
     ///
     /// It listens on 127.0.0.1 and ::1 only. The address it opens carries a secret drawn
     /// anew for each run; every request without it is refused, and so is every request

@@ -244,7 +244,9 @@ fn run_blocking(
         &mut page_clipboard(),
     );
     job.finish(match r {
-        Ok(report) => jobs::Outcome::Ended { report },
+        Ok(report) => jobs::Outcome::Ended {
+            report: Box::new(report),
+        },
         Err(e) => jobs::Outcome::Failed {
             message: e.to_string(),
             hint: e.hint(),

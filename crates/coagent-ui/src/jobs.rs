@@ -18,7 +18,7 @@ const LIVE_CAP: usize = 2 << 20;
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Ended {
-        report: BatchReport,
+        report: Box<BatchReport>,
     },
     Failed {
         message: String,

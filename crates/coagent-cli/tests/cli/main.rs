@@ -20,6 +20,7 @@ mod start;
 mod surface;
 mod sync;
 mod todo;
+mod ui;
 mod watch;
 mod wayback;
 #[cfg(windows)]
