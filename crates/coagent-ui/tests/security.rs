@@ -344,6 +344,7 @@ fn no_cors_and_a_strict_policy_on_every_response() {
     );
 }
 
+#[cfg(unix)]
 fn wait_for(p: &Path) -> bool {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(20) {
