@@ -378,6 +378,21 @@ pub enum TodoCmd {
         #[arg(long)]
         acceptance: Option<String>,
     },
+    /// Move an open TODO one place up or down in the handoff order (the top 3 are the
+    /// chat's first work).
+    #[command(
+        after_help = "Examples:\n  coagent todo move T-05D7 --up\n  coagent todo move T-05D7 --down"
+    )]
+    Move {
+        /// The TODO (an id or a unique prefix, with or without `T-`).
+        id: String,
+        /// One place up: earlier in the handoff.
+        #[arg(long, conflicts_with = "down", required_unless_present = "down")]
+        up: bool,
+        /// One place down: later in the handoff.
+        #[arg(long)]
+        down: bool,
+    },
     /// Open a done TODO again (any unique prefix of its id).
     #[command(after_help = "Examples:\n  coagent todo reopen T-05D7\n  coagent todo list")]
     Reopen {

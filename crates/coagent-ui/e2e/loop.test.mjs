@@ -122,6 +122,9 @@ test('the whole loop, in a real browser, with the keyboard', async () => {
     // The bloat gauges moved: two DOs completed, two more turns.
     assert.equal(await gauge(page, 'dos_completed'), completedBefore + 2);
     assert.equal(await gauge(page, 'ingests'), ingestsBefore + 2);
+    // The chart: three turns, and the first reply's two DOs.
+    assert.equal((await page.$$('#sessions svg.chart rect.out')).length, 3);
+    assert.equal(await page.textContent('#sessions svg.chart text.dos'), '2turn 1: 2 DO(s) proposed');
     await page.locator('#sessions').scrollIntoViewIfNeeded();
     await shot(page, 'acked-gauges');
 

@@ -372,6 +372,41 @@ pub async fn todo_reopen(State(st): State<Arc<St>>, Path(id): Path<String>) -> R
 }
 
 #[derive(Deserialize)]
+pub struct MoveForm {
+    /// `up` or `down`.
+    to: String,
+}
+
+pub async fn todo_move(
+    State(st): State<Arc<St>>,
+    Path(id): Path<String>,
+    Form(f): Form<MoveForm>,
+) -> Response {
+    let up = f.to == "up";
+    let cli = format!(
+        "coagent todo move {} --{}",
+        arg(&id),
+        if up { "up" } else { "down" }
+    );
+    let r = with_hub(&st, move |hub| coagent::todo::shift(hub, &id, up)).await;
+    st.set_flash(match r {
+        Ok(t) => Flash {
+            kind: "todo".into(),
+            title: "TODO moved".into(),
+            data: serde_json::to_value(t).unwrap_or_default(),
+            cli,
+        },
+        Err(f) => Flash {
+            kind: "error".into(),
+            title: f.message.clone(),
+            data: json!(f),
+            cli,
+        },
+    });
+    back("/#todos")
+}
+
+#[derive(Deserialize)]
 pub struct WrapForm {
     #[serde(default)]
     session: String,

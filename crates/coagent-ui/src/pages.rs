@@ -35,9 +35,14 @@ pub fn router(st: Arc<St>) -> Router {
         .route("/todo/add", post(actions::todo_add))
         .route("/todo/{id}/done", post(actions::todo_done))
         .route("/todo/{id}/reopen", post(actions::todo_reopen))
+        .route("/todo/{id}/move", post(actions::todo_move))
         .route("/wrap", post(actions::wrap))
         .route("/wrap/{id}/verify", post(actions::wrap_verify))
         .fallback(not_found)
+        // A pasted reply may be as large as `ingest` takes (axum's default is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::security::MAX_BODY,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&st),
             crate::security::guard,
@@ -200,7 +205,8 @@ fn index_data(hub: &mut Hub) -> coagent::Result<Value> {
 }
 
 /// Tokens per turn over a session's life, as an SVG bar chart (out above, in below the
-/// axis); numbers only, no text from the session.
+/// axis), with the DOs each reply proposed as numbers at the foot; numbers only, no text
+/// from the session.
 fn chart(b: &coagent::turns::Book) -> String {
     let (w, h) = (320.0_f64, 80.0_f64);
     let n = b.turns.len().max(1) as f64;
@@ -213,7 +219,7 @@ fn chart(b: &coagent::turns::Book) -> String {
         .max(1) as f64;
     let bw = (w / n).min(24.0);
     let mut s = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"tokens per turn: out above the line, in below\"><line x1=\"0\" y1=\"{mid}\" x2=\"{w}\" y2=\"{mid}\" class=\"axis\"/>",
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"tokens per turn: out above the line, in below; DOs proposed at the foot\"><line x1=\"0\" y1=\"{mid}\" x2=\"{w}\" y2=\"{mid}\" class=\"axis\"/>",
         mid = h / 2.0
     );
     for (i, t) in b.turns.iter().enumerate() {
@@ -230,6 +236,16 @@ fn chart(b: &coagent::turns::Book) -> String {
             bw - 2.0,
             t.turn,
             t.ingested
+        ));
+    }
+    for (i, t) in b.turns.iter().enumerate().filter(|(_, t)| t.dos > 0) {
+        s.push_str(&format!(
+            "<text class=\"dos\" x=\"{:.1}\" y=\"{:.1}\">{}<title>turn {}: {} DO(s) proposed</title></text>",
+            i as f64 * bw + 1.0,
+            h - 3.0,
+            t.dos,
+            t.turn,
+            t.dos
         ));
     }
     s.push_str("</svg>");

@@ -7,15 +7,20 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 use coagent::clipboard::NoClipboard;
 use coagent::hub::Hub;
 
 struct Ui {
+    /// The project; dropped (removed) with the server.
+    #[cfg_attr(not(unix), allow(dead_code))]
     root: tempfile::TempDir,
     hub: PathBuf,
     port: u16,
@@ -142,6 +147,7 @@ impl Ui {
             .unwrap()
     }
 
+    #[cfg(unix)]
     fn project(&self) -> &Path {
         self.root.path()
     }
@@ -467,4 +473,52 @@ fn another_machine_s_address_is_refused_without_the_flag() {
         "{e}"
     );
     assert!(e.hint().unwrap().contains("--allow-remote-bind"));
+}
+
+#[test]
+fn a_reply_larger_than_two_megabytes_is_ingested() {
+    let ui = Ui::new();
+    let (_, _) = ui.with_do();
+    let csrf = ui.csrf();
+    let filler =
+        "The parser reads one line at a time and keeps no state between lines. ".repeat(40_000);
+    let reply = format!("Policy v1.0 loaded.\n\n{filler}\n\nACK DO-NOSUCH0000\n");
+    assert!(reply.len() > 2 << 20);
+    let body = format!("csrf={csrf}&reply={}", reply.replace(' ', "+"));
+    let r = ui.post("/ingest", &body);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = ui.get("/").body;
+    assert!(
+        page.contains("Reply ingested"),
+        "the large reply was not ingested"
+    );
+}
+
+#[test]
+fn todos_move_up_and_down_in_the_handoff() {
+    let ui = Ui::new();
+    let mut hub = ui.open();
+    let a = coagent::todo::add(&mut hub, "first", "", false).unwrap();
+    let b = coagent::todo::add(&mut hub, "second", "", false).unwrap();
+    drop(hub);
+    let csrf = ui.csrf();
+    assert_eq!(
+        ui.post(
+            &format!("/todo/{}/move", b.id),
+            &format!("csrf={csrf}&to=up")
+        )
+        .status,
+        303
+    );
+    let order: Vec<String> = coagent::todo::list(&ui.open(), false)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(order, vec![b.id.clone(), a.id.clone()]);
+    assert!(
+        ui.get("/")
+            .body
+            .contains(&format!("coagent todo move {} --up", b.id))
+    );
 }
