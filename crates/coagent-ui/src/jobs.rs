@@ -93,6 +93,16 @@ impl Jobs {
         job
     }
 
+    /// Stops every run under way (the server is stopping): each is killed with its
+    /// children and recorded as such, as Ctrl-C does under `coagent do run`.
+    pub fn cancel_all(&self) {
+        if let Ok(m) = self.map.lock() {
+            for j in m.values().filter(|j| j.outcome().is_none()) {
+                j.cancel.cancel();
+            }
+        }
+    }
+
     /// Forgets a run that was refused before it started.
     pub fn remove(&self, id: &str) {
         if let Ok(mut m) = self.map.lock() {

@@ -177,6 +177,7 @@ async fn serve(
     stop: Arc<AtomicBool>,
 ) {
     let app = pages::router(Arc::clone(&state));
+    let jobs = Arc::clone(&state);
     let mut tasks = Vec::new();
     for l in listeners {
         let Ok(l) = tokio::net::TcpListener::from_std(l) else {
@@ -193,6 +194,8 @@ async fn serve(
     for t in tasks {
         let _ = t.await;
     }
+    // The runtime waits for the runs' threads as it drops: they end now, recorded killed.
+    jobs.jobs.cancel_all();
 }
 
 /// Resolves once `stop` is set (Ctrl-C, or the caller).

@@ -40,7 +40,10 @@ impl Drop for Ui {
 
 struct Reply {
     status: u16,
+    /// Lower-cased, for matching header names.
     head: String,
+    /// The `Location` header's value, as sent.
+    location: String,
     body: String,
 }
 
@@ -104,8 +107,14 @@ impl Ui {
         let text = String::from_utf8_lossy(&out).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let location = head
+            .lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .unwrap_or_default()
+            .to_string();
         Reply {
             status,
+            location,
             head: head.to_ascii_lowercase(),
             body: body.to_string(),
         }
@@ -521,4 +530,128 @@ fn todos_move_up_and_down_in_the_handoff() {
             .body
             .contains(&format!("coagent todo move {} --up", b.id))
     );
+}
+
+/// Waits until `/job/…` shows the run's result (the page says how it ended).
+#[cfg(unix)]
+fn wait_for_result(ui: &Ui, job: &str) -> String {
+    let t = Instant::now();
+    loop {
+        let page = ui.get(job).body;
+        if page.contains("id=\"result\"") {
+            return page;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the run did not end: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn undo_reverses_a_run_only_after_the_explicit_yes() {
+    let ui = Ui::new();
+    let (id, sha) = ui.with_do();
+    let csrf = ui.csrf();
+    let r = ui.post("/run", &format!("csrf={csrf}&id={id}&sha256={sha}"));
+    let job = r.location;
+    let page = wait_for_result(&ui, &job);
+    assert!(
+        page.contains("succeeded") && page.contains("marker"),
+        "{page}"
+    );
+    let marker = ui.project().join("marker");
+    assert!(marker.exists());
+    let shown = ui.get(&format!("/do/{id}")).body;
+    assert!(shown.contains("Undo reverses 1 file(s): marker"), "{shown}");
+    ui.post(&format!("/do/{id}/undo"), &format!("csrf={csrf}"));
+    assert!(ui.get("/").body.contains("undo needs your explicit yes"));
+    assert!(marker.exists(), "undone without the yes");
+    ui.post(
+        &format!("/do/{id}/undo"),
+        &format!("csrf={csrf}&confirm=yes"),
+    );
+    assert!(ui.get("/").body.contains("file(s) restored: marker"));
+    assert!(!marker.exists(), "not undone");
+}
+
+/// Runs a DO that writes a line, then sleeps a minute; returns the run's page once the
+/// line is on it.
+#[cfg(unix)]
+fn start_long_run(ui: &Ui) -> String {
+    let mut hub = ui.open();
+    let s = coagent::session::start(
+        &mut hub,
+        coagent::session::StartOptions {
+            vendor: "claude".into(),
+            goal: "g".into(),
+            redact: false,
+            respawn: None,
+        },
+        &mut NoClipboard::default(),
+    )
+    .unwrap();
+    let reply = format!(
+        "Policy v1.0 loaded.\n\n```bash\n# DO: Wait a long time\necho waiting\nsleep 60\n# END DO\n```\n\n[{} t1]\n",
+        &s.session[..6]
+    );
+    let r = coagent::ingest::ingest(
+        &mut hub,
+        reply.as_bytes(),
+        None,
+        &mut NoClipboard::default(),
+    )
+    .unwrap();
+    drop(hub);
+    let csrf = ui.csrf();
+    let (id, sha) = (r.dos[0].id.clone(), r.dos[0].sha256.clone());
+    let job = ui
+        .post("/run", &format!("csrf={csrf}&id={id}&sha256={sha}"))
+        .location;
+    let t = Instant::now();
+    while !ui.get(&job).body.contains("waiting") {
+        assert!(t.elapsed() < Duration::from_secs(20), "no live output");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    job
+}
+
+#[cfg(unix)]
+#[test]
+fn stop_kills_a_running_do() {
+    let ui = Ui::new();
+    let t = Instant::now();
+    let job = start_long_run(&ui);
+    let csrf = ui.csrf();
+    assert_eq!(
+        ui.post(&format!("{job}/stop"), &format!("csrf={csrf}"))
+            .status,
+        303
+    );
+    let page = wait_for_result(&ui, &job);
+    assert!(page.contains("state-killed"), "{page}");
+    assert!(t.elapsed() < Duration::from_secs(30));
+}
+
+#[cfg(unix)]
+#[test]
+fn stopping_the_page_kills_a_running_do_and_records_it() {
+    let mut ui = Ui::new();
+    start_long_run(&ui);
+    let t = Instant::now();
+    ui.stop.store(true, Ordering::SeqCst);
+    ui.running.take().unwrap().wait();
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "the server waited for the script"
+    );
+    let status: String = ui
+        .open()
+        .store
+        .conn()
+        .query_row("SELECT status FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(status, "killed");
 }

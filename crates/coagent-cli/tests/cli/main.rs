@@ -20,6 +20,8 @@ mod start;
 mod surface;
 mod sync;
 mod todo;
+// Kills `coagent ui` with SIGTERM, as the watch tests do.
+#[cfg(unix)]
 mod ui;
 mod watch;
 mod wayback;

@@ -36,7 +36,6 @@ fn ui_refuses_an_address_other_machines_can_reach() {
         .stderr_has("--bind <ADDR>");
 }
 
-#[cfg(unix)]
 #[test]
 fn ui_serves_the_page_and_watches_the_hub_until_stopped() {
     let env = Env::new();
