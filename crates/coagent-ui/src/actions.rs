@@ -18,8 +18,8 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::call::{Failure, with_hub};
 use crate::jobs::{self, Job, Live};
-use crate::pages::{Failure, with_hub};
 use crate::state::{Flash, State as St};
 
 /// The page copies payloads itself (`navigator.clipboard`): the server never touches the

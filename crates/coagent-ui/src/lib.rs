@@ -21,10 +21,12 @@ use std::time::Duration;
 
 mod actions;
 mod browser;
+mod call;
 mod diff;
 mod highlight;
 mod jobs;
 mod pages;
+mod routes;
 mod security;
 mod state;
 mod view;
@@ -176,7 +178,7 @@ async fn serve(
     state: Arc<state::State>,
     stop: Arc<AtomicBool>,
 ) {
-    let app = pages::router(Arc::clone(&state));
+    let app = routes::router(Arc::clone(&state));
     let jobs = Arc::clone(&state);
     let mut tasks = Vec::new();
     for l in listeners {

@@ -1,57 +1,21 @@
-//! The routes, and the pages GET requests draw. GET never changes anything a user would
+//! The pages GET requests draw. GET never changes anything a user would
 //! call state (the monitor's check that every command runs aside); the changes are in
 //! [`crate::actions`].
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use coagent::hub::Hub;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::call::{Failure, with_hub};
 use crate::state::State as St;
-use crate::{actions, diff, jobs};
+use crate::{diff, jobs};
 
-pub fn router(st: Arc<St>) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/static/app.css", get(css))
-        .route("/static/app.js", get(js))
-        .route("/favicon.ico", get(icon))
-        .route("/do/{id}", get(do_page))
-        .route("/plan", get(plan_page))
-        .route("/job/{id}", get(job_page))
-        .route("/job/{id}/events", get(actions::events))
-        .route("/job/{id}/stop", post(actions::stop))
-        .route("/start", post(actions::start))
-        .route("/ingest", post(actions::ingest))
-        .route("/run", post(actions::run))
-        .route("/do/{id}/undo", post(actions::undo))
-        .route("/todo/add", post(actions::todo_add))
-        .route("/todo/{id}/done", post(actions::todo_done))
-        .route("/todo/{id}/reopen", post(actions::todo_reopen))
-        .route("/todo/{id}/move", post(actions::todo_move))
-        .route("/wrap", post(actions::wrap))
-        .route("/wrap/{id}/verify", post(actions::wrap_verify))
-        .fallback(not_found)
-        // A pasted reply may be as large as `ingest` takes (axum's default is 2 MB).
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::security::MAX_BODY,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&st),
-            crate::security::guard,
-        ))
-        .layer(middleware::from_fn(crate::security::harden))
-        .with_state(st)
-}
-
-async fn css() -> Response {
+pub async fn css() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../assets/app.css"),
@@ -59,7 +23,7 @@ async fn css() -> Response {
         .into_response()
 }
 
-async fn js() -> Response {
+pub async fn js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("../assets/app.js"),
@@ -67,7 +31,7 @@ async fn js() -> Response {
         .into_response()
 }
 
-async fn icon() -> Response {
+pub async fn icon() -> Response {
     (
         [(header::CONTENT_TYPE, "image/svg+xml")],
         include_str!("../assets/icon.svg"),
@@ -75,47 +39,8 @@ async fn icon() -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
+pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such page\n").into_response()
-}
-
-/// An error as the page shows it: the message and the library's hint.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Failure {
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl From<coagent::Error> for Failure {
-    fn from(e: coagent::Error) -> Self {
-        Failure {
-            message: e.to_string(),
-            hint: e.hint(),
-        }
-    }
-}
-
-/// Opens the hub as every CLI command does (interrupted runs recorded, the monitor's
-/// check), runs `f` on a blocking thread, and closes it.
-pub async fn with_hub<T: Send + 'static>(
-    st: &Arc<St>,
-    f: impl FnOnce(&mut Hub) -> coagent::Result<T> + Send + 'static,
-) -> Result<T, Failure> {
-    let dir = st.hub.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut hub = Hub::open(&dir)?;
-        let _ = coagent::dos::interrupted::recover(&mut hub);
-        coagent::status::check(&mut hub)?;
-        f(&mut hub)
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(coagent::Error::invalid(
-            format!("the request failed: {e}"),
-            None,
-        ))
-    })
-    .map_err(Failure::from)
 }
 
 /// A page from `template` with `ctx`, plus what every page has (the CSRF token, the
@@ -139,7 +64,7 @@ pub fn page(st: &St, template: &str, ctx: Result<Value, Failure>) -> Response {
     }
 }
 
-async fn index(State(st): State<Arc<St>>) -> Response {
+pub async fn index(State(st): State<Arc<St>>) -> Response {
     let data = with_hub(&st, index_data).await;
     page(&st, "index.html", data)
 }
@@ -252,7 +177,7 @@ fn chart(b: &coagent::turns::Book) -> String {
     s
 }
 
-async fn do_page(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
+pub async fn do_page(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
     let data = with_hub(&st, move |hub| {
         plan_data(hub, coagent::dos::Selection::Ids(vec![id]))
     })
@@ -265,7 +190,7 @@ pub struct PlanQuery {
     session: Option<String>,
 }
 
-async fn plan_page(State(st): State<Arc<St>>, Query(q): Query<PlanQuery>) -> Response {
+pub async fn plan_page(State(st): State<Arc<St>>, Query(q): Query<PlanQuery>) -> Response {
     let data = with_hub(&st, move |hub| {
         plan_data(hub, coagent::dos::Selection::Latest { session: q.session })
     })
@@ -316,7 +241,7 @@ fn plan_data(hub: &mut Hub, sel: coagent::dos::Selection) -> coagent::Result<Val
     }))
 }
 
-async fn job_page(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
+pub async fn job_page(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
     let Some(job) = st.jobs.get(&id) else {
         return not_found().await;
     };
