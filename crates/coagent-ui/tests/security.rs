@@ -148,6 +148,7 @@ impl Ui {
         coagent::session::count(&self.open()).unwrap()
     }
 
+    #[cfg(unix)]
     fn runs(&self) -> i64 {
         self.open()
             .store
