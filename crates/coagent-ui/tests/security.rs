@@ -658,3 +658,61 @@ fn stopping_the_page_kills_a_running_do_and_records_it() {
         .unwrap();
     assert_eq!(status, "killed");
 }
+
+#[test]
+fn a_split_payload_is_shown_part_by_part_in_order_each_with_its_copy_button() {
+    let ui = Ui::new();
+    std::fs::write(
+        ui.hub.join("config.toml"),
+        "[vendors.tiny]\npaste_chars = 1500\ncontext_tokens = 8000\n",
+    )
+    .unwrap();
+    let csrf = ui.csrf();
+    for i in 0..6 {
+        let title = format!("Item+{i}:+{}", "detail+".repeat(20));
+        assert_eq!(
+            ui.post("/todo/add", &format!("csrf={csrf}&title={title}"))
+                .status,
+            303
+        );
+    }
+    assert_eq!(
+        ui.post("/start", &format!("csrf={csrf}&vendor=tiny&goal=split"))
+            .status,
+        303
+    );
+    let page = ui.get("/").body;
+    let n = page.matches("class=\"copy\" data-copy=\"pl-").count();
+    assert!(n >= 3, "expected one Copy button per part, got {n}");
+    let mut at = 0;
+    for k in 1..=n {
+        let button = format!("Copy part {k}/{n}");
+        let found = page[at..]
+            .find(&button)
+            .unwrap_or_else(|| panic!("{button} missing or out of order"));
+        at += found;
+    }
+    // Each part's text is on the page as the outbox holds it, escaped.
+    let outbox = ui.hub.join("temps/outbox");
+    let mut files: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let first = std::fs::read_to_string(
+        files
+            .iter()
+            .find(|p| p.to_string_lossy().contains(&format!("-1-of-{n}")))
+            .unwrap(),
+    )
+    .unwrap();
+    let line = first
+        .lines()
+        .find(|l| l.starts_with("## Policy Capsule"))
+        .unwrap();
+    assert!(
+        page.contains(&line),
+        "part 1's text is not on the page: {line}"
+    );
+}
