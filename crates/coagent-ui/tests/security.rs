@@ -712,7 +712,7 @@ fn a_split_payload_is_shown_part_by_part_in_order_each_with_its_copy_button() {
         .find(|l| l.starts_with("## Policy Capsule"))
         .unwrap();
     assert!(
-        page.contains(&line),
+        page.contains(line),
         "part 1's text is not on the page: {line}"
     );
 }
