@@ -42,9 +42,22 @@ function follow(live) {
   });
 }
 
+// Offers a reload when the hub changes under the page; never reloads by itself (a reply
+// half pasted into the box must not be lost).
+function offerReload(banner) {
+  const events = new EventSource(banner.dataset.changes);
+  events.addEventListener('changed', () => {
+    banner.hidden = false;
+    events.close();
+  });
+  document.getElementById('reload').addEventListener('click', () => window.location.reload());
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   const live = document.querySelector('pre[data-events]');
   if (live) follow(live);
+  const banner = document.querySelector('[data-changes]');
+  if (banner) offerReload(banner);
   const flash = document.getElementById('flash');
   if (flash && window.location.hash === '#flash') flash.focus();
 });

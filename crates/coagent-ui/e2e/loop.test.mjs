@@ -139,6 +139,15 @@ test('the whole loop, in a real browser, with the keyboard', async () => {
     assert.match(await page.textContent('#flash'), /verified/);
     await shot(page, 'wrap-verified');
 
+    // A command in a terminal changes the hub: the page offers a reload, and shows it.
+    await page.waitForTimeout(2500); // the watcher's ticks and the page's own reads change nothing
+    assert.ok(await page.$('#changed[hidden]'), 'a reload was offered though nothing changed');
+    p.cli('todo', 'add', 'Added from a terminal');
+    await page.waitForSelector('#changed:not([hidden])', { timeout: 15000 });
+    await shot(page, 'changed-elsewhere');
+    await tabTo(page, '#reload');
+    await page.waitForFunction(() => document.getElementById('todos').textContent.includes('Added from a terminal'));
+
     // The CLI sees what the page did.
     const status = p.json('status');
     const old = status.sessions.find((s) => s.id.startsWith(tag));

@@ -299,6 +299,42 @@ fn stream(job: Arc<Job>) -> impl Stream<Item = Result<Event, Infallible>> {
     })
 }
 
+/// `changed` once the hub's records change after the page was drawn (a command in a
+/// terminal, the watcher, another tab): the page offers a reload. Checked every second;
+/// the stream ends when the server stops.
+pub async fn changes(State(st): State<Arc<St>>) -> Response {
+    let first = stamp(&st).await;
+    let s = futures_util::stream::unfold((st, first), |(st, first)| async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if st.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
+            let now = stamp(&st).await;
+            if now != first {
+                let e = Event::default().event("changed").data("changed");
+                return Some((Ok::<_, Infallible>(e), (st, now)));
+            }
+        }
+    });
+    Sse::new(s).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// The newest event's id: every record the hub writes comes with an event.
+async fn stamp(st: &Arc<St>) -> Option<i64> {
+    let dir = st.hub.clone();
+    tokio::task::spawn_blocking(move || {
+        let hub = coagent::hub::Hub::open(&dir).ok()?;
+        hub.store
+            .conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
+            .ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 pub async fn stop(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
     if let Some(job) = st.jobs.get(&id) {
         job.cancel.cancel();

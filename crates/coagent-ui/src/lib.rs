@@ -122,7 +122,13 @@ pub fn start(opts: Options, stop: Arc<AtomicBool>) -> Result<Running, Error> {
         .filter_map(|l| l.local_addr().ok())
         .collect();
     let secret = security::random_hex()?;
-    let state = state::State::new(&opts, &addrs, secret.clone(), security::random_hex()?);
+    let state = state::State::new(
+        &opts,
+        &addrs,
+        secret.clone(),
+        security::random_hex()?,
+        Arc::clone(&stop),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -130,7 +136,7 @@ pub fn start(opts: Options, stop: Arc<AtomicBool>) -> Result<Running, Error> {
         .map_err(Error::Runtime)?;
     let thread = std::thread::Builder::new()
         .name("coagent-ui".into())
-        .spawn(move || runtime.block_on(serve(listeners, state, stop)))
+        .spawn(move || runtime.block_on(serve(listeners, state)))
         .map_err(Error::Runtime)?;
     Ok(Running {
         addrs,
@@ -173,36 +179,32 @@ fn bind(opts: &Options) -> Result<Vec<std::net::TcpListener>, Error> {
     Ok(all)
 }
 
-async fn serve(
-    listeners: Vec<std::net::TcpListener>,
-    state: Arc<state::State>,
-    stop: Arc<AtomicBool>,
-) {
+async fn serve(listeners: Vec<std::net::TcpListener>, state: Arc<state::State>) {
     let app = routes::router(Arc::clone(&state));
-    let jobs = Arc::clone(&state);
     let mut tasks = Vec::new();
     for l in listeners {
         let Ok(l) = tokio::net::TcpListener::from_std(l) else {
             continue;
         };
         let app = app.clone();
-        let stop = Arc::clone(&stop);
+        let state = Arc::clone(&state);
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(l, app)
-                .with_graceful_shutdown(stopped(stop))
+                .with_graceful_shutdown(stopped(state))
                 .await;
         }));
     }
     for t in tasks {
         let _ = t.await;
     }
-    // The runtime waits for the runs' threads as it drops: they end now, recorded killed.
-    jobs.jobs.cancel_all();
 }
 
-/// Resolves once `stop` is set (Ctrl-C, or the caller).
-async fn stopped(stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::SeqCst) {
+/// Resolves once `stop` is set (Ctrl-C, or the caller), after stopping every run under way:
+/// a page following a run holds its connection until the run ends, and the server waits
+/// for open connections.
+async fn stopped(state: Arc<state::State>) {
+    while !state.stop.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    state.jobs.cancel_all();
 }

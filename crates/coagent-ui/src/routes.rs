@@ -20,6 +20,7 @@ pub fn router(st: Arc<St>) -> Router {
         .route("/job/{id}", get(pages::job_page))
         .route("/job/{id}/events", get(actions::events))
         .route("/job/{id}/stop", post(actions::stop))
+        .route("/changes", get(actions::changes))
         .route("/start", post(actions::start))
         .route("/ingest", post(actions::ingest))
         .route("/run", post(actions::run))

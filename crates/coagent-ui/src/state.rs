@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -21,6 +22,8 @@ pub struct State {
     pub flash: Mutex<Option<Flash>>,
     pub jobs: jobs::Jobs,
     pub view: view::View,
+    /// Set when the server is to stop: long-lived streams end on it.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// The outcome of the last action, shown at the top of the page until the next one.
@@ -36,7 +39,13 @@ pub struct Flash {
 }
 
 impl State {
-    pub fn new(opts: &Options, addrs: &[SocketAddr], secret: String, csrf: String) -> Arc<State> {
+    pub fn new(
+        opts: &Options,
+        addrs: &[SocketAddr],
+        secret: String,
+        csrf: String,
+        stop: Arc<AtomicBool>,
+    ) -> Arc<State> {
         let port = addrs.first().map_or(opts.port, |a| a.port());
         let mut hosts = vec![
             format!("localhost:{port}"),
@@ -58,6 +67,7 @@ impl State {
             flash: Mutex::new(None),
             jobs: jobs::Jobs::default(),
             view: view::View::new(),
+            stop,
         })
     }
 

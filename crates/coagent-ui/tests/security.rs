@@ -716,3 +716,45 @@ fn a_split_payload_is_shown_part_by_part_in_order_each_with_its_copy_button() {
         "part 1's text is not on the page: {line}"
     );
 }
+
+#[test]
+fn the_page_hears_of_changes_made_elsewhere_and_its_streams_end_with_the_server() {
+    let mut ui = Ui::new();
+    let mut s = TcpStream::connect(("127.0.0.1", ui.port)).unwrap();
+    write!(
+        s,
+        "GET /changes HTTP/1.1\r\nHost: {}\r\n{}\r\n",
+        ui.host(),
+        ui.cookie()
+    )
+    .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Other tests' runs send signals to this process: a read may be interrupted.
+    let read = |s: &mut TcpStream, buf: &mut [u8]| loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    };
+    let n = read(&mut s, &mut buf).unwrap();
+    seen.extend_from_slice(&buf[..n]);
+    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
+    // A command in a terminal adds a TODO.
+    coagent::todo::add(&mut ui.open(), "from a terminal", "", false).unwrap();
+    while !String::from_utf8_lossy(&seen).contains("event: changed") {
+        let n = read(&mut s, &mut buf).expect("no `changed` event within 10 s");
+        assert!(n > 0, "the stream ended");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // With the stream still open, the server stops promptly.
+    let t = std::time::Instant::now();
+    ui.stop.store(true, Ordering::SeqCst);
+    ui.running.take().unwrap().wait();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "the server waited on an open stream"
+    );
+}
