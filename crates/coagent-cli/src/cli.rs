@@ -150,6 +150,19 @@ pub enum Command {
         after_help = "Examples:\n  coagent watch                 # until Ctrl-C\n  coagent watch --once          # one pass over the inbox and the monitor\n  coagent --json watch          # one JSON document per event (JSON Lines)"
     )]
     Watch(WatchArgs),
+    /// The paste gate as a local page beside the chat tab (loopback only, a secret per run).
+    ///
+    /// Sessions and their bloat gauges, the outbox with Copy buttons, a box for the chat's
+    /// reply, the DOs with their consent and live output, TODOs, wraps and stats. Runs in
+    /// the foreground and does what `coagent watch` does while it runs.
+    ///
+    /// It listens on 127.0.0.1 and ::1 only. The address it opens carries a secret drawn
+    /// anew for each run; every request without it is refused, and so is every request
+    /// from another site or another local port.
+    #[command(
+        after_help = "Examples:\n  coagent ui                    # a free port; opens the page in your browser\n  coagent ui --port 7878        # a fixed port\n  coagent ui --no-open          # print the address only (open it yourself)"
+    )]
+    Ui(UiArgs),
     /// Share the hub's records with other machines through git: fetch, import what others
     /// added, export what changed here, commit and push (branch coagent/sync).
     ///
@@ -364,6 +377,21 @@ pub enum TodoCmd {
         /// The new acceptance: what "done" means, for the chat.
         #[arg(long)]
         acceptance: Option<String>,
+    },
+    /// Move an open TODO one place up or down in the handoff order (the top 3 are the
+    /// chat's first work).
+    #[command(
+        after_help = "Examples:\n  coagent todo move T-05D7 --up\n  coagent todo move T-05D7 --down"
+    )]
+    Move {
+        /// The TODO (an id or a unique prefix, with or without `T-`).
+        id: String,
+        /// One place up: earlier in the handoff.
+        #[arg(long, conflicts_with = "down", required_unless_present = "down")]
+        up: bool,
+        /// One place down: later in the handoff.
+        #[arg(long)]
+        down: bool,
     },
     /// Open a done TODO again (any unique prefix of its id).
     #[command(after_help = "Examples:\n  coagent todo reopen T-05D7\n  coagent todo list")]
@@ -667,6 +695,25 @@ pub enum WrapSub {
         /// The archive (`CoWrap-….tar.zst`).
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// The port to listen on (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Print the page's address instead of opening it in the default browser.
+    #[arg(long)]
+    pub no_open: bool,
+    /// Listen on this address instead of 127.0.0.1 and ::1. An address other machines can
+    /// reach is refused unless --allow-remote-bind is given too.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::IpAddr>,
+    /// Allow --bind on an address other machines can reach. Anyone who can reach it and
+    /// learns the page's address can read your payloads and run scripts on this machine:
+    /// only on a network you trust entirely.
+    #[arg(long, requires = "bind")]
+    pub allow_remote_bind: bool,
 }
 
 #[derive(Debug, Args)]

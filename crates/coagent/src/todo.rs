@@ -324,6 +324,54 @@ pub fn edit(
     get(hub, &id)
 }
 
+/// Moves an open TODO one place up (`up`) or down in the handoff order (the open TODOs by
+/// rank), past its neighbour; at the top (or the bottom) it stays where it is.
+pub fn shift(hub: &mut Hub, typed: &str, up: bool) -> Result<Todo> {
+    let id = store::resolve_id(hub.store.conn(), "todos", Kind::Todo, typed)?;
+    let open = list(hub, false)?;
+    let Some(i) = open.iter().position(|t| t.id == id) else {
+        return Err(Error::invalid(
+            format!("{id} is done: only open TODOs have a place in the handoff"),
+            Some(format!("reopen it first: coagent todo reopen {id}")),
+        ));
+    };
+    let j = if up {
+        i.checked_sub(1)
+    } else {
+        Some(i + 1).filter(|&j| j < open.len())
+    };
+    let Some(j) = j else {
+        return get(hub, &id);
+    };
+    let (me, other) = (&open[i], &open[j]);
+    // Ranks are distinct as `add` makes them; records merged from another machine may tie.
+    let mine = if me.rank == other.rank {
+        other.rank + if up { -1 } else { 1 }
+    } else {
+        other.rank
+    };
+    let now = hub.now_ms();
+    hub.store.tx(|tx| {
+        let h = hlc::tick(tx, now)?;
+        tx.execute(
+            "UPDATE todos SET rank = ?2, hlc = ?3 WHERE id = ?1",
+            params![&me.id, mine, &h],
+        )?;
+        tx.execute(
+            "UPDATE todos SET rank = ?2, hlc = ?3 WHERE id = ?1",
+            params![&other.id, me.rank, &h],
+        )?;
+        store::event(
+            tx,
+            now,
+            None,
+            "todo.moved",
+            &serde_json::json!({"id": me.id, "up": up}),
+        )
+    })?;
+    get(hub, &id)
+}
+
 /// Opens a done TODO again: it forgets who closed it and with which refs (the DONE lines
 /// and events keep the history).
 pub fn reopen(hub: &mut Hub, typed: &str) -> Result<Todo> {

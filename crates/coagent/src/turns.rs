@@ -99,6 +99,8 @@ pub struct Turn {
     pub parts: Parts,
     /// Payloads pasted out in this turn.
     pub payloads: usize,
+    /// New DOs the turn's reply proposed.
+    pub dos: u64,
 }
 
 /// The turns of session `sid`, oldest first.
@@ -107,11 +109,12 @@ pub fn of_session(hub: &Hub, sid: &str) -> Result<Vec<Turn>> {
     // Every payload and reply of the session, in the order the store recorded them.
     let mut ev = c.prepare_cached(
         "SELECT e.kind, COALESCE((SELECT SUM(p.tokens) FROM payloads p WHERE p.id = json_extract(e.data, '$.id')), 0),
-                (SELECT p.part_tokens FROM payloads p WHERE p.id = json_extract(e.data, '$.id') AND p.part = 1)
+                (SELECT p.part_tokens FROM payloads p WHERE p.id = json_extract(e.data, '$.id') AND p.part = 1),
+                COALESCE(json_extract(e.data, '$.dos'), 0)
          FROM events e WHERE e.session = ?1 AND e.kind IN ('payload.sent', 'reply.ingested') ORDER BY e.id",
     )?;
-    let events: Vec<(String, i64, Option<String>)> = ev
-        .query_map([sid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let events: Vec<(String, i64, Option<String>, i64)> = ev
+        .query_map([sid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut rp = c.prepare_cached("SELECT tokens FROM replies WHERE session = ?1 ORDER BY id")?;
     let mut replies = rp
@@ -119,11 +122,12 @@ pub fn of_session(hub: &Hub, sid: &str) -> Result<Vec<Turn>> {
         .collect::<rusqlite::Result<Vec<_>>>()?
         .into_iter();
     let mut turns = vec![Turn::default()];
-    for (kind, tokens, parts) in events {
+    for (kind, tokens, parts, dos) in events {
         if kind == "reply.ingested" {
             turns.push(Turn {
                 turn: turns.len(),
                 ingested: replies.next().unwrap_or(0).max(0) as u64,
+                dos: dos.max(0) as u64,
                 ..Turn::default()
             });
             continue;

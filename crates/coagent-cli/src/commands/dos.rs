@@ -96,7 +96,7 @@ pub fn run(app: &App, cmd: DoCmd) -> anyhow::Result<ExitCode> {
             // the user makes the run read it again.
             let early = dos::Early::start(&hub)?;
             let planned = dos::plan(&hub, &selection, rerun)?;
-            let asks = !app.global.yes && planned.iter().any(|p| !p.risks.is_empty());
+            let asks = !app.global.yes && !dos::needing_consent(&planned).is_empty();
             let early = (!asks).then_some(early);
             if !consent(app, &planned)? {
                 out::emit(
@@ -305,7 +305,7 @@ fn render_show(hub: &coagent::hub::Hub, s: &dos::Shown) -> String {
 /// Asks before running DOs with risk hints (on a terminal), or refuses them without one
 /// unless `--yes`. DOs without hints run on the command alone: it is the consent.
 fn consent(app: &App, planned: &[Planned]) -> anyhow::Result<bool> {
-    let risky: Vec<&Planned> = planned.iter().filter(|p| !p.risks.is_empty()).collect();
+    let risky = dos::needing_consent(planned);
     if risky.is_empty() {
         return Ok(true);
     }

@@ -25,8 +25,9 @@ mod status;
 mod sync;
 mod ticker;
 mod todo;
+mod ui;
 mod vendors;
-mod watch;
+pub(crate) mod watch;
 mod wrap;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wraps { session, list } => wrap::list(&app, session, list),
         Command::Sweep { days } => wrap::sweep(&app, days),
         Command::Watch(a) => watch::run(&app, a),
+        Command::Ui(a) => ui::run(&app, a),
         Command::Stats {
             anonymous,
             sessions,

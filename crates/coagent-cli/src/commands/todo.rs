@@ -1,4 +1,4 @@
-//! `coagent todo add | list | done | reopen`.
+//! `coagent todo add | list | done | edit | move | reopen`.
 
 use std::process::ExitCode;
 
@@ -72,6 +72,21 @@ pub fn run(app: &App, cmd: TodoCmd) -> anyhow::Result<ExitCode> {
                 format!(
                     "{} {} {}\n",
                     out::green("Changed"),
+                    out::bold(&t.id),
+                    t.title
+                )
+            });
+        }
+        TodoCmd::Move { id, up, down: _ } => {
+            let t = todo::shift(&mut hub, &id, up)?;
+            let place = todo::list(&hub, false)?
+                .iter()
+                .position(|o| o.id == t.id)
+                .map_or(0, |i| i + 1);
+            out::emit(app.json(), &t, || {
+                format!(
+                    "{} {} {}: place {place} in the handoff\n",
+                    out::green("Moved"),
                     out::bold(&t.id),
                     t.title
                 )

@@ -20,17 +20,30 @@ use crate::out;
 const POLL: Duration = Duration::from_millis(250);
 
 pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
-    let mut hub = app.hub_unchecked()?;
-    let _lock = watch::lock(&hub)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let _interrupts = coagent_runner::on_interrupt(Arc::clone(&stop))
+        .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
+    let hub = app.hub_unchecked()?;
+    let lock = watch::lock(&hub)?;
+    watch_until(app, &a, hub, lock, &stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The watcher's loop, until `stop` is set: `coagent watch`, and `coagent ui` while its
+/// page is served. The caller holds the hub's watch lock.
+pub fn watch_until(
+    app: &App,
+    a: &WatchArgs,
+    mut hub: coagent::hub::Hub,
+    _lock: watch::WatchLock,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let cfg = hub.config()?;
     let interval = Duration::from_secs_f64(
         a.interval
             .unwrap_or(cfg.watch.check_interval_secs)
             .max(0.05),
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let _interrupts = coagent_runner::on_interrupt(Arc::clone(&stop))
-        .map_err(|e| coagent::Error::io("cannot watch for Ctrl-C", e))?;
     let (tx, rx) = std::sync::mpsc::channel::<Vec<std::path::PathBuf>>();
     // Events wake the loop early and say which files are complete (closed by their writer,
     // or renamed into place); what to do is decided by looking at the folders.
@@ -226,7 +239,7 @@ pub fn run(app: &App, a: WatchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     say(app, "watch.stopped", "stopped", serde_json::json!({}));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn name(p: &std::path::Path) -> String {

@@ -20,6 +20,9 @@ mod start;
 mod surface;
 mod sync;
 mod todo;
+// Kills `coagent ui` with SIGTERM, as the watch tests do.
+#[cfg(unix)]
+mod ui;
 mod watch;
 mod wayback;
 #[cfg(windows)]

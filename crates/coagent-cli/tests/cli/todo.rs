@@ -296,3 +296,34 @@ fn the_chat_s_questions_come_before_its_dos() {
         ])
     );
 }
+
+#[test]
+fn todo_move_changes_the_handoff_order_of_the_next_boot() {
+    let env = Env::new();
+    env.init();
+    let id = |t: &str| {
+        env.json(&["todo", "add", t])["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, b, c) = (id("Parse"), id("Validate"), id("Export"));
+    env.ok(&["todo", "move", &c, "--up"])
+        .stdout_has("place 2 in the handoff");
+    env.ok(&["todo", "move", &a, "--down"]);
+    let order: Vec<String> = env.json(&["todo", "list"])["todos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order, vec![c.clone(), a.clone(), b.clone()]);
+    // At the top it stays there; a done TODO has no place to move to.
+    env.ok(&["todo", "move", &c, "--up"]).stdout_has("place 1");
+    env.ok(&["todo", "done", &b]);
+    env.fails(&["todo", "move", &b, "--up"], 1)
+        .stderr_has("only open TODOs have a place in the handoff");
+    let boot = env.json(&["start", "--vendor", "claude"]);
+    let text = std::fs::read_to_string(boot["payloads"][0].as_str().unwrap()).unwrap();
+    assert!(text.find(&c).unwrap() < text.find(&a).unwrap(), "{text}");
+}

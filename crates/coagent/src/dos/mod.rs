@@ -28,8 +28,8 @@ pub mod run;
 pub mod tracking;
 
 pub use run::{
-    ArtifactOut, BatchReport, NotRun, Planned, Progress, RunOptions, RunReport, Selection, plan,
-    run, send_result,
+    ArtifactOut, BatchReport, NotRun, Planned, Progress, RunOptions, RunReport, Selection,
+    needing_consent, plan, run, send_result,
 };
 pub use tracking::Early;
 

@@ -139,6 +139,13 @@ impl BatchReport {
     }
 }
 
+/// The DOs of a plan that run only after the user's explicit yes: those with risk hints.
+/// The others run on the command alone (`coagent do run`, or the page's Run): it is the
+/// consent.
+pub fn needing_consent(planned: &[Planned]) -> Vec<&Planned> {
+    planned.iter().filter(|p| !p.risks.is_empty()).collect()
+}
+
 /// Resolves the selection and checks each DO (a language CoAgent runs, the approved
 /// content, not run before unless `rerun`, one session), before anything runs.
 pub fn plan(hub: &Hub, selection: &Selection, rerun: bool) -> Result<Vec<Planned>> {
