@@ -34,13 +34,24 @@ fn back(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
 
-/// Records the outcome, then back to the page at `anchor`.
+/// Records the outcome, then back to the page's report of it.
 fn done<T: serde::Serialize>(
     st: &St,
     r: Result<T, Failure>,
     kind: &str,
     title: &str,
     cli: String,
+) -> Response {
+    done_at(st, r, (kind, title, cli), "/#flash")
+}
+
+/// Records the outcome (`kind` and `title` when it succeeded, the failure otherwise, with
+/// the command line it equals), then back to the page at `to`.
+fn done_at<T: serde::Serialize>(
+    st: &St,
+    r: Result<T, Failure>,
+    (kind, title, cli): (&str, &str, String),
+    to: &str,
 ) -> Response {
     let f = match r {
         Ok(v) => Flash {
@@ -57,7 +68,7 @@ fn done<T: serde::Serialize>(
         },
     };
     st.set_flash(f);
-    back("/#flash")
+    back(to)
 }
 
 /// A command line a user can paste into a shell: the argument quoted when it needs it.
@@ -425,21 +436,7 @@ pub async fn todo_move(
         if up { "up" } else { "down" }
     );
     let r = with_hub(&st, move |hub| coagent::todo::shift(hub, &id, up)).await;
-    st.set_flash(match r {
-        Ok(t) => Flash {
-            kind: "todo".into(),
-            title: "TODO moved".into(),
-            data: serde_json::to_value(t).unwrap_or_default(),
-            cli,
-        },
-        Err(f) => Flash {
-            kind: "error".into(),
-            title: f.message.clone(),
-            data: json!(f),
-            cli,
-        },
-    });
-    back("/#todos")
+    done_at(&st, r, ("todo", "TODO moved", cli), "/#todos")
 }
 
 #[derive(Deserialize)]

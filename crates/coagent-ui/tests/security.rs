@@ -164,6 +164,12 @@ impl Ui {
 
     /// A live session with one DO that writes `marker` in the project; its id and sha256.
     fn with_do(&self) -> (String, String) {
+        self.propose("Leave a marker", "echo ran > marker")
+    }
+
+    /// A live session whose chat proposed one DO, `title` running `script`; its id and
+    /// sha256.
+    fn propose(&self, title: &str, script: &str) -> (String, String) {
         let mut hub = self.open();
         let s = coagent::session::start(
             &mut hub,
@@ -177,7 +183,7 @@ impl Ui {
         )
         .unwrap();
         let reply = format!(
-            "Policy v1.0 loaded.\n\n```bash\n# DO: Leave a marker\necho ran > marker\n# END DO\n```\n\n[{} t1]\n",
+            "Policy v1.0 loaded.\n\n```bash\n# DO: {title}\n{script}\n# END DO\n```\n\n[{} t1]\n",
             &s.session[..6]
         );
         let r = coagent::ingest::ingest(
@@ -432,31 +438,7 @@ fn a_do_runs_only_from_the_page_with_its_shown_sha256() {
 #[test]
 fn a_risky_do_needs_the_explicit_yes() {
     let ui = Ui::new();
-    let mut hub = ui.open();
-    let s = coagent::session::start(
-        &mut hub,
-        coagent::session::StartOptions {
-            vendor: "claude".into(),
-            goal: "g".into(),
-            redact: false,
-            respawn: None,
-        },
-        &mut NoClipboard::default(),
-    )
-    .unwrap();
-    let reply = format!(
-        "Policy v1.0 loaded.\n\n```bash\n# DO: Tidy up\nsudo true; echo ran > risky\n# END DO\n```\n\n[{} t1]\n",
-        &s.session[..6]
-    );
-    let r = coagent::ingest::ingest(
-        &mut hub,
-        reply.as_bytes(),
-        None,
-        &mut NoClipboard::default(),
-    )
-    .unwrap();
-    drop(hub);
-    let (id, sha) = (r.dos[0].id.clone(), r.dos[0].sha256.clone());
+    let (id, sha) = ui.propose("Tidy up", "sudo true; echo ran > risky");
     let page = ui.get(&format!("/do/{id}")).body;
     assert!(
         page.contains("risk: line 2: runs a command as root"),
@@ -584,32 +566,8 @@ fn undo_reverses_a_run_only_after_the_explicit_yes() {
 /// line is on it.
 #[cfg(unix)]
 fn start_long_run(ui: &Ui) -> String {
-    let mut hub = ui.open();
-    let s = coagent::session::start(
-        &mut hub,
-        coagent::session::StartOptions {
-            vendor: "claude".into(),
-            goal: "g".into(),
-            redact: false,
-            respawn: None,
-        },
-        &mut NoClipboard::default(),
-    )
-    .unwrap();
-    let reply = format!(
-        "Policy v1.0 loaded.\n\n```bash\n# DO: Wait a long time\necho waiting\nsleep 60\n# END DO\n```\n\n[{} t1]\n",
-        &s.session[..6]
-    );
-    let r = coagent::ingest::ingest(
-        &mut hub,
-        reply.as_bytes(),
-        None,
-        &mut NoClipboard::default(),
-    )
-    .unwrap();
-    drop(hub);
+    let (id, sha) = ui.propose("Wait a long time", "echo waiting\nsleep 60");
     let csrf = ui.csrf();
-    let (id, sha) = (r.dos[0].id.clone(), r.dos[0].sha256.clone());
     let job = ui
         .post("/run", &format!("csrf={csrf}&id={id}&sha256={sha}"))
         .location;
