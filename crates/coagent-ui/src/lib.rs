@@ -23,6 +23,7 @@ mod actions;
 mod browser;
 mod call;
 mod diff;
+mod gauge;
 mod highlight;
 mod jobs;
 mod pages;

@@ -27,6 +27,8 @@ impl View {
         env.add_filter("highlight", |script: String, lang: String| {
             Value::from_safe_string(crate::highlight::html(&script, &lang))
         });
+        env.add_function("meter", crate::gauge::function);
+        env.add_filter("threshold", crate::gauge::threshold);
         env.add_filter("short", |s: String| s.chars().take(12).collect::<String>());
         env.add_filter("time", |ms: i64| {
             let t = coagent::clock::rfc3339(ms);
