@@ -50,7 +50,16 @@ function offerReload(banner) {
     banner.hidden = false;
     events.close();
   });
-  document.getElementById('reload').addEventListener('click', () => window.location.reload());
+  document.getElementById('reload').addEventListener('click', () => window.location.assign(fresh()));
+}
+
+// This page's address without the report of the action that opened it: after a change
+// made elsewhere, that report is old news.
+function fresh() {
+  const url = new URL(window.location.href);
+  url.searchParams.delete('report');
+  if (url.hash === '#flash') url.hash = '';
+  return url.toString();
 }
 
 document.addEventListener('DOMContentLoaded', () => {

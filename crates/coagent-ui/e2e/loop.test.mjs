@@ -147,6 +147,9 @@ test('the whole loop, in a real browser, with the keyboard', async () => {
     await shot(page, 'changed-elsewhere');
     await tabTo(page, '#reload');
     await page.waitForFunction(() => document.getElementById('todos').textContent.includes('Added from a terminal'));
+    // The reload drops the wrap's report: after a change made elsewhere it is old news.
+    assert.equal(await page.$('#flash'), null, 'the old report was drawn again');
+    assert.ok(!page.url().includes('report='), page.url());
 
     // The CLI sees what the page did.
     const status = p.json('status');

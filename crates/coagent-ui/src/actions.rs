@@ -1,6 +1,7 @@
 //! What the page's buttons do: each POST calls the library function of the CLI command it
 //! equals, records the outcome for the page (the flash, with that command), and redirects
-//! back (POST, redirect, GET: a reload never repeats an action). Runs go on in the
+//! back to the page with the outcome's number (POST, redirect, GET: a reload never repeats
+//! an action, and another tab never shows it). Runs go on in the
 //! background; their output streams as server-sent events.
 
 use std::convert::Infallible;
@@ -67,8 +68,18 @@ fn done_at<T: serde::Serialize>(
             cli,
         },
     };
-    st.set_flash(f);
-    back(to)
+    let n = st.report(f);
+    back(&reported_at(to, n))
+}
+
+/// `to` with the report's number in its query, before any `#fragment`.
+fn reported_at(to: &str, n: u64) -> String {
+    let (path, frag) = to.split_once('#').map_or((to, None), |(p, f)| (p, Some(f)));
+    let sep = if path.contains('?') { '&' } else { '?' };
+    match frag {
+        Some(f) => format!("{path}{sep}report={n}#{f}"),
+        None => format!("{path}{sep}report={n}"),
+    }
 }
 
 /// A command line a user can paste into a shell: the argument quoted when it needs it.

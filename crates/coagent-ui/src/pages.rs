@@ -43,16 +43,17 @@ pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such page\n").into_response()
 }
 
-/// A page from `template` with `ctx`, plus what every page has (the CSRF token, the
-/// flash); a failure is drawn as the page's error.
-pub fn page(st: &St, template: &str, ctx: Result<Value, Failure>) -> Response {
+/// A page from `template` with `ctx`, plus what every page has (the CSRF token, and the
+/// flash when the page is an action's redirect, `?report=N`); a failure is drawn as the
+/// page's error.
+pub fn page(st: &St, template: &str, ctx: Result<Value, Failure>, report: Option<u64>) -> Response {
     let mut ctx = match ctx {
         Ok(v) => v,
         Err(f) => json!({"failure": f}),
     };
     if let Some(o) = ctx.as_object_mut() {
         o.insert("csrf".into(), json!(st.csrf));
-        o.insert("flash".into(), json!(st.flash()));
+        o.insert("flash".into(), json!(st.reported(report)));
     }
     match st.view.render(template, &ctx) {
         Ok(html) => Html(html).into_response(),
@@ -64,9 +65,20 @@ pub fn page(st: &St, template: &str, ctx: Result<Value, Failure>) -> Response {
     }
 }
 
-pub async fn index(State(st): State<Arc<St>>) -> Response {
+/// The number of the action whose outcome the page shows (the redirect after a POST).
+#[derive(Deserialize)]
+pub struct Report {
+    report: Option<String>,
+}
+
+/// A number that is not one (an edited address) shows the page without a report.
+fn number(s: &Option<String>) -> Option<u64> {
+    s.as_deref().and_then(|s| s.parse().ok())
+}
+
+pub async fn index(State(st): State<Arc<St>>, Query(r): Query<Report>) -> Response {
     let data = with_hub(&st, index_data).await;
-    page(&st, "index.html", data)
+    page(&st, "index.html", data, number(&r.report))
 }
 
 fn index_data(hub: &mut Hub) -> coagent::Result<Value> {
@@ -177,17 +189,22 @@ fn chart(b: &coagent::turns::Book) -> String {
     s
 }
 
-pub async fn do_page(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
+pub async fn do_page(
+    State(st): State<Arc<St>>,
+    Path(id): Path<String>,
+    Query(r): Query<Report>,
+) -> Response {
     let data = with_hub(&st, move |hub| {
         plan_data(hub, coagent::dos::Selection::Ids(vec![id]))
     })
     .await;
-    page(&st, "plan.html", data)
+    page(&st, "plan.html", data, number(&r.report))
 }
 
 #[derive(Deserialize)]
 pub struct PlanQuery {
     session: Option<String>,
+    report: Option<String>,
 }
 
 pub async fn plan_page(State(st): State<Arc<St>>, Query(q): Query<PlanQuery>) -> Response {
@@ -195,7 +212,7 @@ pub async fn plan_page(State(st): State<Arc<St>>, Query(q): Query<PlanQuery>) ->
         plan_data(hub, coagent::dos::Selection::Latest { session: q.session })
     })
     .await;
-    page(&st, "plan.html", data)
+    page(&st, "plan.html", data, number(&q.report))
 }
 
 /// What the consent shows: each DO as `do show` has it, and what `do run` would run (the
@@ -261,7 +278,7 @@ pub async fn job_page(State(st): State<Arc<St>>, Path(id): Path<String>) -> Resp
         }
         d
     });
-    page(&st, "job.html", ctx)
+    page(&st, "job.html", ctx, None)
 }
 
 /// A finished run as the page draws it: each DO's diff parsed into files and hunks, and

@@ -124,6 +124,12 @@ impl Ui {
         self.send("GET", path, &self.host(), &self.cookie(), "")
     }
 
+    /// The page an action's redirect opens, as the browser would follow it.
+    fn follow(&self, r: Reply) -> String {
+        assert_eq!(r.status, 303, "{}", r.body);
+        self.get(&r.location).body
+    }
+
     /// A POST as the page itself sends it: cookie, origin, and `body` (with the token).
     fn post(&self, path: &str, body: &str) -> Reply {
         let h = format!(
@@ -416,10 +422,8 @@ fn a_do_runs_only_from_the_page_with_its_shown_sha256() {
         "/run",
         &format!("csrf={csrf}&id={id}&sha256={}", "a".repeat(64)),
     );
-    assert_eq!(r.status, 303);
     assert!(
-        ui.get("/")
-            .body
+        ui.follow(r)
             .contains("a script changed since the page showed it")
     );
     std::thread::sleep(Duration::from_millis(300));
@@ -446,8 +450,8 @@ fn a_risky_do_needs_the_explicit_yes() {
     );
     assert!(page.contains("name=\"confirm\""));
     let csrf = ui.csrf();
-    ui.post("/run", &format!("csrf={csrf}&id={id}&sha256={sha}"));
-    assert!(ui.get("/").body.contains("needs your explicit yes"));
+    let r = ui.post("/run", &format!("csrf={csrf}&id={id}&sha256={sha}"));
+    assert!(ui.follow(r).contains("needs your explicit yes"));
     assert_eq!(ui.runs(), 0);
 }
 
@@ -479,13 +483,44 @@ fn a_reply_larger_than_two_megabytes_is_ingested() {
     let reply = format!("Policy v1.0 loaded.\n\n{filler}\n\nACK DO-NOSUCH0000\n");
     assert!(reply.len() > 2 << 20);
     let body = format!("csrf={csrf}&reply={}", reply.replace(' ', "+"));
-    let r = ui.post("/ingest", &body);
-    assert_eq!(r.status, 303, "{}", r.body);
-    let page = ui.get("/").body;
+    let page = ui.follow(ui.post("/ingest", &body));
     assert!(
         page.contains("Reply ingested"),
         "the large reply was not ingested"
     );
+}
+
+#[test]
+fn each_tab_shows_the_report_of_its_own_action_never_another_tab_s() {
+    let ui = Ui::new();
+    ui.with_do();
+    let csrf = ui.csrf();
+    // Tab A ingests a reply; tab B, at the same time, adds a TODO.
+    let a = ui.post(
+        "/ingest",
+        &format!("csrf={csrf}&reply=Policy+v1.0+loaded.+No+DOs+this+turn."),
+    );
+    let b = ui.post(
+        "/todo/add",
+        &format!("csrf={csrf}&title=Write+the+changelog"),
+    );
+    assert_ne!(a.location, b.location);
+    let (a, b) = (ui.follow(a), ui.follow(b));
+    assert!(
+        a.contains("Reply ingested") && !a.contains("TODO added"),
+        "{a}"
+    );
+    assert!(
+        b.contains("TODO added") && !b.contains("Reply ingested"),
+        "{b}"
+    );
+    // A tab opened (or reloaded) on the bare page shows no one's report, and an edited
+    // number shows the page without one.
+    for bare in ["/", "/?report=999999", "/?report=junk"] {
+        let page = ui.get(bare);
+        assert_eq!(page.status, 200, "{bare}");
+        assert!(!page.body.contains("id=\"flash\""), "{bare}: {}", page.body);
+    }
 }
 
 #[test]
@@ -551,14 +586,14 @@ fn undo_reverses_a_run_only_after_the_explicit_yes() {
     assert!(marker.exists());
     let shown = ui.get(&format!("/do/{id}")).body;
     assert!(shown.contains("Undo reverses 1 file(s): marker"), "{shown}");
-    ui.post(&format!("/do/{id}/undo"), &format!("csrf={csrf}"));
-    assert!(ui.get("/").body.contains("undo needs your explicit yes"));
+    let r = ui.post(&format!("/do/{id}/undo"), &format!("csrf={csrf}"));
+    assert!(ui.follow(r).contains("undo needs your explicit yes"));
     assert!(marker.exists(), "undone without the yes");
-    ui.post(
+    let r = ui.post(
         &format!("/do/{id}/undo"),
         &format!("csrf={csrf}&confirm=yes"),
     );
-    assert!(ui.get("/").body.contains("file(s) restored: marker"));
+    assert!(ui.follow(r).contains("file(s) restored: marker"));
     assert!(!marker.exists(), "not undone");
 }
 
