@@ -485,6 +485,55 @@ pub async fn wrap(State(st): State<Arc<St>>, Form(f): Form<WrapForm>) -> Respons
     )
 }
 
+#[derive(Deserialize)]
+pub struct EndForm {
+    how: String,
+}
+
+/// Ends an open session without a wrap (`coagent session close|abandon ID`).
+pub async fn end_session(
+    State(st): State<Arc<St>>,
+    Path(id): Path<String>,
+    Form(f): Form<EndForm>,
+) -> Response {
+    let how = match f.how.as_str() {
+        "abandon" => coagent::session::Ending::Abandoned,
+        _ => coagent::session::Ending::Closed,
+    };
+    let verb = match how {
+        coagent::session::Ending::Closed => "close",
+        coagent::session::Ending::Abandoned => "abandon",
+    };
+    let cli = format!("coagent session {verb} {}", arg(&id));
+    let r = with_hub(&st, move |hub| coagent::session::end(hub, &id, how)).await;
+    let title = format!(
+        "Session {}: it takes no more replies; its records stay",
+        how.state()
+    );
+    done(&st, r, "session", &title, cli)
+}
+
+/// Boots another chat from a wrap (`coagent unwrap W-…`): its respawn payload goes to the
+/// outbox, and the wrap records who took it.
+pub async fn unwrap(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
+    let cli = format!("coagent unwrap {}", arg(&id));
+    let r = with_hub(&st, move |hub| {
+        let row = coagent::wrap::pick(hub, Some(&id), false, None)?;
+        let (mut started, note) =
+            coagent::wrap::unwrap(hub, &row, None, false, &mut page_clipboard())?;
+        started.sent.warnings.extend(note);
+        Ok(started)
+    })
+    .await;
+    done(
+        &st,
+        r,
+        "start",
+        "Booted from the wrap: paste its payload into a new chat",
+        cli,
+    )
+}
+
 pub async fn wrap_verify(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response {
     let found = with_hub(&st, {
         let id = id.clone();

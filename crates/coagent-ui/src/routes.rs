@@ -31,6 +31,8 @@ pub fn router(st: Arc<St>) -> Router {
         .route("/todo/{id}/move", post(actions::todo_move))
         .route("/wrap", post(actions::wrap))
         .route("/wrap/{id}/verify", post(actions::wrap_verify))
+        .route("/wrap/{id}/unwrap", post(actions::unwrap))
+        .route("/session/{id}/end", post(actions::end_session))
         .fallback(pages::not_found)
         // A pasted reply may be as large as `ingest` takes (axum's default is 2 MB).
         .layer(axum::extract::DefaultBodyLimit::max(

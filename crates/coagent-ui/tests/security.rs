@@ -524,6 +524,74 @@ fn each_tab_shows_the_report_of_its_own_action_never_another_tab_s() {
 }
 
 #[test]
+fn a_session_is_closed_or_abandoned_from_the_page_and_a_wrap_boots_another_chat() {
+    let ui = Ui::new();
+    ui.with_do();
+    let first = coagent::session::latest(&ui.open()).unwrap().unwrap().id;
+    let csrf = ui.csrf();
+    // Wrap it; its respawn is one successor; the wrap boots a second chat on demand.
+    let page = ui.follow(ui.post("/wrap", &format!("csrf={csrf}&session={first}")));
+    assert!(page.contains("Respawn session"), "{page}");
+    let wrap = coagent::wrap::list(&ui.open()).unwrap().remove(0);
+    let page = ui.follow(ui.post(
+        &format!("/wrap/{}/unwrap", wrap.id),
+        &format!("csrf={csrf}"),
+    ));
+    assert!(
+        page.contains(&format!("coagent unwrap {}", wrap.id)),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("continuing from wrap {}", wrap.id)),
+        "{page}"
+    );
+    let from: Vec<String> = coagent::session::from_wrap(&ui.open(), &wrap.id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(from.len(), 2, "the respawn and the second chat: {from:?}");
+    // Close one, abandon the other; closing again is refused with the reason.
+    let page = ui.follow(ui.post(
+        &format!("/session/{}/end", from[0]),
+        &format!("csrf={csrf}&how=close"),
+    ));
+    assert!(
+        page.contains(&format!("coagent session close {}", from[0])),
+        "{page}"
+    );
+    let page = ui.follow(ui.post(
+        &format!("/session/{}/end", from[1]),
+        &format!("csrf={csrf}&how=abandon"),
+    ));
+    assert!(page.contains("is abandoned"), "{page}");
+    let states: Vec<String> = from
+        .iter()
+        .map(|id| coagent::session::get(&ui.open(), id).unwrap().state)
+        .collect();
+    assert_eq!(states, ["closed", "abandoned"]);
+    let page = ui.follow(ui.post(
+        &format!("/session/{}/end", from[0]),
+        &format!("csrf={csrf}&how=abandon"),
+    ));
+    assert!(page.contains("is already closed"), "{page}");
+    // Without the token, nothing ends.
+    let still = ui.open().store.conn().query_row(
+        "SELECT COUNT(*) FROM sessions WHERE state IN ('booting', 'live')",
+        [],
+        |r| r.get::<_, i64>(0),
+    );
+    let r = ui.post(&format!("/session/{first}/end"), "how=close");
+    assert_eq!(r.status, 403);
+    let after = ui.open().store.conn().query_row(
+        "SELECT COUNT(*) FROM sessions WHERE state IN ('booting', 'live')",
+        [],
+        |r| r.get::<_, i64>(0),
+    );
+    assert_eq!(still.unwrap(), after.unwrap());
+}
+
+#[test]
 fn todos_move_up_and_down_in_the_handoff() {
     let ui = Ui::new();
     let mut hub = ui.open();
