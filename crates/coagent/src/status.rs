@@ -34,7 +34,7 @@ pub struct SessionStatus {
     /// listed by `status` for open sessions.
     pub drift: Vec<crate::drift::DriftEvent>,
     /// A breach whose wrap waits for the chat's answer to a result on its way (see
-    /// [`bloat::held`]); set by `status`.
+    /// [`bloat::held`]); set by every check, and kept for the prompt's ticker.
     pub wrap_waits: bool,
 }
 
@@ -110,23 +110,30 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
     let in_force = InForce::read(hub);
     let mut out = Vec::new();
     let mut basis = Vec::new();
+    let mut held = Vec::new();
     for s in session::open(hub)? {
         let v = vendor::find(&cfg, &s.vendor)?;
         let facts = bloat::facts(hub, &s, &v)?;
         let a: Assessment = bloat::assess(&facts, &cfg.bloat, now);
         let mut s = s;
+        let waits = a.level == Level::Fail && bloat::held(hub, &s.id, &a.signals)?;
         // Another machine's chat is that machine's monitor's to judge.
         if a.level == Level::Fail
             && !s.elsewhere
             && s.breach_at.is_none()
-            && !bloat::held(hub, &s.id, &a.signals)?
+            && !waits
             && bloat::record_breach(hub, &s.id, &a)?
         {
             s.breach_at = Some(now);
             s.breach_signal = a.breached().first().map(|x| x.name.to_string());
         }
+        if waits {
+            held.push(s.id.clone());
+        }
         basis.push((s.clone(), facts));
-        out.push(session_status(s, a, in_force.as_ref()));
+        let mut st = session_status(s, a, in_force.as_ref());
+        st.wrap_waits = waits;
+        out.push(st);
     }
     sort(&mut out);
     ticker::write_status_files(
@@ -136,6 +143,7 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
             sessions: basis,
             thresholds: cfg.bloat,
             capsule: in_force,
+            held,
         },
     )?;
     Ok(out)
@@ -155,7 +163,6 @@ pub fn status(hub: &mut Hub, recent: usize) -> Result<Status> {
     for s in &mut open {
         s.tokens = Some(turns::book(hub, &s.session.id)?);
         s.drift = crate::drift::events(hub, &s.session.id, DRIFT_LISTED)?;
-        s.wrap_waits = bloat::held(hub, &s.session.id, &s.signals)?;
     }
     let capsule = capsule::state(&hub.dir)?;
     let mut sessions = open.clone();

@@ -26,6 +26,11 @@ pub struct Basis {
     /// goes to the full check).
     #[serde(default)]
     pub capsule: Option<InForce>,
+    /// The sessions whose breach waits for the chat's answer to a result
+    /// ([`crate::bloat::held`]): it reads the store, so the check saves its answer, which
+    /// holds while the store is unchanged and the level the same.
+    #[serde(default)]
+    pub held: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -105,7 +110,15 @@ pub fn line(top: Option<&SessionStatus>) -> String {
                 .filter(|x| x.level == Level::Fail)
                 .map(|x| x.name)
                 .collect();
-            parts.push(format!("WRAP NOW ({})", which.join(", ")));
+            // As `status` says it: a result on its way is answered before the wrap.
+            if s.wrap_waits {
+                parts.push(format!(
+                    "wrap next ({}; after the chat's answer)",
+                    which.join(", ")
+                ));
+            } else {
+                parts.push(format!("WRAP NOW ({})", which.join(", ")));
+            }
         }
         (_, Some(n)) => parts.push(format!("wrap in {n}")),
         _ => {}
@@ -239,7 +252,10 @@ pub fn fast(hub_dir: &Path, now: Millis) -> Option<Ticker> {
         .into_iter()
         .map(|(s, f)| {
             let a = crate::bloat::assess(&f, &saved.basis.thresholds, now);
-            crate::status::session_status(s, a, saved.basis.capsule.as_ref())
+            let waits = a.level == Level::Fail && saved.basis.held.contains(&s.id);
+            let mut st = crate::status::session_status(s, a, saved.basis.capsule.as_ref());
+            st.wrap_waits = waits;
+            st
         })
         .collect();
     crate::status::sort(&mut out);

@@ -430,6 +430,15 @@ fn watch_does_not_wrap_between_a_result_and_its_reply() {
         "the breach counts from when the wrap is due"
     );
     env.ok(&["status"]).stdout_has("wrap next:");
+    // The prompt's ticker says the same, from the full check and then from its files.
+    for _ in 0..2 {
+        let line = env.ok(&["ticker"]).stdout;
+        assert!(
+            line.contains("wrap next (dos_completed; after the chat's answer)"),
+            "{line}"
+        );
+        assert!(!line.contains("WRAP NOW"), "{line}");
+    }
     let held = env.ok(&["--json", "watch", "--once"]).stdout;
     assert!(held.contains("\"event\":\"held\""), "{held}");
     assert!(!held.contains("\"event\":\"wrapped\""), "{held}");
