@@ -593,3 +593,39 @@ fn another_machines_live_session_is_shown_but_never_judged_or_picked_here() {
     assert_eq!(theirs["state"], "live", "B's watch did not wrap A's chat");
     assert_eq!(theirs["breach_at"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_chats_drift_on_one_machine_is_shown_on_the_other_once_and_only_once() {
+    let remote = Remote::new();
+    let a = machine("7");
+    let b = machine("8");
+    let sid = a.json(&["start", "--vendor", "claude", "--goal", "drift"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A reply without its tag, and an ACK of a DO that does not exist: two lapses.
+    ingest(
+        &a,
+        "Policy v1.0 loaded.\n\nACK DO-NOSUCH0000 artifact:A-0000000000\n",
+    );
+    let drift = |env: &Env| {
+        env.json(&["status"])["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == sid.as_str())
+            .map(|s| s["drift"].clone())
+            .unwrap()
+    };
+    let here = drift(&a);
+    assert!(here.as_array().unwrap().len() >= 2, "{here}");
+    sync(&a, &remote);
+    sync(&b, &remote);
+    assert_eq!(drift(&b), here, "B shows A's lapses as A does");
+    // Back and forth again: nothing is counted twice on either side.
+    sync(&b, &remote);
+    sync(&a, &remote);
+    sync(&b, &remote);
+    assert_eq!(drift(&a), here);
+    assert_eq!(drift(&b), here);
+}
