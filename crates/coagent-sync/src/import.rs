@@ -14,6 +14,13 @@ use crate::export::inside;
 use crate::git::{CatFile, Git};
 
 pub const SYNC_IMPORTED: &str = "sync.imported";
+/// The kinds this hub knew when it last imported: an import by a version that knows more
+/// reads the whole branch once, since the files of a kind it skipped are not "changed".
+const SYNC_KINDS: &str = "sync.kinds";
+
+fn kinds_known() -> String {
+    KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(",")
+}
 
 /// How many records of each kind were new here, and how many changed.
 pub type Counts = BTreeMap<String, (usize, usize)>;
@@ -103,7 +110,11 @@ fn contained(kind: &str, rec: &Record) -> bool {
 
 /// Imports every record of `remote` changed since the last import.
 pub fn import(hub: &mut Hub, git: &Git, remote: &str) -> Result<Counts> {
-    let base = hub.store.meta_get(SYNC_IMPORTED)?;
+    let known = kinds_known();
+    let base = match hub.store.meta_get(SYNC_KINDS)? {
+        Some(k) if k == known => hub.store.meta_get(SYNC_IMPORTED)?,
+        _ => None,
+    };
     if base.as_deref() == Some(remote) {
         return Ok(Counts::new());
     }
@@ -148,10 +159,12 @@ pub fn import(hub: &mut Hub, git: &Git, remote: &str) -> Result<Counts> {
             }
         }
         counts.retain(|_, (n, c)| *n + *c > 0);
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            rusqlite::params![SYNC_IMPORTED, remote],
-        )?;
+        for (key, value) in [(SYNC_IMPORTED, remote), (SYNC_KINDS, known.as_str())] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                rusqlite::params![key, value],
+            )?;
+        }
         Ok(counts)
     })
 }

@@ -287,7 +287,8 @@ pub fn sync(hub: &mut Hub, opts: &Options) -> Result<Report> {
         pushed: false,
         dry_run: opts.dry_run,
     };
-    records::track(hub.store.conn())?;
+    let exported_before = hub.store.meta_get(export::SYNC_EXPORTED)?.is_some();
+    records::track(hub.store.conn(), exported_before)?;
     if opts.dry_run {
         export::list_transcripts(hub)?;
         let plan = export::plan(hub)?;

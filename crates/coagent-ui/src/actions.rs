@@ -487,24 +487,53 @@ pub async fn wrap(State(st): State<Arc<St>>, Form(f): Form<WrapForm>) -> Respons
 
 #[derive(Deserialize)]
 pub struct EndForm {
+    #[serde(default)]
     how: String,
+    #[serde(default)]
+    confirm: String,
 }
 
-/// Ends an open session without a wrap (`coagent session close|abandon ID`).
+/// Ends an open session without a wrap (`coagent session close|abandon ID`). There is no
+/// way back (a session's state only moves forward, on every synced hub too), so it takes
+/// the explicit yes, as Undo does.
 pub async fn end_session(
     State(st): State<Arc<St>>,
     Path(id): Path<String>,
     Form(f): Form<EndForm>,
 ) -> Response {
+    use coagent::session::Ending;
     let how = match f.how.as_str() {
-        "abandon" => coagent::session::Ending::Abandoned,
-        _ => coagent::session::Ending::Closed,
+        "close" => Ending::Closed,
+        "abandon" => Ending::Abandoned,
+        other => {
+            let r = Err::<(), _>(Failure {
+                message: format!("left open: no way to end a session called {other:?}"),
+                hint: Some("Close (done with it) or Abandon (the chat was given up)".into()),
+            });
+            return done(
+                &st,
+                r,
+                "session",
+                "",
+                format!("coagent session close {}", arg(&id)),
+            );
+        }
     };
     let verb = match how {
-        coagent::session::Ending::Closed => "close",
-        coagent::session::Ending::Abandoned => "abandon",
+        Ending::Closed => "close",
+        Ending::Abandoned => "abandon",
     };
     let cli = format!("coagent session {verb} {}", arg(&id));
+    if f.confirm != "yes" {
+        let r = Err::<(), _>(Failure {
+            message: format!("left open: to {verb} a session needs your explicit yes"),
+            hint: Some(format!(
+                "tick the box, then {}",
+                if verb == "close" { "Close" } else { "Abandon" }
+            )),
+        });
+        return done(&st, r, "session", "", cli);
+    }
     let r = with_hub(&st, move |hub| coagent::session::end(hub, &id, how)).await;
     let title = format!(
         "Session {}: it takes no more replies; its records stay",

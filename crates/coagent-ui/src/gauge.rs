@@ -5,8 +5,8 @@
 //! not follow one rule: the pace (`dos_per_hour`) is bad when *low*, the latency counts
 //! only while it rises, and a warm-up holds the pace at OK whatever it reads. So the
 //! bounds are chosen from the level, and the fill still shows the value against its
-//! threshold. Each bound sits at half the value, away from it, so a browser that
-//! counts a boundary to either side draws the same colour.
+//! threshold. Each bound keeps a margin from the value, so a browser that counts a
+//! boundary to either side draws the same colour.
 
 use minijinja::Value;
 
@@ -14,21 +14,29 @@ use minijinja::Value;
 /// `value` against `threshold`.
 pub fn attributes(level: &str, value: f64, threshold: f64) -> Bounds {
     let max = if threshold > 0.0 { threshold } else { 1.0 };
-    let shown = value.clamp(0.0, max);
-    let (low, high) = match level {
-        // The optimum below low; low < value ≤ high: suboptimum.
-        "WARN" => (shown / 2.0, max),
-        // The optimum below low; value > high: the region worse than suboptimum.
-        "FAIL" => (shown / 2.0, shown / 2.0),
+    let v = value.clamp(0.0, max);
+    // A value in the upper half puts the optimum at 0 (below `low`), one in the lower half
+    // at `max` (above `high`): either way the value keeps a margin from every boundary,
+    // a value of 0 (no DOs this hour) included.
+    let upper = v >= max / 2.0;
+    let (low, high, optimum) = match (level, upper) {
+        // Optimum below: low < value ≤ high is suboptimum.
+        ("WARN", true) => (v / 2.0, max, 0.0),
+        // Optimum above: low ≤ value < high is suboptimum.
+        ("WARN", false) => (v / 2.0, (v + max) / 2.0, max),
+        // Optimum below: value > high is worse than suboptimum.
+        ("FAIL", true) => (v / 2.0, v / 2.0, 0.0),
+        // Optimum above: value < low is worse than suboptimum.
+        ("FAIL", false) => ((v + max) / 2.0, (v + max) / 2.0, max),
         // OK (or idle): the optimum between low and high, so the whole gauge is optimum.
-        _ => (0.0, max),
+        _ => (0.0, max, 0.0),
     };
     Bounds {
         max,
         low,
         high,
-        optimum: 0.0,
-        value: shown,
+        optimum,
+        value: v,
     }
 }
 
@@ -140,12 +148,14 @@ mod tests {
         // threshold) drew this full and in the worst colour.
         assert_eq!(colour("OK", 3.0, 1.0), Region::Optimum);
         assert_eq!(colour("OK", 0.0, 1.0), Region::Optimum);
+        // And a stopped chat (no DO this hour) is not drawn green.
+        assert_eq!(colour("FAIL", 0.0, 1.0), Region::EvenLessGood);
     }
 
     #[test]
     fn the_colour_follows_the_level_wherever_the_value_stands() {
         for threshold in [1.0_f64, 2.0, 5.0, 64_000.0, 0.0] {
-            for share in [0.01, 0.3, 0.8, 0.99, 1.0, 1.5, 40.0] {
+            for share in [0.0, 0.01, 0.3, 0.5, 0.8, 0.99, 1.0, 1.5, 40.0] {
                 let v = threshold.max(1.0) * share;
                 assert_eq!(colour("OK", v, threshold), Region::Optimum);
                 assert_eq!(colour("WARN", v, threshold), Region::Suboptimum);

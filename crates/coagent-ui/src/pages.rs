@@ -129,7 +129,15 @@ fn index_data(hub: &mut Hub) -> coagent::Result<Value> {
     let mut wraps = coagent::wrap::list(hub)?;
     wraps.reverse();
     wraps.truncate(10);
+    // Another machine's chats (by sync): shown, never wrapped or ended from here.
+    let elsewhere: Vec<&str> = status
+        .sessions
+        .iter()
+        .filter(|s| s.session.elsewhere)
+        .map(|s| s.session.id.as_str())
+        .collect();
     Ok(json!({
+        "elsewhere": elsewhere,
         "status": status,
         "vendors": vendors,
         "outbox": outbox,

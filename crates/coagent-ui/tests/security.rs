@@ -551,44 +551,63 @@ fn a_session_is_closed_or_abandoned_from_the_page_and_a_wrap_boots_another_chat(
         .map(|s| s.id)
         .collect();
     assert_eq!(from.len(), 2, "the respawn and the second chat: {from:?}");
-    // Close one, abandon the other; closing again is refused with the reason.
-    let page = ui.follow(ui.post(
-        &format!("/session/{}/end", from[0]),
-        &format!("csrf={csrf}&how=close"),
+    let state = |id: &str| coagent::session::get(&ui.open(), id).unwrap().state;
+    let end = |id: &str, body: &str| ui.post(&format!("/session/{id}/end"), body);
+    // Without the token, without the yes, or with no known way to end it: it stays open.
+    assert_eq!(end(&from[0], "how=close&confirm=yes").status, 403);
+    let page = ui.follow(end(&from[0], &format!("csrf={csrf}&how=close")));
+    assert!(page.contains("needs your explicit yes"), "{page}");
+    let page = ui.follow(end(
+        &from[0],
+        &format!("csrf={csrf}&how=delete&confirm=yes"),
     ));
+    assert!(page.contains("no way to end a session called"), "{page}");
+    assert_eq!(state(&from[0]), "booting");
+    // Close one, abandon the other; ending one again is refused with the reason.
+    let page = ui.follow(end(&from[0], &format!("csrf={csrf}&how=close&confirm=yes")));
     assert!(
         page.contains(&format!("coagent session close {}", from[0])),
         "{page}"
     );
-    let page = ui.follow(ui.post(
-        &format!("/session/{}/end", from[1]),
-        &format!("csrf={csrf}&how=abandon"),
+    let page = ui.follow(end(
+        &from[1],
+        &format!("csrf={csrf}&how=abandon&confirm=yes"),
     ));
     assert!(page.contains("is abandoned"), "{page}");
-    let states: Vec<String> = from
-        .iter()
-        .map(|id| coagent::session::get(&ui.open(), id).unwrap().state)
-        .collect();
-    assert_eq!(states, ["closed", "abandoned"]);
-    let page = ui.follow(ui.post(
-        &format!("/session/{}/end", from[0]),
-        &format!("csrf={csrf}&how=abandon"),
+    assert_eq!([state(&from[0]), state(&from[1])], ["closed", "abandoned"]);
+    let page = ui.follow(end(
+        &from[0],
+        &format!("csrf={csrf}&how=abandon&confirm=yes"),
     ));
     assert!(page.contains("is already closed"), "{page}");
-    // Without the token, nothing ends.
-    let still = ui.open().store.conn().query_row(
-        "SELECT COUNT(*) FROM sessions WHERE state IN ('booting', 'live')",
-        [],
-        |r| r.get::<_, i64>(0),
+}
+
+#[test]
+fn another_machines_chat_is_shown_but_not_wrapped_or_ended_from_the_page() {
+    let ui = Ui::new();
+    ui.with_do();
+    let id = coagent::session::latest(&ui.open()).unwrap().unwrap().id;
+    let mine = ui.get("/").body;
+    assert!(
+        mine.contains(&format!("action=\"/session/{id}/end\"")),
+        "{mine}"
     );
-    let r = ui.post(&format!("/session/{first}/end"), "how=close");
-    assert_eq!(r.status, 403);
-    let after = ui.open().store.conn().query_row(
-        "SELECT COUNT(*) FROM sessions WHERE state IN ('booting', 'live')",
-        [],
-        |r| r.get::<_, i64>(0),
+    // As `coagent sync` files a session another hub opened.
+    ui.open()
+        .store
+        .conn()
+        .execute("UPDATE sessions SET node = 'n-laptop' WHERE id = ?1", [&id])
+        .unwrap();
+    let page = ui.get("/").body;
+    assert!(page.contains("Opened on another machine"), "{page}");
+    assert!(
+        !page.contains(&format!("action=\"/session/{id}/end\"")),
+        "{page}"
     );
-    assert_eq!(still.unwrap(), after.unwrap());
+    assert!(
+        !page.contains(&format!("coagent wrap --session {id}")),
+        "{page}"
+    );
 }
 
 #[test]

@@ -398,7 +398,7 @@ const WRAP_AT_ONCE: [&str; 2] = ["context", "drift"];
 /// its result is being written, or was written and the chat has not answered it yet. (A
 /// run's records land before its result payload, so the payload alone would leave a
 /// moment in which a watcher wraps before the result exists.)
-fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
+pub fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
     let c = hub.store.conn();
     let ids = |kind: &str, filter: &str| -> Result<i64> {
         Ok(c.query_row(
@@ -422,11 +422,14 @@ fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
 /// that the handoff holds what the result brought; until then the breach is not recorded
 /// (its time is when the wrap became due).
 pub fn held(hub: &Hub, session: &str, signals: &[Signal]) -> Result<bool> {
-    let failing = signals.iter().filter(|x| x.level == Level::Fail);
-    if failing.clone().next().is_none() || failing.clone().any(|x| WRAP_AT_ONCE.contains(&x.name)) {
-        return Ok(false);
-    }
-    result_in_flight(hub, session)
+    Ok(waits(signals) && result_in_flight(hub, session)?)
+}
+
+/// Whether a breach of these signals may wait for a result's answer: something fails, and
+/// none of what fails is the chat's own state ([`held`] without the store).
+pub fn waits(signals: &[Signal]) -> bool {
+    let mut failing = signals.iter().filter(|x| x.level == Level::Fail).peekable();
+    failing.peek().is_some() && failing.all(|x| !WRAP_AT_ONCE.contains(&x.name))
 }
 
 /// Records the first breach of a session (time and signal); later checks keep the first.

@@ -516,10 +516,29 @@ pub fn rows(
 }
 
 /// Adds the triggers that note which (kind, month) files a change touches. Idempotent;
-/// added by the first sync, so a hub that never syncs pays nothing.
-pub fn track(c: &Connection) -> Result<()> {
+/// added by the first sync, so a hub that never syncs pays nothing. On a hub that has
+/// `exported_before`, a kind that had no triggers yet (one this version added) has all
+/// its months noted, so its records made before go out too.
+pub fn track(c: &Connection, exported_before: bool) -> Result<()> {
     let mut sql = String::new();
     for k in KINDS {
+        let tracked = c
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [format!("sync_dirty_{}_insert", k.table)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if exported_before && !tracked {
+            sql.push_str(&format!(
+                "INSERT OR IGNORE INTO sync_dirty (kind, month)
+                   SELECT DISTINCT '{name}', strftime('%Y-%m', {time} / 1000, 'unixepoch') FROM {table};\n",
+                table = k.table,
+                name = k.name,
+                time = k.time
+            ));
+        }
         for (what, on) in [("insert", "INSERT"), ("update", "UPDATE")] {
             sql.push_str(&format!(
                 "CREATE TRIGGER IF NOT EXISTS sync_dirty_{table}_{what} AFTER {on} ON {table} BEGIN

@@ -110,13 +110,15 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
     let in_force = InForce::read(hub);
     let mut out = Vec::new();
     let mut basis = Vec::new();
-    let mut held = Vec::new();
+    let mut results_in_flight = Vec::new();
     for s in session::open(hub)? {
         let v = vendor::find(&cfg, &s.vendor)?;
         let facts = bloat::facts(hub, &s, &v)?;
         let a: Assessment = bloat::assess(&facts, &cfg.bloat, now);
         let mut s = s;
-        let waits = a.level == Level::Fail && bloat::held(hub, &s.id, &a.signals)?;
+        // Kept for the prompt's ticker, whose level may turn FAIL by the clock alone.
+        let in_flight = bloat::result_in_flight(hub, &s.id)?;
+        let waits = in_flight && bloat::waits(&a.signals);
         // Another machine's chat is that machine's monitor's to judge.
         if a.level == Level::Fail
             && !s.elsewhere
@@ -127,8 +129,8 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
             s.breach_at = Some(now);
             s.breach_signal = a.breached().first().map(|x| x.name.to_string());
         }
-        if waits {
-            held.push(s.id.clone());
+        if in_flight {
+            results_in_flight.push(s.id.clone());
         }
         basis.push((s.clone(), facts));
         let mut st = session_status(s, a, in_force.as_ref());
@@ -143,7 +145,7 @@ pub fn check(hub: &mut Hub) -> Result<Vec<SessionStatus>> {
             sessions: basis,
             thresholds: cfg.bloat,
             capsule: in_force,
-            held,
+            results_in_flight,
         },
     )?;
     Ok(out)

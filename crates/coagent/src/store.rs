@@ -335,14 +335,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN node TEXT;
     "#,
     // 12: drift lapses sync too (numbered like ACKs: `uid`, NULL for this hub's own), so
-    // another machine's `status` shows a session's lapses. A hub that has synced already
-    // sends the months it holds at its next sync.
+    // another machine's `status` shows a session's lapses; filed by month like the other
+    // synced tables. (A hub that synced before sends the months it holds, and reads the
+    // lapses others sent, at its next sync: `records::track` and the sync's import see a
+    // kind that is new to them.)
     r#"
     ALTER TABLE drift ADD COLUMN uid TEXT;
     CREATE UNIQUE INDEX drift_by_uid ON drift (uid) WHERE uid IS NOT NULL;
-    INSERT OR IGNORE INTO sync_dirty (kind, month)
-        SELECT DISTINCT 'drift', strftime('%Y-%m', created_at / 1000, 'unixepoch') FROM drift
-        WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'sync.exported');
+    CREATE INDEX drift_by_time ON drift (created_at);
     "#,
 ];
 

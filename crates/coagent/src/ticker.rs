@@ -26,11 +26,11 @@ pub struct Basis {
     /// goes to the full check).
     #[serde(default)]
     pub capsule: Option<InForce>,
-    /// The sessions whose breach waits for the chat's answer to a result
-    /// ([`crate::bloat::held`]): it reads the store, so the check saves its answer, which
-    /// holds while the store is unchanged and the level the same.
+    /// The sessions with a result on its way to the chat, whose breach waits for the
+    /// answer ([`crate::bloat::held`]): that reads the store, so the check saves it; it
+    /// holds while the store is unchanged.
     #[serde(default)]
-    pub held: Vec<String>,
+    pub results_in_flight: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -252,7 +252,8 @@ pub fn fast(hub_dir: &Path, now: Millis) -> Option<Ticker> {
         .into_iter()
         .map(|(s, f)| {
             let a = crate::bloat::assess(&f, &saved.basis.thresholds, now);
-            let waits = a.level == Level::Fail && saved.basis.held.contains(&s.id);
+            let waits =
+                saved.basis.results_in_flight.contains(&s.id) && crate::bloat::waits(&a.signals);
             let mut st = crate::status::session_status(s, a, saved.basis.capsule.as_ref());
             st.wrap_waits = waits;
             st

@@ -446,3 +446,52 @@ fn watch_does_not_wrap_between_a_result_and_its_reply() {
     let after = env.ok(&["--json", "watch", "--once"]).stdout;
     assert!(after.contains("\"event\":\"wrapped\""), "{after}");
 }
+
+/// The prompt's ticker reads its files alone while the store is unchanged; a session
+/// that turns FAIL there by the clock alone, with a result on its way, still waits.
+#[test]
+fn the_prompts_ticker_says_wrap_next_for_a_chat_that_fails_by_the_clock_with_a_result_out() {
+    let mut env = Env::new();
+    env.init();
+    at(&mut env, "09:00");
+    env.json(&["start", "--vendor", "claude", "--goal", "idle"]);
+    at(&mut env, "09:20");
+    let s = env.json(&["start", "--vendor", "claude", "--goal", "busy"]);
+    let sid = s["session"].as_str().unwrap().to_string();
+    let r = ingest(
+        &env,
+        &format!(
+            "Policy v1.0 loaded.\n\n{}\n{}\n",
+            do_block("One", "true"),
+            tag(&sid, 1)
+        ),
+    );
+    run(&env, &first_do(&r));
+    // 09:35: the idle chat is stale (FAIL, nothing waits for it); the busy one is fine.
+    at(&mut env, "09:35");
+    let st = env.json(&["status"]);
+    assert_eq!(st["level"], "FAIL");
+    assert_ne!(st["session"], sid.as_str());
+    // The prompt's ticker: once the status files reflect the store, it reads them alone
+    // (the full check rewrites ticker.json each time; the fast path writes nothing).
+    let files = env.hub().join("temps/status/ticker.json");
+    env.ok(&["ticker"]);
+    let before = std::fs::read(&files).unwrap();
+    env.ok(&["ticker"]);
+    assert!(
+        std::fs::read(&files).unwrap() == before,
+        "no fast path at 09:35"
+    );
+    // 09:55: the busy chat is stale too, and now the top one; its result is unanswered.
+    at(&mut env, "09:55");
+    let line = env.ok(&["ticker"]).stdout;
+    assert!(
+        std::fs::read(&files).unwrap() == before,
+        "the ticker did not read its files alone"
+    );
+    assert!(line.contains(&sid[..8]), "{line}");
+    assert!(
+        line.contains("wrap next (stale_minutes; after the chat's answer)"),
+        "{line}"
+    );
+}

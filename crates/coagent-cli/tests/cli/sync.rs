@@ -608,15 +608,7 @@ fn a_chats_drift_on_one_machine_is_shown_on_the_other_once_and_only_once() {
         &a,
         "Policy v1.0 loaded.\n\nACK DO-NOSUCH0000 artifact:A-0000000000\n",
     );
-    let drift = |env: &Env| {
-        env.json(&["status"])["sessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == sid.as_str())
-            .map(|s| s["drift"].clone())
-            .unwrap()
-    };
+    let drift = |env: &Env| drift_of(env, &sid);
     let here = drift(&a);
     assert!(here.as_array().unwrap().len() >= 2, "{here}");
     sync(&a, &remote);
@@ -628,4 +620,76 @@ fn a_chats_drift_on_one_machine_is_shown_on_the_other_once_and_only_once() {
     sync(&b, &remote);
     assert_eq!(drift(&a), here);
     assert_eq!(drift(&b), here);
+}
+
+/// The lapses both machines list for `sid`.
+fn drift_of(env: &Env, sid: &str) -> serde_json::Value {
+    env.json(&["status"])["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sid)
+        .map(|s| s["drift"].clone())
+        .unwrap()
+}
+
+/// A hub that synced with a CoAgent that did not sync drift, then was upgraded: the lapses
+/// it recorded meanwhile go out, and those another machine sent, which it skipped, come in;
+/// neither side's are lost from the branch.
+#[test]
+fn a_hub_upgraded_after_syncing_sends_its_old_lapses_and_reads_those_it_skipped() {
+    let remote = Remote::new();
+    let mut a = machine("7");
+    let b = machine("8");
+    let sa = a.json(&["start", "--vendor", "claude", "--goal", "a"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sb = b.json(&["start", "--vendor", "chatgpt", "--goal", "b"])["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sync(&a, &remote);
+    // B's chat drifts; B syncs it to the branch; A imports that commit.
+    ingest(
+        &b,
+        "Policy v1.0 loaded.\n\nACK DO-NOSUCH0000 artifact:A-0000000000\n",
+    );
+    sync(&b, &remote);
+    sync(&a, &remote);
+    // A as the older CoAgent left it: no drift triggers, B's lapses skipped, and the
+    // import marked as done all the same.
+    {
+        let hub = coagent::hub::Hub::open(&a.hub()).unwrap();
+        hub.store
+            .conn()
+            .execute_batch(
+                "DROP TRIGGER sync_dirty_drift_insert; DROP TRIGGER sync_dirty_drift_update;
+                 DELETE FROM drift; DELETE FROM sync_dirty WHERE kind = 'drift';
+                 DELETE FROM meta WHERE key = 'sync.kinds';",
+            )
+            .unwrap();
+    }
+    // Meanwhile, a month later, A's own chat drifts, untracked.
+    a.now = "2026-12-24T09:00:00Z".to_string();
+    ingest(
+        &a,
+        &format!(
+            "Policy v1.0 loaded.\n\nACK DO-NOSUCH0001 artifact:A-0000000001\n[{} t1]\n",
+            &sa[..6]
+        ),
+    );
+    let mine = drift_of(&a, &sa);
+    assert!(!mine.as_array().unwrap().is_empty(), "{mine}");
+    // Upgraded: one sync each way and both machines list both chats' lapses.
+    sync(&a, &remote);
+    sync(&b, &remote);
+    let theirs = drift_of(&b, &sb);
+    assert!(!theirs.as_array().unwrap().is_empty(), "{theirs}");
+    assert_eq!(
+        drift_of(&a, &sb),
+        theirs,
+        "A read the lapses it had skipped"
+    );
+    assert_eq!(drift_of(&b, &sa), mine, "B got the lapses A made untracked");
 }
