@@ -177,10 +177,7 @@ fn consented(
         });
     }
     if !yes && !dos::needing_consent(planned).is_empty() {
-        return Err(Failure {
-            message: "nothing was run: a DO with risk hints needs your explicit yes".into(),
-            hint: Some("tick the box under the risks, then Run".into()),
-        });
+        return without_yes("nothing was run", "a DO with risk hints", "Run");
     }
     Ok(())
 }
@@ -364,6 +361,15 @@ pub async fn stop(State(st): State<Arc<St>>, Path(id): Path<String>) -> Response
     back(&format!("/job/{id}"))
 }
 
+/// The refusal of an action the user did not tick the box for: `outcome` says what was
+/// left as it was, `button` is the one to press once the box is ticked.
+fn without_yes(outcome: &str, needs: &str, button: &str) -> Result<(), Failure> {
+    Err(Failure {
+        message: format!("{outcome}: {needs} needs your explicit yes"),
+        hint: Some(format!("tick the box, then {button}")),
+    })
+}
+
 #[derive(Deserialize)]
 pub struct Confirm {
     #[serde(default)]
@@ -377,11 +383,13 @@ pub async fn undo(
 ) -> Response {
     let cli = format!("coagent do undo {}", arg(&id));
     if f.confirm != "yes" {
-        let r = Err::<(), _>(Failure {
-            message: "left as it is: undo needs your explicit yes".into(),
-            hint: Some("tick the box, then Undo".into()),
-        });
-        return done(&st, r, "undo", "", cli);
+        return done(
+            &st,
+            without_yes("left as it is", "undo", "Undo"),
+            "undo",
+            "",
+            cli,
+        );
     }
     let r = with_hub(&st, move |hub| {
         let plan = dos::undo_plan(hub, &id)?;
@@ -525,13 +533,8 @@ pub async fn end_session(
     };
     let cli = format!("coagent session {verb} {}", arg(&id));
     if f.confirm != "yes" {
-        let r = Err::<(), _>(Failure {
-            message: format!("left open: to {verb} a session needs your explicit yes"),
-            hint: Some(format!(
-                "tick the box, then {}",
-                if verb == "close" { "Close" } else { "Abandon" }
-            )),
-        });
+        let button = if verb == "close" { "Close" } else { "Abandon" };
+        let r = without_yes("left open", &format!("to {verb} a session"), button);
         return done(&st, r, "session", "", cli);
     }
     let r = with_hub(&st, move |hub| coagent::session::end(hub, &id, how)).await;

@@ -39,6 +39,22 @@ fn run(env: &Env, id: &str) -> String {
     r["artifacts"][0]["id"].as_str().unwrap().to_string()
 }
 
+/// The chat's first reply proposes one DO, which runs: its result is on its way to the
+/// chat. The DO's id and its log's artifact id.
+fn one_do_run(env: &Env, sid: &str) -> (String, String) {
+    let r = ingest(
+        env,
+        &format!(
+            "Policy v1.0 loaded.\n\n{}\n{}\n",
+            do_block("One", "true"),
+            tag(sid, 1)
+        ),
+    );
+    let id = first_do(&r);
+    let log = run(env, &id);
+    (id, log)
+}
+
 fn first_do(r: &Value) -> String {
     r["dos"][0]["id"].as_str().unwrap().to_string()
 }
@@ -412,16 +428,7 @@ fn watch_does_not_wrap_between_a_result_and_its_reply() {
     std::fs::write(env.hub().join("config.toml"), "[bloat]\nmax_dos = 1\n").unwrap();
     let s = env.json(&["start", "--vendor", "claude"]);
     let sid = s["session"].as_str().unwrap().to_string();
-    let r = ingest(
-        &env,
-        &format!(
-            "Policy v1.0 loaded.\n\n{}\n{}\n",
-            do_block("One", "true"),
-            tag(&sid, 1)
-        ),
-    );
-    let a = first_do(&r);
-    let log = run(&env, &a);
+    let (a, log) = one_do_run(&env, &sid);
     let st = env.json(&["status"]);
     assert_eq!(st["level"], "FAIL");
     assert_eq!(st["sessions"][0]["wrap_waits"], true);
@@ -458,15 +465,7 @@ fn the_prompts_ticker_says_wrap_next_for_a_chat_that_fails_by_the_clock_with_a_r
     at(&mut env, "09:20");
     let s = env.json(&["start", "--vendor", "claude", "--goal", "busy"]);
     let sid = s["session"].as_str().unwrap().to_string();
-    let r = ingest(
-        &env,
-        &format!(
-            "Policy v1.0 loaded.\n\n{}\n{}\n",
-            do_block("One", "true"),
-            tag(&sid, 1)
-        ),
-    );
-    run(&env, &first_do(&r));
+    one_do_run(&env, &sid);
     // 09:35: the idle chat is stale (FAIL, nothing waits for it); the busy one is fine.
     at(&mut env, "09:35");
     let st = env.json(&["status"]);
