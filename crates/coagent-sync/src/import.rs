@@ -14,24 +14,45 @@ use crate::export::inside;
 use crate::git::{CatFile, Git};
 
 pub const SYNC_IMPORTED: &str = "sync.imported";
-/// The kinds this hub knew when it last imported: an import by a version that knows more
-/// reads the whole branch once, since the files of a kind it skipped are not "changed".
+/// The kinds of record this hub read at its last import. A later CoAgent knows more: the
+/// files of a kind an older one skipped are not "changed" since that import, so the first
+/// import that knows the kind reads all of its files (and only those) once.
 const SYNC_KINDS: &str = "sync.kinds";
+/// The kind that came with [`SYNC_KINDS`]: a hub that imported without the note knew
+/// every kind but this one.
+const CAME_WITH_THE_NOTE: &str = "drift";
 
-fn kinds_known() -> String {
-    KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(",")
+/// The kinds this version reads that the last import did not (none on a first import).
+fn kinds_new_here(noted: Option<&str>, imported_before: bool) -> Vec<&'static str> {
+    let knew: Vec<&str> = match noted {
+        Some(k) => k.split(',').collect(),
+        None if imported_before => KINDS
+            .iter()
+            .map(|k| k.name)
+            .filter(|n| *n != CAME_WITH_THE_NOTE)
+            .collect(),
+        None => return Vec::new(),
+    };
+    KINDS
+        .iter()
+        .map(|k| k.name)
+        .filter(|n| !knew.contains(n))
+        .collect()
 }
 
 /// How many records of each kind were new here, and how many changed.
 pub type Counts = BTreeMap<String, (usize, usize)>;
 
-/// The record files of `remote` to read: those changed since `base`, or all of them.
-fn changed_files(git: &Git, base: Option<&str>, remote: &str) -> Result<Vec<String>> {
-    let listing = match base {
-        Some(b) if git.commit(b)?.is_some() && git.is_ancestor(b, remote)? => {
-            git.run(&["diff", "--name-only", "-z", b, remote, "--", "records"])?
-        }
-        _ => git.run(&[
+/// The record files of `remote` to read: those changed since `base` (all of them without
+/// one), and every file of the kinds in `whole`, in import order.
+fn files_to_read(
+    git: &Git,
+    base: Option<&str>,
+    remote: &str,
+    whole: &[&str],
+) -> Result<Vec<String>> {
+    let all = || {
+        git.run(&[
             "ls-tree",
             "-r",
             "-z",
@@ -39,8 +60,24 @@ fn changed_files(git: &Git, base: Option<&str>, remote: &str) -> Result<Vec<Stri
             remote,
             "--",
             "records",
-        ])?,
+        ])
     };
+    let mut listing = match base {
+        Some(b) if git.commit(b)?.is_some() && git.is_ancestor(b, remote)? => {
+            git.run(&["diff", "--name-only", "-z", b, remote, "--", "records"])?
+        }
+        _ => all()?,
+    };
+    let kind = |f: &str| f.split('/').nth(1).unwrap_or_default().to_string();
+    if base.is_some() && !whole.is_empty() {
+        for f in all()?
+            .split('\0')
+            .filter(|f| whole.contains(&kind(f).as_str()))
+        {
+            listing.push('\0');
+            listing.push_str(f);
+        }
+    }
     let mut files: Vec<String> = listing
         .split('\0')
         .filter(|f| f.starts_with("records/") && f.ends_with(".jsonl"))
@@ -48,13 +85,13 @@ fn changed_files(git: &Git, base: Option<&str>, remote: &str) -> Result<Vec<Stri
         .collect();
     // Sessions before their DOs, DOs before their runs.
     let order = |f: &String| {
-        let kind = f.split('/').nth(1).unwrap_or_default();
         KINDS
             .iter()
-            .position(|k| k.name == kind)
+            .position(|k| k.name == kind(f))
             .unwrap_or(usize::MAX)
     };
     files.sort_by_key(|f| (order(f), f.clone()));
+    files.dedup();
     Ok(files)
 }
 
@@ -110,15 +147,14 @@ fn contained(kind: &str, rec: &Record) -> bool {
 
 /// Imports every record of `remote` changed since the last import.
 pub fn import(hub: &mut Hub, git: &Git, remote: &str) -> Result<Counts> {
-    let known = kinds_known();
-    let base = match hub.store.meta_get(SYNC_KINDS)? {
-        Some(k) if k == known => hub.store.meta_get(SYNC_IMPORTED)?,
-        _ => None,
-    };
-    if base.as_deref() == Some(remote) {
+    let base = hub.store.meta_get(SYNC_IMPORTED)?;
+    let noted = hub.store.meta_get(SYNC_KINDS)?;
+    let new_here = kinds_new_here(noted.as_deref(), base.is_some());
+    if base.as_deref() == Some(remote) && new_here.is_empty() {
         return Ok(Counts::new());
     }
-    let files = changed_files(git, base.as_deref(), remote)?;
+    let files = files_to_read(git, base.as_deref(), remote, &new_here)?;
+    let known = KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(",");
     let mut cat = CatFile::start(git)?;
     let mut batches = Vec::new();
     for f in &files {
@@ -167,4 +203,23 @@ pub fn import(hub: &mut Hub, git: &Git, remote: &str) -> Result<Counts> {
         }
         Ok(counts)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_is_read_whole_once_by_the_first_import_that_knows_it() {
+        assert!(records::kind(CAME_WITH_THE_NOTE).is_some());
+        assert!(
+            kinds_new_here(None, false).is_empty(),
+            "a first import reads all"
+        );
+        assert_eq!(kinds_new_here(None, true), [CAME_WITH_THE_NOTE]);
+        let all = KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(",");
+        assert!(kinds_new_here(Some(&all), true).is_empty());
+        let without_runs = all.replace(",runs,", ",");
+        assert_eq!(kinds_new_here(Some(&without_runs), true), ["runs"]);
+    }
 }
