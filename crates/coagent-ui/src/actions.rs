@@ -510,30 +510,21 @@ pub async fn end_session(
     Form(f): Form<EndForm>,
 ) -> Response {
     use coagent::session::Ending;
-    let how = match f.how.as_str() {
-        "close" => Ending::Closed,
-        "abandon" => Ending::Abandoned,
+    let (how, button) = match f.how.as_str() {
+        "close" => (Ending::Closed, "Close"),
+        "abandon" => (Ending::Abandoned, "Abandon"),
         other => {
             let r = Err::<(), _>(Failure {
                 message: format!("left open: no way to end a session called {other:?}"),
                 hint: Some("Close (done with it) or Abandon (the chat was given up)".into()),
             });
-            return done(
-                &st,
-                r,
-                "session",
-                "",
-                format!("coagent session close {}", arg(&id)),
-            );
+            let cli = format!("coagent session close {}", arg(&id));
+            return done(&st, r, "session", "", cli);
         }
     };
-    let verb = match how {
-        Ending::Closed => "close",
-        Ending::Abandoned => "abandon",
-    };
+    let verb = button.to_lowercase();
     let cli = format!("coagent session {verb} {}", arg(&id));
     if f.confirm != "yes" {
-        let button = if verb == "close" { "Close" } else { "Abandon" };
         let r = without_yes("left open", &format!("to {verb} a session"), button);
         return done(&st, r, "session", "", cli);
     }

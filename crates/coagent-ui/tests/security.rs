@@ -372,16 +372,22 @@ fn no_cors_and_a_strict_policy_on_every_response() {
     );
 }
 
+/// Whether `done` comes true within `secs` seconds, asked every 50 ms.
 #[cfg(unix)]
-fn wait_for(p: &Path) -> bool {
+fn within(secs: u64, mut done: impl FnMut() -> bool) -> bool {
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if p.exists() {
+    while t.elapsed() < Duration::from_secs(secs) {
+        if done() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+#[cfg(unix)]
+fn wait_for(p: &Path) -> bool {
+    within(20, || p.exists())
 }
 
 // The DO is an sh script: Windows (wine in CI) has no sh to run it.
@@ -642,18 +648,13 @@ fn todos_move_up_and_down_in_the_handoff() {
 /// Waits until `/job/…` shows the run's result (the page says how it ended).
 #[cfg(unix)]
 fn wait_for_result(ui: &Ui, job: &str) -> String {
-    let t = Instant::now();
-    loop {
-        let page = ui.get(job).body;
-        if page.contains("id=\"result\"") {
-            return page;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the run did not end: {page}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut page = String::new();
+    let ended = within(30, || {
+        page = ui.get(job).body;
+        page.contains("id=\"result\"")
+    });
+    assert!(ended, "the run did not end: {page}");
+    page
 }
 
 #[cfg(unix)]
@@ -693,11 +694,10 @@ fn start_long_run(ui: &Ui) -> String {
     let job = ui
         .post("/run", &format!("csrf={csrf}&id={id}&sha256={sha}"))
         .location;
-    let t = Instant::now();
-    while !ui.get(&job).body.contains("waiting") {
-        assert!(t.elapsed() < Duration::from_secs(20), "no live output");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        within(20, || ui.get(&job).body.contains("waiting")),
+        "no live output"
+    );
     job
 }
 

@@ -417,16 +417,11 @@ pub fn result_in_flight(hub: &Hub, session: &str) -> Result<bool> {
     Ok(started.max(result) > ids("reply.ingested", "")?)
 }
 
-/// A breach that waits: a result is on its way to the chat and no signal of the chat
-/// itself (context, drift) fails. The wrap comes once the chat's answer is ingested, so
-/// that the handoff holds what the result brought; until then the breach is not recorded
-/// (its time is when the wrap became due).
-pub fn held(hub: &Hub, session: &str, signals: &[Signal]) -> Result<bool> {
-    Ok(waits(signals) && result_in_flight(hub, session)?)
-}
-
-/// Whether a breach of these signals may wait for a result's answer: something fails, and
-/// none of what fails is the chat's own state ([`held`] without the store).
+/// Whether a breach of these signals waits while a result is on its way to the chat
+/// ([`result_in_flight`]): something fails, and no signal of the chat itself (context,
+/// drift) does. The wrap comes once the chat's answer is ingested, so that the handoff
+/// holds what the result brought; until then the breach is not recorded (its time is when
+/// the wrap became due). `status::check` decides it for every open session.
 pub fn waits(signals: &[Signal]) -> bool {
     let mut failing = signals.iter().filter(|x| x.level == Level::Fail).peekable();
     failing.peek().is_some() && failing.all(|x| !WRAP_AT_ONCE.contains(&x.name))

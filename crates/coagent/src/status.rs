@@ -34,7 +34,7 @@ pub struct SessionStatus {
     /// listed by `status` for open sessions.
     pub drift: Vec<crate::drift::DriftEvent>,
     /// A breach whose wrap waits for the chat's answer to a result on its way (see
-    /// [`bloat::held`]); set by every check, and kept for the prompt's ticker.
+    /// [`bloat::waits`]); set by every check, and kept for the prompt's ticker.
     pub wrap_waits: bool,
 }
 

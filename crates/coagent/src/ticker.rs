@@ -27,7 +27,7 @@ pub struct Basis {
     #[serde(default)]
     pub capsule: Option<InForce>,
     /// The sessions with a result on its way to the chat, whose breach waits for the
-    /// answer ([`crate::bloat::held`]): that reads the store, so the check saves it; it
+    /// answer ([`crate::bloat::waits`]): that reads the store, so the check saves it; it
     /// holds while the store is unchanged.
     #[serde(default)]
     pub results_in_flight: Vec<String>,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::bloat::{self, Level};
+use crate::bloat::Level;
 use crate::clipboard::Clipboard;
 use crate::hub::Hub;
 use crate::wrap::{self, WrapOptions, Wrapped};
@@ -334,7 +334,8 @@ pub fn tick(hub: &mut Hub, clip: &mut dyn Clipboard) -> Result<Tick> {
                 .filter(|x| x.level == Level::Fail)
                 .map(|x| x.name)
                 .collect();
-            if bloat::held(hub, &s.session.id, &s.signals)? {
+            // The check decided it: a result on its way, and nothing of the chat's own fails.
+            if s.wrap_waits {
                 held.push(s.session.id.clone());
                 continue;
             }
